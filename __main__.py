@@ -1,0 +1,21 @@
+"""The mlops-platform Pulumi program: validate the stack's config, build the platform, export."""
+
+import pulumi
+
+from components.config import ConfigError, load_platform_config
+from components.platform import MlopsPlatform, MlopsPlatformArgs
+
+try:
+    loaded = load_platform_config()
+except ConfigError as error:
+    raise pulumi.RunError(str(error)) from None
+
+config = loaded.platform
+platform = MlopsPlatform("mlops", MlopsPlatformArgs(config=config, secrets=loaded.secrets))
+
+pulumi.export("environment", config.environment)
+pulumi.export("cloud", {"provider": config.cloud.provider, "region": config.cloud.region or config.cloud.location})
+pulumi.export("cluster", platform.cluster.cluster_identifier)
+pulumi.export("namespaces", platform.namespaces)
+pulumi.export("models", {m.name: {"version": m.version, "canary": m.canary.version if m.canary else None} for m in config.models})
+pulumi.export("budget_monthly_usd", config.budget.monthly_usd)

@@ -1,0 +1,63 @@
+"""Access to the Kubernetes cluster the platform deploys into."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from .clouds import adapter
+from .config.cloud import CloudConfig, ClusterConfig
+
+
+@dataclass(frozen=True)
+class ClusterAccessArgs:
+    """Where the cluster is and how to authenticate to it."""
+
+    cloud: CloudConfig
+    cluster: ClusterConfig
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for every cloud resource (applied as provider default tags where the cloud supports it)."""
+    kubeconfig_secret: pulumi.Output[str] | None = None
+    """The kubeconfig, for source `kubeconfig_secret` (a Pulumi secret)."""
+
+
+class ClusterAccess(pulumi.ComponentResource):
+    """The explicit cloud provider and a Kubernetes provider for the target cluster.
+
+    Every Kubernetes object of the platform uses ``k8s_provider``, never the ambient
+    kubeconfig, so a stack can never deploy to whatever cluster a shell happens to point at.
+    """
+
+    cloud_provider: pulumi.ProviderResource
+    k8s_provider: k8s.Provider
+
+    def __init__(self, name: str, args: ClusterAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:platform:ClusterAccess", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        cloud = adapter(args.cloud.provider)
+        self.cloud_provider = cloud.provider(f"{name}-{args.cloud.provider}", args.cloud, args.tags, child)
+        source = args.cluster.source
+        if source == "existing":
+            kubeconfig = cloud.cluster_kubeconfig(args.cloud, args.cluster, self.cloud_provider)
+            identifier: pulumi.Input[str] = f"{args.cloud.provider}/{args.cluster.name}"
+        elif source == "kubeconfig_secret":
+            if args.kubeconfig_secret is None:
+                raise ValueError("ClusterAccessArgs.kubeconfig_secret is required for source 'kubeconfig_secret'")
+            kubeconfig = args.kubeconfig_secret
+            identifier = f"secret/{args.cluster.kubeconfig_key}"
+        else:
+            reference = pulumi.StackReference(f"{name}-cluster-stack", stack_name=args.cluster.stack, opts=child)
+            kubeconfig = pulumi.Output.secret(reference.require_output(args.cluster.kubeconfig_output)).apply(str)
+            identifier = f"stack/{args.cluster.stack}/{args.cluster.kubeconfig_output}"
+        self.k8s_provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=pulumi.Output.secret(kubeconfig),
+            cluster_identifier=identifier,
+            enable_server_side_apply=True,
+            delete_unreachable=False,
+            opts=child,
+        )
+        self.cluster_identifier = pulumi.Output.from_input(identifier)
+        self.register_outputs({"cluster_identifier": self.cluster_identifier})

@@ -1,0 +1,140 @@
+"""Checks that span sections of the configuration (references, capacity, environment rules).
+
+They run on whatever sections are individually valid, so a stack with a broken section still
+gets every cross-section problem reported in the same run.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .base import Issue
+from .cloud import CloudConfig
+from .endpoints import MODEL_URI_PREFIXES, ManagedEndpointConfig
+from .gpu import GpuPoolConfig
+from .mlflow import MlflowConfig
+from .monitoring import MonitoringConfig
+from .serving import REPOSITORY_SCHEMES, ModelConfig
+
+_AKS_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+@dataclass
+class Sections:
+    """The valid parts of a configuration; list items keep their index in the stack file."""
+
+    environment: str | None = None
+    cloud: CloudConfig | None = None
+    guardrails: object | None = None
+    mlflow: MlflowConfig | None = None
+    monitoring: MonitoringConfig | None = None
+    gpu_pools: list[tuple[int, GpuPoolConfig]] = field(default_factory=list)
+    models: list[tuple[int, ModelConfig]] = field(default_factory=list)
+    managed_endpoints: list[tuple[int, ManagedEndpointConfig]] = field(default_factory=list)
+
+
+def cross_section_issues(s: Sections) -> list[Issue]:
+    """Every cross-section problem of the valid parts of a configuration."""
+    issues = _unique_names(s) + _pool_issues(s) + _model_issues(s) + _endpoint_issues(s)
+    if s.guardrails is not None and s.environment is not None:
+        issues += _environment_issues(s)
+    return issues
+
+
+def _unique_names(s: Sections) -> list[Issue]:
+    issues: list[Issue] = []
+    sections: dict[str, list[tuple[int, GpuPoolConfig]] | list[tuple[int, ModelConfig]] | list[tuple[int, ManagedEndpointConfig]]] = {
+        "gpu_pools": s.gpu_pools,
+        "models": s.models,
+        "managed_endpoints": s.managed_endpoints,
+    }
+    for section, items in sections.items():
+        counts = Counter(item.name for _, item in items)
+        issues += [(f"{section}[{i}].name", item.name, f"a name unique among {section}") for i, item in items if counts[item.name] > 1]
+    if s.monitoring is not None:
+        counts = Counter(r.name for r in s.monitoring.receivers)
+        issues += [
+            (f"monitoring.receivers[{i}].name", r.name, "a name unique among receivers")
+            for i, r in enumerate(s.monitoring.receivers)
+            if counts[r.name] > 1
+        ]
+    return issues
+
+
+def _pool_issues(s: Sections) -> list[Issue]:
+    issues: list[Issue] = []
+    demand: dict[str, list[ModelConfig]] = {}
+    for _, model in s.models:
+        if model.gpu_pool is not None:
+            demand.setdefault(model.gpu_pool, []).append(model)
+    allow_spot = getattr(s.guardrails, "allow_spot", True)
+    for i, pool in s.gpu_pools:
+        if s.cloud is not None and s.cloud.provider == "azure" and not _AKS_POOL_NAME.match(pool.name):
+            issues.append((f"gpu_pools[{i}].name", pool.name, "on azure, 1-12 lowercase letters and digits starting with a letter (AKS agent pool names)"))
+        serving = demand.get(pool.name, [])
+        names = ", ".join(m.name for m in serving)
+        if serving and pool.capacity == "spot" and not allow_spot:
+            issues.append((f"gpu_pools[{i}].capacity", "spot", f"on_demand: the pool serves {names} and guardrails.allow_spot is false in {s.environment}"))
+        needed = sum(m.max_gpus for m in serving)
+        if needed > pool.max_nodes * pool.schedulable_gpus_per_node:
+            issues.append(
+                (
+                    f"gpu_pools[{i}].max_nodes",
+                    pool.max_nodes,
+                    f"enough nodes for the {needed} GPUs that {names} use at full scale ({pool.schedulable_gpus_per_node} per node)",
+                )
+            )
+    return issues
+
+
+def _model_issues(s: Sections) -> list[Issue]:
+    issues: list[Issue] = []
+    pools = {p.name: p for _, p in s.gpu_pools}
+    min_replicas = getattr(s.guardrails, "min_replicas", 1)
+    for i, model in s.models:
+        path = f"models[{i}]"
+        if model.gpu_pool is not None and model.gpu_pool not in pools:
+            known = ", ".join(sorted(pools)) or "none defined"
+            issues.append((f"{path}.gpu_pool", model.gpu_pool, f"the name of a valid pool in gpu_pools ({known})"))
+        elif model.gpu_pool is not None:
+            per_node = pools[model.gpu_pool].schedulable_gpus_per_node
+            if model.gpus_per_replica > per_node:
+                issues.append((f"{path}.gpus_per_replica", model.gpus_per_replica, f"at most {per_node}, the GPUs a node of pool '{model.gpu_pool}' offers"))
+        if s.cloud is not None:
+            scheme = REPOSITORY_SCHEMES[s.cloud.provider]
+            if not model.repository_uri.startswith(scheme):
+                issues.append((f"{path}.repository_uri", model.repository_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}"))
+        if model.replicas.min < min_replicas:
+            issues.append((f"{path}.replicas.min", model.replicas.min, f"at least {min_replicas} (guardrails.min_replicas in {s.environment})"))
+    return issues
+
+
+def _endpoint_issues(s: Sections) -> list[Issue]:
+    issues: list[Issue] = []
+    require_digest = getattr(s.guardrails, "require_image_digest", False)
+    for i, endpoint in s.managed_endpoints:
+        if s.cloud is not None:
+            scheme = MODEL_URI_PREFIXES[s.cloud.provider]
+            if not endpoint.model_uri.startswith(scheme):
+                issues.append((f"managed_endpoints[{i}].model_uri", endpoint.model_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}"))
+        if require_digest and "@sha256:" not in endpoint.image:
+            issues.append((f"managed_endpoints[{i}].image", endpoint.image, f"an image pinned by digest (@sha256:...) in {s.environment}"))
+    return issues
+
+
+def _environment_issues(s: Sections) -> list[Issue]:
+    issues: list[Issue] = []
+    g = s.guardrails
+    if s.mlflow is not None and s.mlflow.enabled:
+        if getattr(g, "require_auth") and s.mlflow.auth.mode == "none":
+            issues.append(("mlflow.auth.mode", "none", f"'oidc': guardrails.require_auth is true in {s.environment}"))
+        if s.mlflow.replicas < getattr(g, "min_replicas"):
+            issues.append(("mlflow.replicas", s.mlflow.replicas, f"at least {getattr(g, 'min_replicas')} (guardrails.min_replicas in {s.environment})"))
+        if getattr(g, "require_ha_database") and not s.mlflow.database.high_availability:
+            issues.append(("mlflow.database.high_availability", False, f"true: guardrails.require_ha_database is true in {s.environment}"))
+    if s.environment == "prod" and s.monitoring is not None and s.monitoring.enabled:
+        if not any("page" in r.severities for r in s.monitoring.receivers):
+            issues.append(("monitoring.receivers", [r.name for r in s.monitoring.receivers], "at least one receiver of severity 'page' in prod"))
+    return issues

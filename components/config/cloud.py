@@ -1,0 +1,144 @@
+"""Where the platform runs: the cloud account and the Kubernetes cluster to deploy into."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from .base import Issue, StrictModel, raise_issues
+
+CloudProvider = Literal["aws", "gcp", "azure"]
+
+_AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d$")
+_GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
+_AZURE_LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_AWS_ACCOUNT = re.compile(r"^\d{12}$")
+
+
+class CloudConfig(StrictModel):
+    """The cloud account. Only the fields of the chosen provider may be set."""
+
+    provider: CloudProvider = Field(description="Cloud to deploy to: `aws`, `gcp` or `azure`. Required.")
+    region: str | None = Field(
+        default=None,
+        description="AWS region (e.g. `us-east-1`) or GCP region (e.g. `us-central1`). Required on aws and gcp.",
+    )
+    account_id: str | None = Field(
+        default=None,
+        description="AWS only: the 12-digit account the stack must run in; guards against deploying "
+        "with the wrong credentials. Default: not checked.",
+    )
+    project: str | None = Field(default=None, description="GCP only: the project ID. Required on gcp.")
+    subscription_id: str | None = Field(
+        default=None, description="Azure only: the subscription ID (a UUID). Required on azure."
+    )
+    location: str | None = Field(default=None, description="Azure only: the location, e.g. `eastus2`. Required on azure.")
+    resource_group: str | None = Field(
+        default=None, description="Azure only: the resource group holding the platform's resources. Required on azure."
+    )
+
+    @model_validator(mode="after")
+    def _provider_fields(self) -> CloudConfig:
+        issues: list[Issue] = []
+        own = {
+            "aws": {"region", "account_id"},
+            "gcp": {"region", "project"},
+            "azure": {"subscription_id", "location", "resource_group"},
+        }[self.provider]
+        for field in ("region", "account_id", "project", "subscription_id", "location", "resource_group"):
+            value = getattr(self, field)
+            if value is not None and field not in own:
+                issues.append((field, value, f"not set: it does not apply to provider '{self.provider}'"))
+        required = {"aws": ["region"], "gcp": ["region", "project"], "azure": ["subscription_id", "location", "resource_group"]}
+        for field in required[self.provider]:
+            if getattr(self, field) is None:
+                issues.append((field, None, f"a value: required when provider is '{self.provider}'"))
+        checks = {
+            ("aws", "region"): (_AWS_REGION, "an AWS region such as 'us-east-1'"),
+            ("aws", "account_id"): (_AWS_ACCOUNT, "a 12-digit AWS account ID"),
+            ("gcp", "region"): (_GCP_REGION, "a GCP region such as 'us-central1'"),
+            ("gcp", "project"): (_GCP_PROJECT, "a GCP project ID (6-30 lowercase letters, digits or '-')"),
+            ("azure", "subscription_id"): (_UUID, "an Azure subscription ID (lowercase UUID)"),
+            ("azure", "location"): (_AZURE_LOCATION, "an Azure location such as 'eastus2'"),
+        }
+        for (provider, field), (pattern, expected) in checks.items():
+            value = getattr(self, field)
+            if provider == self.provider and value is not None and not pattern.match(value):
+                issues.append((field, value, expected))
+        raise_issues(issues)
+        return self
+
+
+ClusterSource = Literal["existing", "kubeconfig_secret", "stack_reference"]
+
+
+class ClusterConfig(StrictModel):
+    """The Kubernetes cluster the platform's workloads are deployed into.
+
+    The platform does not create the cluster: clusters live longer than any one platform
+    release and are usually owned by a separate infrastructure stack.
+    """
+
+    source: ClusterSource = Field(
+        description="How to reach the cluster: `existing` (look up a managed cluster by name in the "
+        "stack's cloud and authenticate with the cloud CLI's token plugin), `kubeconfig_secret` (a "
+        "kubeconfig held in a Pulumi secret config key), or `stack_reference` (a kubeconfig output "
+        "of another stack). Required."
+    )
+    name: str | None = Field(
+        default=None, description="`existing` only: the EKS / GKE / AKS cluster name. Required for `existing`."
+    )
+    location: str | None = Field(
+        default=None,
+        description="`existing` on gcp only: the cluster's region or zone. Default: the cloud region.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="`kubeconfig_secret` only: the config key holding the kubeconfig, set with "
+        "`pulumi config set --secret <key> ...`. Default: `kubeconfig`.",
+    )
+    stack: str | None = Field(
+        default=None,
+        description="`stack_reference` only: the fully qualified stack (`org/project/stack`). Required for `stack_reference`.",
+    )
+    output: str | None = Field(
+        default=None, description="`stack_reference` only: the output holding the kubeconfig. Default: `kubeconfig`."
+    )
+    kubernetes_version: str = Field(
+        default="1.31",
+        pattern=r"^1\.(2[5-9]|3[0-7])$",
+        description="The cluster's Kubernetes minor version (`1.25`-`1.37`); manifests are checked "
+        "against this version's API schemas and Pod Security Standards.",
+    )
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> ClusterConfig:
+        issues: list[Issue] = []
+        own = {"existing": {"name", "location"}, "kubeconfig_secret": {"secret_key"}, "stack_reference": {"stack", "output"}}
+        for field in ("name", "location", "secret_key", "stack", "output"):
+            value = getattr(self, field)
+            if value is not None and field not in own[self.source]:
+                issues.append((field, value, f"not set: it does not apply to source '{self.source}'"))
+        if self.source == "existing" and not self.name:
+            issues.append(("name", self.name, "a cluster name: required when source is 'existing'"))
+        if self.source == "stack_reference":
+            if self.stack is None:
+                issues.append(("stack", None, "'org/project/stack': required when source is 'stack_reference'"))
+            elif not re.match(r"^[^/\s]+/[^/\s]+/[^/\s]+$", self.stack):
+                issues.append(("stack", self.stack, "a fully qualified stack name 'org/project/stack'"))
+        raise_issues(issues)
+        return self
+
+    @property
+    def kubeconfig_key(self) -> str:
+        """The config key of the kubeconfig secret (source `kubeconfig_secret`)."""
+        return self.secret_key or "kubeconfig"
+
+    @property
+    def kubeconfig_output(self) -> str:
+        """The output name read from the referenced stack (source `stack_reference`)."""
+        return self.output or "kubeconfig"

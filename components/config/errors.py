@@ -1,0 +1,113 @@
+"""Configuration errors: every problem at once, each with its path, bad value and expectation."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .base import COMBINATION_ERROR
+
+_MISSING = object()
+
+
+@dataclass(frozen=True, order=True)
+class ConfigIssue:
+    """One configuration problem: where it is and what is wrong, with the bad value when there is one."""
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def expected(path: str, what: str, value: Any = _MISSING) -> ConfigIssue:
+    """An issue saying what was expected at ``path``, and what was found."""
+    what = what[len("expected "):] if what.startswith("expected ") else what
+    if value is _MISSING:
+        return ConfigIssue(path, f"expected {what}")
+    return ConfigIssue(path, f"got {_show(value)}; expected {what}")
+
+
+class ConfigError(Exception):
+    """Raised with every problem found in a stack's configuration; never shown as a traceback."""
+
+    def __init__(self, stack: str, issues: list[ConfigIssue]) -> None:
+        self.stack = stack
+        self.issues = sorted(set(issues))
+        noun = "problem" if len(self.issues) == 1 else "problems"
+        lines = [f"invalid configuration for stack '{stack}' ({len(self.issues)} {noun}):"]
+        lines += [f"  - {issue}" for issue in self.issues]
+        super().__init__("\n".join(lines))
+
+
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _join(loc: tuple[int | str, ...] | list[Any]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``loc`` (for listing its known keys)."""
+    import typing
+
+    current: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)) or part not in current.model_fields:
+            return None
+        current = current.model_fields[part].annotation
+        for _ in range(3):
+            args = [a for a in typing.get_args(current) if a is not type(None)]
+            if isinstance(current, type) and issubclass(current, BaseModel):
+                break
+            current = args[0] if args else current
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[ConfigIssue]:
+    """Translate pydantic's errors into config issues with config-file paths."""
+    issues: list[ConfigIssue] = []
+    for err in error.errors(include_url=False):
+        loc = prefix + tuple(err["loc"])
+        kind = err["type"]
+        ctx = err.get("ctx") or {}
+        if kind == COMBINATION_ERROR:
+            for field, value, what in ctx["issues"]:
+                base = _join(loc)
+                path = f"{base}.{field}" if base and not field.startswith("[") else f"{base}{field}"
+                issues.append(expected(path, what, value))
+        elif kind == "extra_forbidden":
+            model = _model_at(root, tuple(err["loc"][:-1]))
+            known = sorted(model.model_fields) if model else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            issues.append(ConfigIssue(_join(loc), f"unknown key; {hint}known keys: {', '.join(known)}"))
+        elif kind == "missing":
+            issues.append(ConfigIssue(_join(loc), "missing; this key is required"))
+        else:
+            message = err["msg"]
+            if kind == "string_pattern_mismatch":
+                message = f"a string matching {ctx['pattern']}"
+            for lead in ("Input should be ", "Value error, "):
+                if message.startswith(lead):
+                    message = message[len(lead):]
+            issues.append(expected(_join(loc), message, err.get("input")))
+    return issues

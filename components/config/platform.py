@@ -1,0 +1,158 @@
+"""The root of the configuration tree: one validated object per stack."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from .base import DnsLabel, Issue, StrictModel, raise_issues
+from .base import Tags as TagMap
+from .cloud import CloudConfig, ClusterConfig
+from .checks import Sections, cross_section_issues
+from .endpoints import ManagedEndpointConfig
+from .gpu import GpuPoolConfig
+from .mlflow import MlflowConfig
+from .monitoring import MonitoringConfig
+from .serving import ModelConfig
+
+Environment = Literal["dev", "staging", "canary", "prod"]
+
+
+class Tags(StrictModel):
+    """Ownership labels applied to every taggable resource and Kubernetes object."""
+
+    team: DnsLabel = Field(description="Owning team. Required.")
+    cost_center: str = Field(pattern=r"^[a-z0-9][-a-z0-9_]{0,62}$", description="Cost center for chargeback (lowercase, so it is a valid label on every cloud). Required.")
+    extra: TagMap = Field(default_factory=dict, description="More tags, in the form every cloud accepts (lowercase). Default: none.")
+
+
+class Budget(StrictModel):
+    """The stack's spending limit that cost estimates are compared against."""
+
+    monthly_usd: float = Field(gt=0, description="Monthly budget in US dollars. Required.")
+
+
+class Namespaces(StrictModel):
+    """Kubernetes namespaces the platform creates and owns."""
+
+    serving: DnsLabel = Field(default="ml-serving", description="Namespace of the Triton deployments. Default: `ml-serving`.")
+    tracking: DnsLabel = Field(default="mlflow", description="Namespace of the MLflow server. Default: `mlflow`.")
+    monitoring: DnsLabel = Field(default="monitoring", description="Namespace of the monitoring stack. Default: `monitoring`.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Namespaces:
+        seen: dict[str, str] = {}
+        issues: list[Issue] = []
+        for field in ("serving", "tracking", "monitoring"):
+            value = getattr(self, field)
+            if value in seen:
+                issues.append((field, value, f"a namespace different from {seen[value]}"))
+            seen[value] = field
+        raise_issues(issues)
+        return self
+
+
+_GUARDRAIL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {"allow_spot": True, "protect_stateful": False, "require_image_digest": False, "require_auth": False, "min_replicas": 1, "require_ha_database": False},
+    "staging": {"allow_spot": True, "protect_stateful": False, "require_image_digest": False, "require_auth": True, "min_replicas": 1, "require_ha_database": False},
+    "canary": {"allow_spot": False, "protect_stateful": True, "require_image_digest": True, "require_auth": True, "min_replicas": 2, "require_ha_database": True},
+    "prod": {"allow_spot": False, "protect_stateful": True, "require_image_digest": True, "require_auth": True, "min_replicas": 2, "require_ha_database": True},
+}
+"""Guardrail defaults per environment: relaxed where mistakes are cheap, strict where users are."""
+
+
+class Guardrails(StrictModel):
+    """Rules the environment enforces on everything else; defaults depend on `environment`."""
+
+    allow_spot: bool = Field(description="Spot capacity allowed for pools that serve models. Default: true in dev and staging, false in canary and prod.")
+    protect_stateful: bool = Field(description="Databases and buckets get `protect` and deletion protection. Default: true in canary and prod.")
+    require_image_digest: bool = Field(description="Container images must be pinned by digest. Default: true in canary and prod.")
+    require_auth: bool = Field(description="Every user-facing endpoint must authenticate. Default: true outside dev.")
+    min_replicas: int = Field(ge=1, le=10, description="Minimum replicas of every serving and tracking workload. Default: 2 in canary and prod, else 1.")
+    require_ha_database: bool = Field(description="The MLflow database must have a standby. Default: true in canary and prod.")
+
+
+class PlatformConfig(StrictModel):
+    """Everything one stack of the platform is built from."""
+
+    environment: Environment = Field(description="Environment tier: `dev`, `staging`, `canary` or `prod`; sets the guardrail defaults. Required.")
+    cloud: CloudConfig = Field(description="Cloud account. Required.")
+    cluster: ClusterConfig = Field(description="Kubernetes cluster to deploy into. Required.")
+    tags: Tags = Field(description="Ownership tags and labels. Required.")
+    budget: Budget = Field(description="Monthly budget. Required.")
+    guardrails: Guardrails = Field(description="Environment rules; every field defaults from `environment`.")
+    namespaces: Namespaces = Field(default_factory=Namespaces, description="Namespaces. Default: `ml-serving`, `mlflow`, `monitoring`.")
+    gpu_pools: list[GpuPoolConfig] = Field(default_factory=list, description="GPU node pools. Default: none.")
+    models: list[ModelConfig] = Field(default_factory=list, description="Models served by Triton. Default: none.")
+    mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Tracking server. Default: enabled, see its fields.")
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring. Default: enabled, see its fields.")
+    managed_endpoints: list[ManagedEndpointConfig] = Field(
+        default_factory=list, description="Models on the cloud's managed inference service. Default: none."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _guardrail_defaults(cls, data: Any) -> Any:
+        """Fill guardrails the stack leaves out from the environment's defaults."""
+        if isinstance(data, dict):
+            env = data.get("environment")
+            given = data.get("guardrails", {})
+            if isinstance(env, str) and env in _GUARDRAIL_DEFAULTS and isinstance(given, dict):
+                data = {**data, "guardrails": {**_GUARDRAIL_DEFAULTS[env], **given}}
+        return data
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> PlatformConfig:
+        raise_issues(cross_section_issues(self.sections()))
+        return self
+
+    def sections(self) -> Sections:
+        """This configuration in the form the cross-section checks take."""
+        return Sections(
+            environment=self.environment,
+            cloud=self.cloud,
+            guardrails=self.guardrails,
+            mlflow=self.mlflow,
+            monitoring=self.monitoring,
+            gpu_pools=list(enumerate(self.gpu_pools)),
+            models=list(enumerate(self.models)),
+            managed_endpoints=list(enumerate(self.managed_endpoints)),
+        )
+
+
+    def secret_keys(self) -> dict[str, str]:
+        """Config keys that must hold secrets, mapped to the config path that names them."""
+        keys: dict[str, str] = {}
+        if self.cluster.source == "kubeconfig_secret":
+            keys[self.cluster.kubeconfig_key] = "cluster.secret_key"
+        if self.mlflow.enabled and self.mlflow.auth.secret_key:
+            keys[self.mlflow.auth.secret_key] = "mlflow.auth.client_secret_key"
+        if self.monitoring.enabled:
+            for i, receiver in enumerate(self.monitoring.receivers):
+                keys[receiver.secret_key] = f"monitoring.receivers[{i}].secret_key"
+        return keys
+
+    @property
+    def cloud_tags(self) -> dict[str, str]:
+        """Tags every cloud resource carries; valid as AWS tags, GCP labels and Azure tags."""
+        return {
+            **self.tags.extra,
+            "platform": "mlops-platform",
+            "environment": self.environment,
+            "team": self.tags.team,
+            "cost-center": self.tags.cost_center,
+            "managed-by": "pulumi",
+        }
+
+    @property
+    def common_labels(self) -> dict[str, str]:
+        """Labels every Kubernetes object of the stack carries."""
+        return {
+            **self.tags.extra,
+            "app.kubernetes.io/part-of": "mlops-platform",
+            "app.kubernetes.io/managed-by": "pulumi",
+            "mlops.platform/environment": self.environment,
+            "mlops.platform/team": self.tags.team,
+            "mlops.platform/cost-center": self.tags.cost_center,
+        }

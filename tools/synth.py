@@ -1,0 +1,115 @@
+"""`make synth STACK=<name>`: write everything a stack declares to build/synth/<name>/.
+
+Exit codes: 0 written; 2 invalid configuration (every problem printed, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.config import ConfigError
+
+from .synthesis import ROOT, Synthesis, synthesize
+
+
+def _dump_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _dump_yaml(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=True, default_flow_style=False, width=120)
+
+
+def manifest_path(manifest: dict[str, Any]) -> str:
+    """`<namespace or _cluster>/<kind>-<name>.yaml`, lower case."""
+    meta = manifest.get("metadata", {})
+    folder = meta.get("namespace") or "_cluster"
+    return f"{folder}/{manifest['kind'].lower()}-{meta['name']}.yaml"
+
+
+def render_report(result: Synthesis) -> str:
+    """The human summary of a synthesis: what the stack declares and what it needs."""
+    cfg = result.config
+    kinds = Counter(r["type"] for r in result.records)
+    manifests = result.manifests()
+    lines = [
+        f"# Synthesis report: stack `{result.stack}`",
+        "",
+        f"- Environment: `{cfg.environment}`",
+        f"- Cloud: `{cfg.cloud.provider}` ({cfg.cloud.region or cfg.cloud.location})",
+        f"- Cluster: `{cfg.cluster.source}` ({result.outputs.get('cluster', '')})",
+        f"- Resources: {len(result.records)} ({sum(1 for r in result.records if r['custom'])} custom, "
+        f"{sum(1 for r in result.records if not r['custom'])} components)",
+        f"- Kubernetes objects: {len(manifests)}",
+        f"- Protected resources: {sum(1 for r in result.records if r['protect'])}",
+        f"- Monthly budget: ${cfg.budget.monthly_usd:,.0f}",
+        "",
+        "## Resources by type",
+        "",
+        "| type | count |",
+        "|---|---:|",
+    ]
+    lines += [f"| `{kind}` | {count} |" for kind, count in sorted(kinds.items())]
+    lines += ["", "## Kubernetes objects", "", "| namespace | kind | name |", "|---|---|---|"]
+    for manifest in sorted(manifests, key=manifest_path):
+        meta = manifest["metadata"]
+        lines.append(f"| {meta.get('namespace', '(cluster)')} | {manifest['kind']} | {meta['name']} |")
+    lines += ["", "## Secrets", ""]
+    referenced = cfg.secret_keys()
+    if referenced:
+        lines.append("Config keys that must be set with `pulumi config set --secret` (values never appear here):")
+        lines.append("")
+        for key, path in sorted(referenced.items()):
+            note = " (absent from the stack file: synthesized with a placeholder)" if key in result.placeholder_secrets else ""
+            lines.append(f"- `{key}`, named by `{path}`{note}")
+    else:
+        lines.append("None referenced.")
+    lines += ["", "## Stack outputs", "", "```json", json.dumps(result.outputs, indent=2, sort_keys=True), "```", ""]
+    return "\n".join(lines)
+
+
+def write(result: Synthesis, out: Path) -> None:
+    """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, report.md."""
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "manifests").mkdir(parents=True)
+    (out / "resources.json").write_text(_dump_json(result.records))
+    (out / "outputs.json").write_text(_dump_json(result.outputs))
+    for manifest in result.manifests():
+        path = out / "manifests" / manifest_path(manifest)
+        if path.exists():
+            raise RuntimeError(f"two Kubernetes objects map to {path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_dump_yaml(manifest))
+    (out / "report.md").write_text(render_report(result))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("stack", nargs="?", default="dev", help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "synth", help="output root (default build/synth)")
+    args = parser.parse_args(argv)
+    try:
+        result = synthesize(args.stack)
+    except ConfigError as error:
+        print(f"synth: {error}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as error:
+        print(f"synth: {error}", file=sys.stderr)
+        return 2
+    out = args.out / args.stack
+    write(result, out)
+    print(f"synth: stack {args.stack}: {len(result.records)} resources, {len(result.manifests())} Kubernetes objects -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
