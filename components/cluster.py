@@ -53,7 +53,7 @@ class ClusterAccess(pulumi.ComponentResource):
             identifier = f"stack/{args.cluster.stack}/{args.cluster.kubeconfig_output}"
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=pulumi.Output.secret(kubeconfig),
+            kubeconfig=pulumi.Output.secret(kubeconfig),  # type: ignore[arg-type]
             cluster_identifier=identifier,
             enable_server_side_apply=True,
             delete_unreachable=False,

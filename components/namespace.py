@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
-DNS_EGRESS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+DNS_EGRESS_PORTS = [k8s.networking.v1.NetworkPolicyPortArgs(protocol=p, port=53) for p in ("UDP", "TCP")]
 
 
 @dataclass(frozen=True)
@@ -63,24 +63,26 @@ class PlatformNamespace(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
             metadata=meta("default-deny-all"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector={}, policy_types=["Ingress", "Egress"]),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
             opts=in_ns,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-dns",
             metadata=meta("allow-dns-egress"),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector={},
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
                 policy_types=["Egress"],
                 egress=[
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                         to=[
                             k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector={"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
-                                pod_selector={"match_labels": {"k8s-app": "kube-dns"}},
+                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                    match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                                ),
+                                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
                             )
                         ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(**p) for p in DNS_EGRESS_PORTS],
+                        ports=DNS_EGRESS_PORTS,
                     )
                 ],
             ),

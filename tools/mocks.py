@@ -15,7 +15,7 @@ import pulumi
 from pulumi.runtime import mocks as _mocks
 from pulumi.runtime import rpc as _rpc
 
-SECRET_SIG = _rpc._special_secret_sig  # type: ignore[attr-defined]
+SECRET_SIG = _rpc._special_secret_sig
 REDACTED = "[secret]"
 
 MOCK_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
@@ -73,7 +73,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
 def redact(value: Any) -> Any:
     """Replace every secret-wrapped value with ``[secret]``."""
     if isinstance(value, dict):
-        if value.get(_rpc._special_sig_key) == SECRET_SIG:  # type: ignore[attr-defined]
+        if value.get(_rpc._special_sig_key) == SECRET_SIG:
             return REDACTED
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):

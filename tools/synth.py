@@ -17,7 +17,7 @@ import yaml
 
 from components.config import ConfigError
 
-from .synthesis import ROOT, Synthesis, synthesize
+from .synthesis import ROOT, Synthesis, read_stack_file, synthesize
 
 
 def _dump_json(value: Any) -> str:
@@ -96,9 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stack", nargs="?", default="dev", help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "synth", help="output root (default build/synth)")
+    parser.add_argument("--stack-file", type=Path, help="read this stack file instead of stacks/Pulumi.<stack>.yaml")
     args = parser.parse_args(argv)
     try:
-        result = synthesize(args.stack)
+        result = synthesize(args.stack, read_stack_file(args.stack, path=args.stack_file))
     except ConfigError as error:
         print(f"synth: {error}", file=sys.stderr)
         return 2
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = args.out / args.stack
     write(result, out)
-    print(f"synth: stack {args.stack}: {len(result.records)} resources, {len(result.manifests())} Kubernetes objects -> {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
+    print(f"synth: stack {args.stack}: {len(result.records)} resources, {len(result.manifests())} Kubernetes objects -> {shown}")
     return 0
 
 

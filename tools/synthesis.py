@@ -91,12 +91,16 @@ def _mark_secrets(value: Any) -> tuple[Any, bool]:
     return value, False
 
 
-def read_stack_file(stack: str, root: Path = ROOT) -> StackConfig:
-    """Read ``stacks/Pulumi.<stack>.yaml`` into the engine's config form."""
-    path = root / "stacks" / f"Pulumi.{stack}.yaml"
+def stack_names(root: Path = ROOT) -> list[str]:
+    """The shipped stacks, from ``stacks/Pulumi.<name>.yaml``."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+
+
+def read_stack_file(stack: str, root: Path = ROOT, path: Path | None = None) -> StackConfig:
+    """Read ``stacks/Pulumi.<stack>.yaml`` (or ``path``) into the engine's config form."""
+    path = path or root / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.is_file():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
-        raise FileNotFoundError(f"no stack file {path.relative_to(root)}; stacks: {', '.join(known)}")
+        raise FileNotFoundError(f"no stack file {path}; stacks: {', '.join(stack_names(root))}")
     data = yaml.safe_load(path.read_text()) or {}
     values: dict[str, str] = {}
     secret_keys: list[str] = []
@@ -113,8 +117,8 @@ def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT)
     """Run the stack's program under mocks; raises ConfigError on invalid configuration."""
     config = config or read_stack_file(stack, root)
     prefix = f"{PROJECT}:"
-    ours = {k[len(prefix):]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
-    secrets = {k[len(prefix):] for k in config.secret_keys if k.startswith(prefix)}
+    ours = {k[len(prefix) :]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
+    secrets = {k[len(prefix) :] for k in config.secret_keys if k.startswith(prefix)}
     platform, missing = validate_platform(stack, ours, secrets, allow_missing_secrets=True)
     values = dict(config.values)
     values.update({f"{prefix}{key}": SECRET_PLACEHOLDER for key in missing})

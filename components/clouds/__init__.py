@@ -25,10 +25,12 @@ class CloudAdapter(Protocol):
 def adapter(provider: str) -> CloudAdapter:
     """The adapter module of ``provider`` (imported on first use)."""
     module = importlib.import_module(f"{__name__}.{provider}")
-    return module  # type: ignore[return-value]
+    return module
 
 
-def exec_kubeconfig(cluster: str, server: pulumi.Input[str], ca_data: pulumi.Input[str], command: str, args: list[str]) -> pulumi.Output[str]:
+def exec_kubeconfig(
+    cluster: str, server: pulumi.Input[str], ca_data: pulumi.Input[str], command: str, args: list[str]
+) -> pulumi.Output[str]:
     """A kubeconfig that fetches short-lived tokens through an exec credential plugin (no stored credentials)."""
     import json
 

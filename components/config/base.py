@@ -42,8 +42,7 @@ def _dns_label(value: str) -> str:
     if len(value) > 40 or not _DNS_LABEL.match(value):
         raise PydanticCustomError(
             "dns_label",
-            "expected a lowercase DNS label: letters, digits and '-', starting with a letter, "
-            "at most 40 characters",
+            "expected a lowercase DNS label: letters, digits and '-', starting with a letter, at most 40 characters",
         )
     return value
 
@@ -61,8 +60,7 @@ def _pinned_version(value: Any) -> Any:
         if value.strip().lower() in _FLOATING or value.startswith("@"):
             raise PydanticCustomError(
                 "pinned_version",
-                "expected a pinned integer model version >= 1; floating aliases such as "
-                "'latest' are not allowed",
+                "expected a pinned integer model version >= 1; floating aliases such as 'latest' are not allowed",
             )
         if not value.isdigit():
             raise PydanticCustomError("pinned_version", "expected a pinned integer model version >= 1")

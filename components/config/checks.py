@@ -14,6 +14,7 @@ from .base import Issue
 from .cloud import CloudConfig
 from .endpoints import MODEL_URI_PREFIXES, ManagedEndpointConfig
 from .gpu import GpuPoolConfig
+from .guardrails import Guardrails
 from .mlflow import MlflowConfig
 from .monitoring import MonitoringConfig
 from .serving import REPOSITORY_SCHEMES, ModelConfig
@@ -27,7 +28,7 @@ class Sections:
 
     environment: str | None = None
     cloud: CloudConfig | None = None
-    guardrails: object | None = None
+    guardrails: Guardrails | None = None
     mlflow: MlflowConfig | None = None
     monitoring: MonitoringConfig | None = None
     gpu_pools: list[tuple[int, GpuPoolConfig]] = field(default_factory=list)
@@ -72,11 +73,23 @@ def _pool_issues(s: Sections) -> list[Issue]:
     allow_spot = getattr(s.guardrails, "allow_spot", True)
     for i, pool in s.gpu_pools:
         if s.cloud is not None and s.cloud.provider == "azure" and not _AKS_POOL_NAME.match(pool.name):
-            issues.append((f"gpu_pools[{i}].name", pool.name, "on azure, 1-12 lowercase letters and digits starting with a letter (AKS agent pool names)"))
+            issues.append(
+                (
+                    f"gpu_pools[{i}].name",
+                    pool.name,
+                    "on azure, 1-12 lowercase letters and digits starting with a letter (AKS agent pool names)",
+                )
+            )
         serving = demand.get(pool.name, [])
         names = ", ".join(m.name for m in serving)
         if serving and pool.capacity == "spot" and not allow_spot:
-            issues.append((f"gpu_pools[{i}].capacity", "spot", f"on_demand: the pool serves {names} and guardrails.allow_spot is false in {s.environment}"))
+            issues.append(
+                (
+                    f"gpu_pools[{i}].capacity",
+                    "spot",
+                    f"on_demand: the pool serves {names} and guardrails.allow_spot is false in {s.environment}",
+                )
+            )
         needed = sum(m.max_gpus for m in serving)
         if needed > pool.max_nodes * pool.schedulable_gpus_per_node:
             issues.append(
@@ -101,13 +114,21 @@ def _model_issues(s: Sections) -> list[Issue]:
         elif model.gpu_pool is not None:
             per_node = pools[model.gpu_pool].schedulable_gpus_per_node
             if model.gpus_per_replica > per_node:
-                issues.append((f"{path}.gpus_per_replica", model.gpus_per_replica, f"at most {per_node}, the GPUs a node of pool '{model.gpu_pool}' offers"))
+                issues.append(
+                    (
+                        f"{path}.gpus_per_replica",
+                        model.gpus_per_replica,
+                        f"at most {per_node}, the GPUs a node of pool '{model.gpu_pool}' offers",
+                    )
+                )
         if s.cloud is not None:
             scheme = REPOSITORY_SCHEMES[s.cloud.provider]
             if not model.repository_uri.startswith(scheme):
                 issues.append((f"{path}.repository_uri", model.repository_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}"))
         if model.replicas.min < min_replicas:
-            issues.append((f"{path}.replicas.min", model.replicas.min, f"at least {min_replicas} (guardrails.min_replicas in {s.environment})"))
+            issues.append(
+                (f"{path}.replicas.min", model.replicas.min, f"at least {min_replicas} (guardrails.min_replicas in {s.environment})")
+            )
     return issues
 
 
@@ -118,7 +139,9 @@ def _endpoint_issues(s: Sections) -> list[Issue]:
         if s.cloud is not None:
             scheme = MODEL_URI_PREFIXES[s.cloud.provider]
             if not endpoint.model_uri.startswith(scheme):
-                issues.append((f"managed_endpoints[{i}].model_uri", endpoint.model_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}"))
+                issues.append(
+                    (f"managed_endpoints[{i}].model_uri", endpoint.model_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}")
+                )
         if require_digest and "@sha256:" not in endpoint.image:
             issues.append((f"managed_endpoints[{i}].image", endpoint.image, f"an image pinned by digest (@sha256:...) in {s.environment}"))
     return issues
@@ -127,14 +150,23 @@ def _endpoint_issues(s: Sections) -> list[Issue]:
 def _environment_issues(s: Sections) -> list[Issue]:
     issues: list[Issue] = []
     g = s.guardrails
+    assert g is not None
     if s.mlflow is not None and s.mlflow.enabled:
-        if getattr(g, "require_auth") and s.mlflow.auth.mode == "none":
+        if g.require_auth and s.mlflow.auth.mode == "none":
             issues.append(("mlflow.auth.mode", "none", f"'oidc': guardrails.require_auth is true in {s.environment}"))
-        if s.mlflow.replicas < getattr(g, "min_replicas"):
-            issues.append(("mlflow.replicas", s.mlflow.replicas, f"at least {getattr(g, 'min_replicas')} (guardrails.min_replicas in {s.environment})"))
-        if getattr(g, "require_ha_database") and not s.mlflow.database.high_availability:
+        if s.mlflow.replicas < g.min_replicas:
+            issues.append(
+                (
+                    "mlflow.replicas",
+                    s.mlflow.replicas,
+                    f"at least {g.min_replicas} (guardrails.min_replicas in {s.environment})",
+                )
+            )
+        if g.require_ha_database and not s.mlflow.database.high_availability:
             issues.append(("mlflow.database.high_availability", False, f"true: guardrails.require_ha_database is true in {s.environment}"))
-    if s.environment == "prod" and s.monitoring is not None and s.monitoring.enabled:
-        if not any("page" in r.severities for r in s.monitoring.receivers):
-            issues.append(("monitoring.receivers", [r.name for r in s.monitoring.receivers], "at least one receiver of severity 'page' in prod"))
+    pages = s.monitoring is not None and any("page" in r.severities for r in s.monitoring.receivers)
+    if s.environment == "prod" and s.monitoring is not None and s.monitoring.enabled and not pages:
+        issues.append(
+            ("monitoring.receivers", [r.name for r in s.monitoring.receivers], "at least one receiver of severity 'page' in prod")
+        )
     return issues

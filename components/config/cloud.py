@@ -33,9 +33,7 @@ class CloudConfig(StrictModel):
         "with the wrong credentials. Default: not checked.",
     )
     project: str | None = Field(default=None, description="GCP only: the project ID. Required on gcp.")
-    subscription_id: str | None = Field(
-        default=None, description="Azure only: the subscription ID (a UUID). Required on azure."
-    )
+    subscription_id: str | None = Field(default=None, description="Azure only: the subscription ID (a UUID). Required on azure.")
     location: str | None = Field(default=None, description="Azure only: the location, e.g. `eastus2`. Required on azure.")
     resource_group: str | None = Field(
         default=None, description="Azure only: the resource group holding the platform's resources. Required on azure."
@@ -89,9 +87,7 @@ class ClusterConfig(StrictModel):
         "kubeconfig held in a Pulumi secret config key), or `stack_reference` (a kubeconfig output "
         "of another stack). Required."
     )
-    name: str | None = Field(
-        default=None, description="`existing` only: the EKS / GKE / AKS cluster name. Required for `existing`."
-    )
+    name: str | None = Field(default=None, description="`existing` only: the EKS / GKE / AKS cluster name. Required for `existing`.")
     location: str | None = Field(
         default=None,
         description="`existing` on gcp only: the cluster's region or zone. Default: the cloud region.",

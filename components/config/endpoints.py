@@ -32,7 +32,9 @@ class TrafficShift(StrictModel):
     """How a new model version takes over traffic, with automatic rollback on alarms."""
 
     mode: Literal["all_at_once", "canary", "linear"] = Field(default="canary", description="Shift strategy. Default: `canary`.")
-    step_percent: int = Field(default=10, ge=1, le=50, description="Canary size or linear step, in percent of capacity (1-50). Default: 10.")
+    step_percent: int = Field(
+        default=10, ge=1, le=50, description="Canary size or linear step, in percent of capacity (1-50). Default: 10."
+    )
     wait_minutes: int = Field(default=10, ge=0, le=60, description="Bake time between steps, in minutes. Default: 10.")
 
 

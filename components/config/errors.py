@@ -27,9 +27,11 @@ class ConfigIssue:
 
 def expected(path: str, what: str, value: Any = _MISSING) -> ConfigIssue:
     """An issue saying what was expected at ``path``, and what was found."""
-    what = what[len("expected "):] if what.startswith("expected ") else what
+    what = what[len("expected ") :] if what.startswith("expected ") else what
     if value is _MISSING:
         return ConfigIssue(path, f"expected {what}")
+    if value is None:
+        return ConfigIssue(path, f"missing; expected {what}")
     return ConfigIssue(path, f"got {_show(value)}; expected {what}")
 
 
@@ -108,6 +110,6 @@ def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix
                 message = f"a string matching {ctx['pattern']}"
             for lead in ("Input should be ", "Value error, "):
                 if message.startswith(lead):
-                    message = message[len(lead):]
+                    message = message[len(lead) :]
             issues.append(expected(_join(loc), message, err.get("input")))
     return issues

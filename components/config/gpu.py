@@ -77,9 +77,7 @@ class GpuPoolConfig(StrictModel):
     capacity: Literal["on_demand", "spot"] = Field(
         default="on_demand", description="`on_demand` or `spot` (interruptible, cheaper). Default: `on_demand`."
     )
-    zones: list[str] = Field(
-        default_factory=list, description="Zones to place nodes in. Default: empty, meaning the cluster's zones."
-    )
+    zones: list[str] = Field(default_factory=list, description="Zones to place nodes in. Default: empty, meaning the cluster's zones.")
     labels: Labels = Field(default_factory=dict, description="Extra node labels. Default: none.")
     taints: list[Taint] = Field(
         default_factory=_default_taints,
@@ -97,9 +95,7 @@ class GpuPoolConfig(StrictModel):
         if self.min_nodes > self.max_nodes:
             issues.append(("min_nodes", self.min_nodes, f"at most max_nodes ({self.max_nodes})"))
         if self.desired_nodes is not None and not self.min_nodes <= self.desired_nodes <= self.max_nodes:
-            issues.append(
-                ("desired_nodes", self.desired_nodes, f"between min_nodes ({self.min_nodes}) and max_nodes ({self.max_nodes})")
-            )
+            issues.append(("desired_nodes", self.desired_nodes, f"between min_nodes ({self.min_nodes}) and max_nodes ({self.max_nodes})"))
         if self.sharing.mode == "mig":
             profiles = GPUS[self.gpu_type].mig_profiles
             if not profiles:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ from pydantic import ValidationError
 
 from .checks import Sections, cross_section_issues
 from .errors import ConfigError, ConfigIssue, expected, issues_from_validation
-from .platform import _GUARDRAIL_DEFAULTS, Guardrails, PlatformConfig
+from .guardrails import GUARDRAIL_DEFAULTS, Guardrails
+from .platform import PlatformConfig
 
 _SINGLE = {"cloud", "mlflow", "monitoring"}
 _LISTS = {"gpu_pools", "models", "managed_endpoints"}
@@ -36,19 +38,19 @@ def _raw_values(namespace: str) -> tuple[dict[str, Any], set[str]]:
     secret: set[str] = set()
     for key in sorted(keys):
         raw = runtime_config.get_config(key)
-        name = key[len(prefix):]
+        name = key[len(prefix) :]
         if isinstance(raw, str) and raw[:1] in "[{":
-            try:
+            with contextlib.suppress(json.JSONDecodeError):
                 raw = json.loads(raw)
-            except json.JSONDecodeError:
-                pass
         values[name] = raw
         if runtime_config.is_config_secret(key) or key in runtime_config.get_config_secret_keys_env():
             secret.add(name)
     return values, secret
 
 
-def validate_platform(stack: str, values: dict[str, Any], secret_keys: set[str], *, allow_missing_secrets: bool = False) -> tuple[PlatformConfig, list[str]]:
+def validate_platform(
+    stack: str, values: dict[str, Any], secret_keys: set[str], *, allow_missing_secrets: bool = False
+) -> tuple[PlatformConfig, list[str]]:
     """Validate raw config values; raise ConfigError listing every problem.
 
     Returns the model and the referenced secret keys that are absent (only when allowed).
@@ -70,16 +72,25 @@ def validate_platform(stack: str, values: dict[str, Any], secret_keys: set[str],
             continue  # may be referenced by a section that failed validation
         close = difflib.get_close_matches(key, sorted(fields), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        issues.append(ConfigIssue(key, f"unknown config key; {hint}known keys: {', '.join(sorted(fields))}, or a secret key the config names"))
+        issues.append(
+            ConfigIssue(key, f"unknown config key; {hint}known keys: {', '.join(sorted(fields))}, or a secret key the config names")
+        )
     missing: list[str] = []
     for key, path in sorted(referenced.items()):
         if key in values and key not in secret_keys:
-            issues.append(ConfigIssue(key, f"holds plaintext; expected a secret (named by {path}): set it with `pulumi config set --secret {key}`"))
+            issues.append(
+                ConfigIssue(key, f"holds plaintext; expected a secret (named by {path}): set it with `pulumi config set --secret {key}`")
+            )
         elif key not in values:
             if allow_missing_secrets:
                 missing.append(key)
             else:
-                issues.append(ConfigIssue(key, f"missing; expected a secret (named by {path}): set it with `pulumi config set --secret {key}`"))
+                issues.append(
+                    ConfigIssue(key, f"missing; expected a secret (named by {path}): set it with `pulumi config set --secret {key}`")
+                )
+    if any(i.path == "environment" for i in issues):
+        # guardrails default from the environment; with no valid environment, say that only once
+        issues = [i for i in issues if not (i.path == "guardrails" and i.message.startswith("missing"))]
     if issues or platform is None:
         raise ConfigError(stack, issues)
     return platform, missing
@@ -90,27 +101,21 @@ def _valid_sections(values: dict[str, Any]) -> Sections:
     fields = PlatformConfig.model_fields
     sections = Sections()
     env = values.get("environment")
-    if isinstance(env, str) and env in _GUARDRAIL_DEFAULTS:
+    if isinstance(env, str) and env in GUARDRAIL_DEFAULTS:
         sections.environment = env
         given = values.get("guardrails", {})
-        try:
-            sections.guardrails = Guardrails.model_validate({**_GUARDRAIL_DEFAULTS[env], **(given if isinstance(given, dict) else {})})
-        except ValidationError:
-            pass
+        with contextlib.suppress(ValidationError):
+            sections.guardrails = Guardrails.model_validate({**GUARDRAIL_DEFAULTS[env], **(given if isinstance(given, dict) else {})})
     for name in _SINGLE:
         model = fields[name].annotation
-        try:
+        with contextlib.suppress(ValidationError):
             setattr(sections, name, model.model_validate(values.get(name, {})))  # type: ignore[union-attr]
-        except ValidationError:
-            pass
     for name in _LISTS:
         items = values.get(name, [])
         item_model = fields[name].annotation.__args__[0]  # type: ignore[union-attr]
         for i, item in enumerate(items if isinstance(items, list) else []):
-            try:
+            with contextlib.suppress(ValidationError):
                 getattr(sections, name).append((i, item_model.model_validate(item)))
-            except ValidationError:
-                pass
     return sections
 
 

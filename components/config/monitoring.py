@@ -21,10 +21,12 @@ class AlertReceiver(StrictModel):
         description="Secret config key holding the Slack webhook URL, PagerDuty routing key or webhook URL. Required."
     )
     channel: str | None = Field(
-        default=None, pattern=r"^#[a-z0-9][-_a-z0-9]{0,79}$", description="`slack` only: the channel, e.g. `#ml-alerts`. Default: the webhook's channel."
+        default=None,
+        pattern=r"^#[a-z0-9][-_a-z0-9]{0,79}$",
+        description="`slack` only: the channel, e.g. `#ml-alerts`. Default: the webhook's channel.",
     )
     severities: list[Severity] = Field(
-        default_factory=lambda: ["page", "ticket"],
+        default_factory=lambda: list[Severity](["page", "ticket"]),
         min_length=1,
         description="Severities routed here: `page` (wake someone) and/or `ticket`. Default: both.",
     )

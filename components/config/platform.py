@@ -8,10 +8,11 @@ from pydantic import Field, model_validator
 
 from .base import DnsLabel, Issue, StrictModel, raise_issues
 from .base import Tags as TagMap
-from .cloud import CloudConfig, ClusterConfig
 from .checks import Sections, cross_section_issues
+from .cloud import CloudConfig, ClusterConfig
 from .endpoints import ManagedEndpointConfig
 from .gpu import GpuPoolConfig
+from .guardrails import GUARDRAIL_DEFAULTS, Guardrails
 from .mlflow import MlflowConfig
 from .monitoring import MonitoringConfig
 from .serving import ModelConfig
@@ -23,7 +24,10 @@ class Tags(StrictModel):
     """Ownership labels applied to every taggable resource and Kubernetes object."""
 
     team: DnsLabel = Field(description="Owning team. Required.")
-    cost_center: str = Field(pattern=r"^[a-z0-9][-a-z0-9_]{0,62}$", description="Cost center for chargeback (lowercase, so it is a valid label on every cloud). Required.")
+    cost_center: str = Field(
+        pattern=r"^[a-z0-9][-a-z0-9_]{0,62}$",
+        description="Cost center for chargeback (lowercase, so it is a valid label on every cloud). Required.",
+    )
     extra: TagMap = Field(default_factory=dict, description="More tags, in the form every cloud accepts (lowercase). Default: none.")
 
 
@@ -53,35 +57,20 @@ class Namespaces(StrictModel):
         return self
 
 
-_GUARDRAIL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {"allow_spot": True, "protect_stateful": False, "require_image_digest": False, "require_auth": False, "min_replicas": 1, "require_ha_database": False},
-    "staging": {"allow_spot": True, "protect_stateful": False, "require_image_digest": False, "require_auth": True, "min_replicas": 1, "require_ha_database": False},
-    "canary": {"allow_spot": False, "protect_stateful": True, "require_image_digest": True, "require_auth": True, "min_replicas": 2, "require_ha_database": True},
-    "prod": {"allow_spot": False, "protect_stateful": True, "require_image_digest": True, "require_auth": True, "min_replicas": 2, "require_ha_database": True},
-}
-"""Guardrail defaults per environment: relaxed where mistakes are cheap, strict where users are."""
-
-
-class Guardrails(StrictModel):
-    """Rules the environment enforces on everything else; defaults depend on `environment`."""
-
-    allow_spot: bool = Field(description="Spot capacity allowed for pools that serve models. Default: true in dev and staging, false in canary and prod.")
-    protect_stateful: bool = Field(description="Databases and buckets get `protect` and deletion protection. Default: true in canary and prod.")
-    require_image_digest: bool = Field(description="Container images must be pinned by digest. Default: true in canary and prod.")
-    require_auth: bool = Field(description="Every user-facing endpoint must authenticate. Default: true outside dev.")
-    min_replicas: int = Field(ge=1, le=10, description="Minimum replicas of every serving and tracking workload. Default: 2 in canary and prod, else 1.")
-    require_ha_database: bool = Field(description="The MLflow database must have a standby. Default: true in canary and prod.")
-
-
 class PlatformConfig(StrictModel):
     """Everything one stack of the platform is built from."""
 
-    environment: Environment = Field(description="Environment tier: `dev`, `staging`, `canary` or `prod`; sets the guardrail defaults. Required.")
+    environment: Environment = Field(
+        description="Environment tier: `dev`, `staging`, `canary` or `prod`; sets the guardrail defaults. Required."
+    )
     cloud: CloudConfig = Field(description="Cloud account. Required.")
     cluster: ClusterConfig = Field(description="Kubernetes cluster to deploy into. Required.")
     tags: Tags = Field(description="Ownership tags and labels. Required.")
     budget: Budget = Field(description="Monthly budget. Required.")
-    guardrails: Guardrails = Field(description="Environment rules; every field defaults from `environment`.")
+    guardrails: Guardrails = Field(
+        description="Environment rules. Default: every field from `environment` (see Guardrails).",
+        json_schema_extra={"default_from": "environment"},
+    )
     namespaces: Namespaces = Field(default_factory=Namespaces, description="Namespaces. Default: `ml-serving`, `mlflow`, `monitoring`.")
     gpu_pools: list[GpuPoolConfig] = Field(default_factory=list, description="GPU node pools. Default: none.")
     models: list[ModelConfig] = Field(default_factory=list, description="Models served by Triton. Default: none.")
@@ -98,8 +87,8 @@ class PlatformConfig(StrictModel):
         if isinstance(data, dict):
             env = data.get("environment")
             given = data.get("guardrails", {})
-            if isinstance(env, str) and env in _GUARDRAIL_DEFAULTS and isinstance(given, dict):
-                data = {**data, "guardrails": {**_GUARDRAIL_DEFAULTS[env], **given}}
+            if isinstance(env, str) and env in GUARDRAIL_DEFAULTS and isinstance(given, dict):
+                data = {**data, "guardrails": {**GUARDRAIL_DEFAULTS[env], **given}}
         return data
 
     @model_validator(mode="after")
@@ -119,7 +108,6 @@ class PlatformConfig(StrictModel):
             models=list(enumerate(self.models)),
             managed_endpoints=list(enumerate(self.managed_endpoints)),
         )
-
 
     def secret_keys(self) -> dict[str, str]:
         """Config keys that must hold secrets, mapped to the config path that names them."""

@@ -105,7 +105,11 @@ class ModelConfig(StrictModel):
         issues: list[Issue] = []
         if not _REPO_URI.match(self.repository_uri):
             issues.append(
-                ("repository_uri", self.repository_uri, "an object-store URI: s3://bucket/prefix, gs://bucket/prefix or as://account/container/prefix")
+                (
+                    "repository_uri",
+                    self.repository_uri,
+                    "an object-store URI: s3://bucket/prefix, gs://bucket/prefix or as://account/container/prefix",
+                )
             )
         if self.gpus_per_replica > 0 and self.gpu_pool is None:
             issues.append(("gpu_pool", None, "the name of a GPU pool: required when gpus_per_replica > 0"))
