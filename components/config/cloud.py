@@ -108,7 +108,7 @@ class ClusterConfig(StrictModel):
         default="1.31",
         pattern=r"^1\.(2[5-9]|3[0-7])$",
         description="The cluster's Kubernetes minor version (`1.25`-`1.37`); manifests are checked "
-        "against this version's API schemas and Pod Security Standards.",
+        "against this version's API schemas and Pod Security Standards. Default: `1.31`.",
     )
 
     @model_validator(mode="after")

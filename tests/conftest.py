@@ -1,0 +1,62 @@
+"""Test harness: fresh Pulumi mocks per test, and helpers to synthesize stacks from edited config."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+from pulumi.runtime import settings
+
+from tools.mocks import PlatformMocks, RecordingMonitor
+from tools.synthesis import PROJECT, ROOT, StackConfig, Synthesis, stack_names, synthesize
+
+STACKS = stack_names()
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """The project-namespace config of a shipped stack file, as plain data (keys without namespace)."""
+    data = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    return {k.split(":", 1)[1]: copy.deepcopy(v) for k, v in data["config"].items() if k.startswith(f"{PROJECT}:")}
+
+
+def as_stack_config(values: dict[str, Any], secrets: dict[str, str] | None = None) -> StackConfig:
+    """Project config values (and secret values) in the form the engine passes them."""
+    flat = {f"{PROJECT}:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    flat.update({f"{PROJECT}:{k}": v for k, v in (secrets or {}).items()})
+    return StackConfig(values=flat, secret_keys=sorted(f"{PROJECT}:{k}" for k in secrets or {}))
+
+
+def synth_values(values: dict[str, Any], stack: str = "test", secrets: dict[str, str] | None = None) -> Synthesis:
+    """Synthesize the real program with the given config."""
+    return synthesize(stack, as_stack_config(values, secrets))
+
+
+@pytest.fixture
+def pulumi_mocks() -> Iterator[RecordingMonitor]:
+    """Fresh mocks and a recording monitor for one test (never installed at module level)."""
+    settings.ROOT.set(None)
+    monitor = RecordingMonitor(PlatformMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack="unit", monitor=monitor, preview=False)
+    pulumi.runtime.set_all_config({}, [])
+    yield monitor
+
+
+@pytest.fixture
+def run_pulumi() -> Callable[[Callable[[], Any]], None]:
+    """Run a function that declares resources and wait for every registration."""
+
+    def run(fn: Callable[[], Any]) -> None:
+        pulumi.runtime.test(fn)()
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def shipped() -> dict[str, Synthesis]:
+    """Every shipped stack, synthesized once per test session."""
+    return {stack: synthesize(stack) for stack in STACKS}

@@ -1,0 +1,225 @@
+"""Every class of configuration error is reported with its path, the bad value and the expectation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, validate_platform
+
+from .conftest import stack_values
+
+
+def problems(values: dict[str, Any], secrets: set[str] | None = None, stack: str = "t") -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        validate_platform(stack, values, secrets or set(), allow_missing_secrets=True)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def one(values: dict[str, Any], path: str) -> str:
+    found = [p for p in problems(values) if p.startswith(f"{path}: ")]
+    assert len(found) == 1, problems(values)
+    return found[0]
+
+
+@pytest.fixture
+def dev() -> dict[str, Any]:
+    return stack_values("dev")
+
+
+@pytest.fixture
+def prod() -> dict[str, Any]:
+    return stack_values("prod")
+
+
+def test_shipped_dev_is_valid(dev):
+    platform, missing = validate_platform("dev", dev, set(), allow_missing_secrets=True)
+    assert platform.environment == "dev" and missing == ["slackWebhookUrl"]
+
+
+def test_unknown_top_level_key_suggests_the_right_one(dev):
+    dev["modles"] = dev.pop("models")
+    assert "unknown config key; did you mean 'models'?" in one(dev, "modles")
+
+
+def test_unknown_nested_key_is_an_error_with_suggestion(dev):
+    dev["gpu_pools"][0]["max_node"] = 3
+    assert "unknown key; did you mean 'max_nodes'?" in one(dev, "gpu_pools[0].max_node")
+
+
+def test_wrong_type(dev):
+    dev["models"][1]["gpus_per_replica"] = "two"
+    assert one(dev, "models[1].gpus_per_replica") == (
+        'models[1].gpus_per_replica: got "two"; expected a valid integer, unable to parse string as an integer'
+    )
+
+
+def test_out_of_range(dev):
+    dev["models"][1]["gpus_per_replica"] = -1
+    assert one(dev, "models[1].gpus_per_replica").endswith("got -1; expected greater than or equal to 0")
+
+
+def test_missing_required_section(dev):
+    del dev["budget"]
+    assert one(dev, "budget") == "budget: missing; this key is required"
+
+
+def test_bad_enum_value(dev):
+    dev["gpu_pools"][0]["gpu_type"] = "nvidia-rtx4090"
+    assert "'nvidia-l4'" in one(dev, "gpu_pools[0].gpu_type") and 'got "nvidia-rtx4090"' in one(dev, "gpu_pools[0].gpu_type")
+
+
+@pytest.mark.parametrize("alias", ["latest", "champion", "@prod", "v3"])
+def test_floating_model_version_is_rejected(dev, alias):
+    dev["models"][0]["version"] = alias
+    assert "pinned integer model version" in one(dev, "models[0].version")
+
+
+def test_cross_field_min_above_max(dev):
+    dev["gpu_pools"][0].update(min_nodes=3, max_nodes=2)
+    assert one(dev, "gpu_pools[0].min_nodes") == "gpu_pools[0].min_nodes: got 3; expected at most max_nodes (2)"
+
+
+def test_field_of_another_provider(dev):
+    dev["cloud"]["subscription_id"] = "3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c"
+    assert "does not apply to provider 'aws'" in one(dev, "cloud.subscription_id")
+
+
+def test_field_required_by_provider(dev):
+    dev["cloud"] = {"provider": "gcp", "region": "us-central1"}
+    assert one(dev, "cloud.project") == "cloud.project: missing; expected a value: required when provider is 'gcp'"
+
+
+def test_cluster_source_needs_its_fields(dev):
+    dev["cluster"] = {"source": "existing"}
+    assert "required when source is 'existing'" in one(dev, "cluster.name")
+
+
+def test_mig_on_a_gpu_without_mig(dev):
+    dev["gpu_pools"][0]["sharing"] = {"mode": "mig", "profile": "1g.10gb"}
+    assert "nvidia-l4 does not" in one(dev, "gpu_pools[0].sharing.mode")
+
+
+def test_mig_profile_must_exist_for_the_gpu(prod):
+    prod["gpu_pools"][1]["sharing"]["profile"] = "1g.5gb"
+    assert "one of 1g.10gb" in one(prod, "gpu_pools[1].sharing.profile")
+
+
+def test_model_references_an_unknown_pool(dev):
+    dev["models"][0]["gpu_pool"] = "h100"
+    assert one(dev, "models[0].gpu_pool").endswith("expected the name of a valid pool in gpu_pools (l4-shared)")
+
+
+def test_pool_too_small_for_its_models(dev):
+    dev["gpu_pools"][0]["sharing"] = {"mode": "none"}
+    dev["gpu_pools"][0]["max_nodes"] = 1
+    assert "enough nodes for the 4 GPUs" in one(dev, "gpu_pools[0].max_nodes")
+
+
+def test_gpus_per_replica_above_a_node(prod):
+    prod["models"][0]["gpus_per_replica"] = 2
+    assert "at most 1, the GPUs a node of pool 'a10g-serving' offers" in one(prod, "models[0].gpus_per_replica")
+
+
+def test_repository_scheme_must_match_the_cloud(dev):
+    dev["models"][0]["repository_uri"] = "gs://acme-models/triton"
+    assert "a URI starting with 's3://' on aws" in one(dev, "models[0].repository_uri")
+
+
+def test_duplicate_names(dev):
+    dev["models"][1]["name"] = dev["models"][0]["name"]
+    assert "a name unique among models" in one(dev, "models[1].name")
+
+
+def test_spot_serving_pool_in_prod(prod):
+    prod["gpu_pools"][0]["capacity"] = "spot"
+    assert "guardrails.allow_spot is false in prod" in one(prod, "gpu_pools[0].capacity")
+
+
+def test_guardrail_can_be_relaxed_explicitly(prod):
+    prod["gpu_pools"][0]["capacity"] = "spot"
+    prod["guardrails"] = {"allow_spot": True}
+    validate_platform("prod", prod, set(), allow_missing_secrets=True)
+
+
+def test_prod_environment_rules(prod):
+    prod["mlflow"]["auth"] = {"mode": "none"}
+    prod["mlflow"]["replicas"] = 1
+    prod["mlflow"]["database"]["high_availability"] = False
+    prod["models"][0]["replicas"] = {"min": 1, "max": 8}
+    prod["monitoring"]["receivers"] = [r for r in prod["monitoring"]["receivers"] if r["kind"] == "slack"]
+    found = problems(prod)
+    for path in (
+        "mlflow.auth.mode",
+        "mlflow.replicas",
+        "mlflow.database.high_availability",
+        "models[0].replicas.min",
+        "monitoring.receivers",
+    ):
+        assert any(p.startswith(f"{path}: ") for p in found), (path, found)
+
+
+def test_managed_endpoint_image_needs_digest_in_prod(prod):
+    prod["managed_endpoints"][0]["image"] = "123456789012.dkr.ecr.us-east-1.amazonaws.com/churn-scorer:5.0.1"
+    assert "pinned by digest" in one(prod, "managed_endpoints[0].image")
+
+
+def test_latest_image_is_rejected(dev):
+    dev["managed_endpoints"] = [{"name": "e", "model_uri": "s3://b/m.tar.gz", "image": "repo/img:latest", "instance_type": "ml.g5.xlarge"}]
+    assert "not 'latest'" in one(dev, "managed_endpoints[0].image")
+
+
+def test_secret_key_set_in_plaintext_is_rejected(dev):
+    dev["slackWebhookUrl"] = "https://hooks.slack.invalid/T000/B000/XXXX"
+    found = problems(dev)
+    assert found == [
+        "slackWebhookUrl: holds plaintext; expected a secret (named by monitoring.receivers[0].secret_key): "
+        "set it with `pulumi config set --secret slackWebhookUrl`"
+    ]
+    assert "hooks.slack" not in "".join(found)
+
+
+def test_missing_secret_is_an_error_outside_synthesis(dev):
+    with pytest.raises(ConfigError) as caught:
+        validate_platform("dev", dev, set())
+    assert [i.path for i in caught.value.issues] == ["slackWebhookUrl"]
+
+
+def test_secret_present_as_secret_is_accepted(dev):
+    dev["slackWebhookUrl"] = "https://hooks.slack.invalid/x"
+    platform, missing = validate_platform("dev", dev, {"slackWebhookUrl"})
+    assert missing == [] and platform.secret_keys() == {"slackWebhookUrl": "monitoring.receivers[0].secret_key"}
+
+
+def test_every_problem_is_reported_at_once(dev):
+    dev["cloud"]["regon"] = "us-east-1"
+    dev["models"][0]["version"] = "latest"
+    dev["models"][1]["gpu_pool"] = "missing-pool"
+    dev["gpu_pools"][0]["disk_gb"] = 10
+    dev["tags"]["cost_center"] = "CC 1"
+    dev["extra_key"] = 1
+    paths = sorted({p.split(": ", 1)[0] for p in problems(dev)})
+    assert paths == [
+        "cloud.regon",
+        "extra_key",
+        "gpu_pools[0].disk_gb",
+        "models[0].version",
+        "models[1].gpu_pool",
+        "tags.cost_center",
+    ]
+
+
+def test_error_message_names_stack_and_count(dev):
+    dev["budget"] = {"monthly_usd": 0}
+    with pytest.raises(ConfigError) as caught:
+        validate_platform("dev", dev, set(), allow_missing_secrets=True)
+    assert str(caught.value).splitlines() == [
+        "invalid configuration for stack 'dev' (1 problem):",
+        "  - budget.monthly_usd: got 0; expected greater than 0",
+    ]
+
+
+def test_invalid_environment_does_not_also_blame_guardrails(dev):
+    dev["environment"] = "qa"
+    assert [p.split(":")[0] for p in problems(dev)] == ["environment"]

@@ -1,0 +1,52 @@
+"""Kubernetes objects validate against the official OpenAPI schemas (strict) and start closed."""
+
+from __future__ import annotations
+
+import kubernetes_validate
+import pytest
+
+from .conftest import STACKS
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_validate_strictly_against_the_cluster_version(shipped, stack):
+    result = shipped[stack]
+    version = result.config.cluster.kubernetes_version
+    manifests = result.manifests()
+    assert manifests
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, version, strict=True)
+
+
+def test_strict_validation_catches_a_typo():
+    bad = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x", "lables": {}}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(bad, "1.31", strict=True)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_namespaces_enforce_pod_security_and_default_deny(shipped, stack):
+    result = shipped[stack]
+    manifests = result.manifests()
+    namespaces = [m for m in manifests if m["kind"] == "Namespace"]
+    version = f"v{result.config.cluster.kubernetes_version}"
+    for ns in namespaces:
+        labels = ns["metadata"]["labels"]
+        expected = "privileged" if ns["metadata"]["name"] == result.config.namespaces.monitoring else "restricted"
+        assert labels["pod-security.kubernetes.io/enforce"] == expected
+        assert labels["pod-security.kubernetes.io/enforce-version"] == version
+        assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+        assert labels["mlops.platform/environment"] == result.config.environment
+        policies = [m for m in manifests if m["kind"] == "NetworkPolicy" and m["metadata"]["namespace"] == ns["metadata"]["name"]]
+        deny = [p for p in policies if p["metadata"]["name"] == "default-deny-all"]
+        assert deny and deny[0]["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_gpu_quota_covers_the_models_at_full_scale(shipped, stack):
+    result = shipped[stack]
+    quotas = [m for m in result.manifests() if m["kind"] == "ResourceQuota"]
+    needed = sum(m.max_gpus for m in result.config.models)
+    assert [q["spec"]["hard"]["requests.nvidia.com/gpu"] for q in quotas] == ([str(needed)] if needed else [])
+    for quota in quotas:
+        assert quota["metadata"]["namespace"] == result.config.namespaces.serving

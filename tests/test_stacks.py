@@ -1,0 +1,107 @@
+"""Every shipped stack synthesizes, and the environments differ the way real ones do."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tools.synthesis import ROOT, Synthesis
+
+from .conftest import STACKS, stack_values
+
+
+def test_the_shipped_stacks():
+    assert {"dev", "staging", "canary", "prod", "prod-gcp", "prod-azure"} <= set(STACKS)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_synthesizes_with_unique_urns_and_component_parents(shipped, stack):
+    result: Synthesis = shipped[stack]
+    urns = [r["urn"] for r in result.records]
+    assert len(urns) == len(set(urns))
+    components = {r["urn"]: r for r in result.records if not r["custom"]}
+    for record in result.records:
+        if record["type"] == "mlops:platform:MlopsPlatform":
+            assert record["parent"] is None
+            continue
+        assert record["parent"] in components, record["urn"]
+        assert components[record["parent"]]["type"].startswith("mlops:"), record["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_child_names_are_prefixed_by_their_component(shipped, stack):
+    names = {r["urn"]: r["name"] for r in shipped[stack].records}
+    for record in shipped[stack].records:
+        if record["parent"]:
+            assert record["name"].startswith(names[record["parent"]] + "-"), record["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_objects_use_the_stack_provider(shipped, stack):
+    result = shipped[stack]
+    provider = next(r["urn"] for r in result.records if r["type"] == "pulumi:providers:kubernetes")
+    objects = [r for r in result.records if r["custom"] and r["type"].startswith("kubernetes:")]
+    assert objects and all(r["provider"] == provider for r in objects)
+    assert result.one("pulumi:providers:kubernetes", "mlops-cluster-k8s")["inputs"]["kubeconfig"] == "[secret]"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_hold_no_plaintext_secret(stack):
+    text = (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
+    values = stack_values(stack)
+    from components.config import validate_platform
+
+    platform, _ = validate_platform(stack, values, set(), allow_missing_secrets=True)
+    for key in platform.secret_keys():
+        assert key not in values, f"{key} must be set with --secret, not in the stack file"
+    assert not re.search(r"(password|token|webhook_url|private_key)\s*:", text, re.IGNORECASE)
+    assert "hooks.slack.com" not in text and "BEGIN" not in text
+
+
+def test_dev_is_cheap(shipped):
+    cfg = shipped["dev"].config
+    assert all(p.capacity == "spot" and p.min_nodes == 0 for p in cfg.gpu_pools)
+    assert all(m.replicas.min == 1 for m in cfg.models)
+    assert cfg.mlflow.database.size == "small" and not cfg.mlflow.database.high_availability
+    assert not cfg.guardrails.protect_stateful
+    assert not any("page" in r.severities for r in cfg.monitoring.receivers)
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod-gcp", "prod-azure"])
+def test_prod_is_highly_available_and_protected(shipped, stack):
+    cfg = shipped[stack].config
+    assert cfg.environment == "prod"
+    assert all(p.capacity == "on_demand" for p in cfg.gpu_pools)
+    assert all(len(p.zones) >= 2 for p in cfg.gpu_pools)
+    assert all(m.replicas.min >= 2 for m in cfg.models)
+    assert cfg.mlflow.replicas >= 2 and cfg.mlflow.database.high_availability
+    assert cfg.mlflow.auth.mode == "oidc"
+    assert cfg.guardrails.protect_stateful and cfg.guardrails.require_image_digest
+    assert any("page" in r.severities for r in cfg.monitoring.receivers)
+
+
+def test_every_cloud_is_exercised(shipped):
+    providers = {result.config.cloud.provider for result in shipped.values()}
+    assert providers == {"aws", "gcp", "azure"}
+    assert {r["type"] for result in shipped.values() for r in result.records} >= {
+        "pulumi:providers:aws",
+        "pulumi:providers:gcp",
+        "pulumi:providers:azure-native",
+    }
+
+
+def test_each_cluster_source_is_used(shipped):
+    assert {result.config.cluster.source for result in shipped.values()} == {"existing", "kubeconfig_secret", "stack_reference"}
+
+
+def test_only_the_stack_cloud_sdk_is_imported():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from tools.synthesis import synthesize; synthesize('prod-gcp'); "
+        "print(sorted(m for m in ('pulumi_aws', 'pulumi_gcp', 'pulumi_azure_native') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['pulumi_gcp']"
