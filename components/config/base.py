@@ -111,3 +111,7 @@ def _tags(value: dict[str, str]) -> dict[str, str]:
 
 Tags = Annotated[dict[str, str], AfterValidator(_tags)]
 """Tags valid as AWS tags, GCP labels, Azure tags and Kubernetes labels (the strictest common form)."""
+
+
+Hostname = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")]
+"""A fully qualified DNS host name, e.g. `mlflow.ml.example.com`."""

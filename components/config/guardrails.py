@@ -8,39 +8,27 @@ from pydantic import ConfigDict, Field
 
 from .base import StrictModel
 
+_RELAXED: dict[str, Any] = {
+    "allow_spot": True,
+    "protect_stateful": False,
+    "require_image_digest": False,
+    "require_auth": False,
+    "min_replicas": 1,
+    "require_ha_database": False,
+}
+_STRICT: dict[str, Any] = {
+    "allow_spot": False,
+    "protect_stateful": True,
+    "require_image_digest": True,
+    "require_auth": True,
+    "min_replicas": 2,
+    "require_ha_database": True,
+}
 GUARDRAIL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {
-        "allow_spot": True,
-        "protect_stateful": False,
-        "require_image_digest": False,
-        "require_auth": False,
-        "min_replicas": 1,
-        "require_ha_database": False,
-    },
-    "staging": {
-        "allow_spot": True,
-        "protect_stateful": False,
-        "require_image_digest": False,
-        "require_auth": True,
-        "min_replicas": 1,
-        "require_ha_database": False,
-    },
-    "canary": {
-        "allow_spot": False,
-        "protect_stateful": True,
-        "require_image_digest": True,
-        "require_auth": True,
-        "min_replicas": 2,
-        "require_ha_database": True,
-    },
-    "prod": {
-        "allow_spot": False,
-        "protect_stateful": True,
-        "require_image_digest": True,
-        "require_auth": True,
-        "min_replicas": 2,
-        "require_ha_database": True,
-    },
+    "dev": _RELAXED,
+    "staging": {**_RELAXED, "require_auth": True},
+    "canary": _STRICT,
+    "prod": _STRICT,
 }
 """Guardrail defaults per environment: relaxed where mistakes are cheap, strict where users are."""
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import Issue, StrictModel, raise_issues
+from .base import Hostname, Issue, StrictModel, raise_issues
 from .secrets import SecretKey
 
 
@@ -64,10 +64,8 @@ class MlflowConfig(StrictModel):
     version: str = Field(default="3.17.2", pattern=r"^\d+\.\d+\.\d+$", description="MLflow release to run. Default: `3.17.2`.")
     replicas: int = Field(default=1, ge=1, le=10, description="Server replicas. Default: 1.")
     workers: int = Field(default=2, ge=1, le=16, description="Worker processes per replica. Default: 2.")
-    hostname: str | None = Field(
-        default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
-        description="Public host name served through the ingress with TLS. Default: in-cluster only.",
+    hostname: Hostname | None = Field(
+        default=None, description="Public host name served through the ingress with TLS. Default: in-cluster only."
     )
     database: MlflowDatabase = Field(default_factory=MlflowDatabase, description="Backend database. Default: small, 20 GiB, no HA.")
     artifact_noncurrent_days: int = Field(

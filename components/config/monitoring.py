@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import DnsLabel, StrictModel, raise_issues
+from .base import DnsLabel, Hostname, StrictModel, raise_issues
 from .secrets import SecretKey
 
 Severity = Literal["page", "ticket"]
@@ -45,9 +45,7 @@ class MonitoringConfig(StrictModel):
     retention_days: int = Field(default=15, ge=1, le=365, description="Prometheus retention in days. Default: 15.")
     storage_gb: int = Field(default=50, ge=10, le=10000, description="Prometheus volume size in GiB. Default: 50.")
     prometheus_replicas: int = Field(default=1, ge=1, le=3, description="Prometheus replicas. Default: 1.")
-    grafana_hostname: str | None = Field(
-        default=None,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
-        description="Public host name for Grafana behind the ingress with TLS. Default: in-cluster only.",
+    grafana_hostname: Hostname | None = Field(
+        default=None, description="Public host name for Grafana behind the ingress with TLS. Default: in-cluster only."
     )
     receivers: list[AlertReceiver] = Field(default_factory=list, description="Alert receivers. Default: none.")
