@@ -18,4 +18,18 @@ pulumi.export("cloud", {"provider": config.cloud.provider, "region": config.clou
 pulumi.export("cluster", platform.cluster.cluster_identifier)
 pulumi.export("namespaces", platform.namespaces)
 pulumi.export("models", {m.name: {"version": m.version, "canary": m.canary.version if m.canary else None} for m in config.models})
+pulumi.export(
+    "gpu_pools",
+    {
+        name: {
+            "instance_type": pool.offer.instance_type,
+            "capacity": pool.cost.capacity,
+            "nodes": f"{pool.cost.min_nodes}-{pool.cost.max_nodes}",
+            "schedulable_gpus": pool.schedulable_gpus,
+            "node_selector": pool.wiring.node_selector,
+            "tolerations": pool.wiring.tolerations,
+        }
+        for name, pool in platform.gpu_pools.items()
+    },
+)
 pulumi.export("budget_monthly_usd", config.budget.monthly_usd)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,6 +28,10 @@ class PlatformNamespaceArgs:
     """Pod Security Standards level enforced; audit and warn always use `restricted`."""
     gpu_quota: int | None = None
     """Cap on `nvidia.com/gpu` requests in the namespace; None for no cap."""
+    default_deny: bool = True
+    """Deny all traffic but DNS unless a NetworkPolicy allows it; off only for system namespaces."""
+    container_defaults: bool = True
+    """Default requests/limits for containers that set none; off where a chart sizes its own pods."""
 
 
 class PlatformNamespace(pulumi.ComponentResource):
@@ -60,11 +65,43 @@ class PlatformNamespace(pulumi.ComponentResource):
         def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=args.namespace, labels=args.labels)
 
+        if args.default_deny:
+            self._deny_by_default(name, meta, in_ns)
+        if args.container_defaults:
+            self._container_defaults(name, meta, in_ns)
+        if args.gpu_quota is not None:
+            k8s.core.v1.ResourceQuota(
+                f"{name}-gpu-quota",
+                metadata=meta("gpu-quota"),
+                spec=k8s.core.v1.ResourceQuotaSpecArgs(hard={"requests.nvidia.com/gpu": str(args.gpu_quota)}),
+                opts=in_ns,
+            )
+        self.register_outputs({"namespace": self.namespace})
+
+    def _container_defaults(self, name: str, meta: Callable[[str], k8s.meta.v1.ObjectMetaArgs], opts: pulumi.ResourceOptions) -> None:
+        """Requests and limits for containers that declare none, so none runs unbounded."""
+        k8s.core.v1.LimitRange(
+            f"{name}-defaults",
+            metadata=meta("container-defaults"),
+            spec=k8s.core.v1.LimitRangeSpecArgs(
+                limits=[
+                    k8s.core.v1.LimitRangeItemArgs(
+                        type="Container",
+                        default_request={"cpu": "100m", "memory": "128Mi"},
+                        default={"cpu": "1", "memory": "512Mi"},
+                    )
+                ]
+            ),
+            opts=opts,
+        )
+
+    def _deny_by_default(self, name: str, meta: Callable[[str], k8s.meta.v1.ObjectMetaArgs], opts: pulumi.ResourceOptions) -> None:
+        """Default-deny in both directions, then DNS egress to kube-dns only."""
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
             metadata=meta("default-deny-all"),
             spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
-            opts=in_ns,
+            opts=opts,
         )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-allow-dns",
@@ -86,27 +123,5 @@ class PlatformNamespace(pulumi.ComponentResource):
                     )
                 ],
             ),
-            opts=in_ns,
+            opts=opts,
         )
-        k8s.core.v1.LimitRange(
-            f"{name}-defaults",
-            metadata=meta("container-defaults"),
-            spec=k8s.core.v1.LimitRangeSpecArgs(
-                limits=[
-                    k8s.core.v1.LimitRangeItemArgs(
-                        type="Container",
-                        default_request={"cpu": "100m", "memory": "128Mi"},
-                        default={"cpu": "1", "memory": "512Mi"},
-                    )
-                ]
-            ),
-            opts=in_ns,
-        )
-        if args.gpu_quota is not None:
-            k8s.core.v1.ResourceQuota(
-                f"{name}-gpu-quota",
-                metadata=meta("gpu-quota"),
-                spec=k8s.core.v1.ResourceQuotaSpecArgs(hard={"requests.nvidia.com/gpu": str(args.gpu_quota)}),
-                opts=in_ns,
-            )
-        self.register_outputs({"namespace": self.namespace})

@@ -9,6 +9,7 @@ import pulumi
 
 from .cluster import ClusterAccess, ClusterAccessArgs
 from .config.platform import PlatformConfig
+from .gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
 
 
@@ -21,12 +22,13 @@ class MlopsPlatformArgs:
 
 
 class MlopsPlatform(pulumi.ComponentResource):
-    """Cluster access and the platform's namespaces, wired for the components built on them.
+    """Cluster access, namespaces, GPU pools and GPU enablement, wired for the components built on them.
 
     Outputs:
       * ``cluster``: the ClusterAccess (cloud and Kubernetes providers);
       * ``namespaces``: role (`serving`, `tracking`, `monitoring`) to namespace name;
-      * ``labels``: the labels every Kubernetes object carries.
+      * ``labels``: the labels every Kubernetes object carries;
+      * ``gpu_pools``: pool name to GpuNodePool (its ``wiring`` and ``cost`` feed serving and reports).
     """
 
     def __init__(self, name: str, args: MlopsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -76,6 +78,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     kubernetes_version=cfg.cluster.kubernetes_version,
                     labels=self.labels,
                     pod_security="privileged",
+                    container_defaults=False,  # the chart sizes its pods; a default limit could OOM-kill Prometheus
                 ),
             ),
         ]
@@ -83,4 +86,31 @@ class MlopsPlatform(pulumi.ComponentResource):
         for role, _, enabled, ns_args in roles:
             if enabled:
                 self.namespaces[role] = PlatformNamespace(f"{name}-{role}", ns_args, opts=in_cluster).namespace
+        self.gpu_pools: dict[str, GpuNodePool] = {}
+        for pool in cfg.gpu_pools:
+            assert cfg.cluster.name is not None  # validated: pools need the cluster's name
+            self.gpu_pools[pool.name] = GpuNodePool(
+                f"{name}-gpu-{pool.name}",
+                GpuNodePoolArgs(
+                    pool=pool,
+                    cloud=cfg.cloud,
+                    cluster_name=cfg.cluster.name,
+                    cluster_location=cfg.cluster.location,
+                    provider=self.cluster.cloud_provider,
+                    tags=cfg.cloud_tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        if cfg.gpu_operator_enabled:
+            self.gpu_operator = GpuOperator(
+                f"{name}-gpu-operator",
+                GpuOperatorArgs(
+                    config=cfg.gpu_operator,
+                    pools=list(cfg.gpu_pools),
+                    cloud=cfg.cloud.provider,
+                    kubernetes_version=cfg.cluster.kubernetes_version,
+                    labels=self.labels,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider], depends_on=list(self.gpu_pools.values())),
+            )
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})

@@ -45,14 +45,29 @@ def _invoke_results(token: str, args: dict[str, Any]) -> dict[str, Any]:
             "arn": f"arn:aws:eks:us-east-1:123456789012:cluster/{name}",
             "endpoint": f"https://{_digest(name).upper()}.gr7.us-east-1.eks.amazonaws.com",
             "certificateAuthorities": [{"data": MOCK_CA}],
+            "vpcConfig": {"subnetIds": [f"subnet-{_digest(name, az)}" for az in ("a", "b", "c")], "vpcId": f"vpc-{_digest(name)}"},
             "version": "1.31",
             "status": "ACTIVE",
         }
+    if token == "aws:ec2/getSubnets:getSubnets":
+        values = [json.dumps(f, sort_keys=True) for f in args.get("filters", [])]
+        return {"id": "us-east-1", "ids": [f"subnet-{_digest(*values, zone)}" for zone in ("a", "b")]}
     if token == "gcp:container/getCluster:getCluster":
         return {"name": args["name"], "endpoint": "203.0.113.10", "masterAuths": [{"clusterCaCertificate": MOCK_CA}]}
     if token == "azure-native:containerservice:listManagedClusterUserCredentials":
         return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(MOCK_KUBECONFIG.encode()).decode()}]}
     raise NotImplementedError(f"no mock result for invoke {token}; add one to tools/mocks.py")
+
+
+def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Provider-computed outputs the program reads, shaped as the real provider returns them."""
+    if typ == "aws:iam/role:Role":
+        return {"arn": f"arn:aws:iam::123456789012:role/{inputs.get('name') or name}"}
+    if typ == "aws:ec2/launchTemplate:LaunchTemplate":
+        return {"latestVersion": 1, "arn": f"arn:aws:ec2:us-east-1:123456789012:launch-template/lt-{_digest(name)}"}
+    if typ == "gcp:serviceaccount/account:Account":
+        return {"email": f"{inputs['accountId']}@{inputs.get('project') or 'project'}.iam.gserviceaccount.com"}
+    return {}
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
@@ -64,6 +79,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
             outputs = {"name": args.inputs.get("name"), "outputs": {"kubeconfig": MOCK_KUBECONFIG}, "secretOutputNames": ["kubeconfig"]}
         elif args.custom and not args.typ.startswith(("kubernetes:", "pulumi:providers:")) and "name" not in outputs:
             outputs["name"] = f"{args.name}-{_digest(args.typ, args.name)}"
+        outputs.update(_computed(args.typ, args.name, args.inputs))
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from components.config import ConfigError
+from components.gpu.cost import HOURS_PER_MONTH, pool_cost, price_reference
 
 from .synthesis import ROOT, Synthesis, read_stack_file, synthesize
 
@@ -33,6 +34,47 @@ def manifest_path(manifest: dict[str, Any]) -> str:
     meta = manifest.get("metadata", {})
     folder = meta.get("namespace") or "_cluster"
     return f"{folder}/{manifest['kind'].lower()}-{meta['name']}.yaml"
+
+
+def cost_summary(result: Synthesis) -> dict[str, Any]:
+    """cost.json: each GPU pool at min and max nodes, the stack totals, and the budget."""
+    cfg = result.config
+    costs = [pool_cost(pool, cfg.cloud.provider) for pool in cfg.gpu_pools]
+    at_min = round(sum(c.monthly_at_min for c in costs), 2)
+    at_max = round(sum(c.monthly_at_max for c in costs), 2)
+    return {
+        "currency": "USD",
+        "hours_per_month": HOURS_PER_MONTH,
+        "prices": price_reference(cfg.cloud.provider),
+        "gpu_pools": [c.as_dict() for c in costs],
+        "total_monthly_at_min_usd": at_min,
+        "total_monthly_at_max_usd": at_max,
+        "monthly_budget_usd": cfg.budget.monthly_usd,
+        "budget_used_at_max_percent": round(100 * at_max / cfg.budget.monthly_usd, 1),
+    }
+
+
+def _cost_lines(cost: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Estimated monthly cost",
+        "",
+        f"GPU node pools, {cost['prices']}.",
+        "",
+        "| pool | instance | capacity | $/node-hour | nodes | at min | at max |",
+        "|---|---|---|---:|---|---:|---:|",
+    ]
+    for p in cost["gpu_pools"]:
+        lines.append(
+            f"| {p['pool']} | `{p['instance_type']}` | {p['price_basis']} | {p['hourly_per_node_usd']:.4f} | "
+            f"{p['min_nodes']}-{p['max_nodes']} | ${p['monthly_at_min_usd']:,.2f} | ${p['monthly_at_max_usd']:,.2f} |"
+        )
+    lines += [
+        f"| **total** | | | | | **${cost['total_monthly_at_min_usd']:,.2f}** | **${cost['total_monthly_at_max_usd']:,.2f}** |",
+        "",
+        f"Budget ${cost['monthly_budget_usd']:,.0f}/month: GPU pools at max use {cost['budget_used_at_max_percent']} % of it.",
+        "",
+    ]
+    return lines
 
 
 def render_report(result: Synthesis) -> str:
@@ -58,7 +100,8 @@ def render_report(result: Synthesis) -> str:
         "|---|---:|",
     ]
     lines += [f"| `{kind}` | {count} |" for kind, count in sorted(kinds.items())]
-    lines += ["", "## Kubernetes objects", "", "| namespace | kind | name |", "|---|---|---|"]
+    lines += ["", *_cost_lines(cost_summary(result))]
+    lines += ["## Kubernetes objects", "", "| namespace | kind | name |", "|---|---|---|"]
     for manifest in sorted(manifests, key=manifest_path):
         meta = manifest["metadata"]
         lines.append(f"| {meta.get('namespace', '(cluster)')} | {manifest['kind']} | {meta['name']} |")
@@ -77,12 +120,13 @@ def render_report(result: Synthesis) -> str:
 
 
 def write(result: Synthesis, out: Path) -> None:
-    """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, report.md."""
+    """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, cost.json, report.md."""
     if out.exists():
         shutil.rmtree(out)
     (out / "manifests").mkdir(parents=True)
     (out / "resources.json").write_text(_dump_json(result.records))
     (out / "outputs.json").write_text(_dump_json(result.outputs))
+    (out / "cost.json").write_text(_dump_json(cost_summary(result)))
     for manifest in result.manifests():
         path = out / "manifests" / manifest_path(manifest)
         if path.exists():

@@ -10,8 +10,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ..catalog.offers import OFFERS, gpu_counts
 from .base import Issue
-from .cloud import CloudConfig
+from .cloud import CloudConfig, ClusterConfig
 from .endpoints import MODEL_URI_PREFIXES, ManagedEndpointConfig
 from .gpu import GpuPoolConfig
 from .guardrails import Guardrails
@@ -28,6 +29,7 @@ class Sections:
 
     environment: str | None = None
     cloud: CloudConfig | None = None
+    cluster: ClusterConfig | None = None
     guardrails: Guardrails | None = None
     mlflow: MlflowConfig | None = None
     monitoring: MonitoringConfig | None = None
@@ -38,7 +40,7 @@ class Sections:
 
 def cross_section_issues(s: Sections) -> list[Issue]:
     """Every cross-section problem of the valid parts of a configuration."""
-    issues = _unique_names(s) + _pool_issues(s) + _model_issues(s) + _endpoint_issues(s)
+    issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _endpoint_issues(s)
     if s.guardrails is not None and s.environment is not None:
         issues += _environment_issues(s)
     return issues
@@ -64,6 +66,17 @@ def _unique_names(s: Sections) -> list[Issue]:
     return issues
 
 
+def _cluster_issues(s: Sections) -> list[Issue]:
+    issues: list[Issue] = []
+    if s.cluster is None:
+        return issues
+    if s.gpu_pools and not s.cluster.name:
+        issues.append(("cluster.name", None, "the managed cluster's name: gpu_pools attach to the cluster by name"))
+    if s.cluster.location is not None and s.cloud is not None and s.cloud.provider != "gcp":
+        issues.append(("cluster.location", s.cluster.location, f"not set: it applies to gcp only, not {s.cloud.provider}"))
+    return issues
+
+
 def _pool_issues(s: Sections) -> list[Issue]:
     issues: list[Issue] = []
     demand: dict[str, list[ModelConfig]] = {}
@@ -72,6 +85,8 @@ def _pool_issues(s: Sections) -> list[Issue]:
             demand.setdefault(model.gpu_pool, []).append(model)
     allow_spot = getattr(s.guardrails, "allow_spot", True)
     for i, pool in s.gpu_pools:
+        if s.cloud is not None:
+            issues += _offer_issues(i, pool, s.cloud.provider)
         if s.cloud is not None and s.cloud.provider == "azure" and not _AKS_POOL_NAME.match(pool.name):
             issues.append(
                 (
@@ -99,6 +114,25 @@ def _pool_issues(s: Sections) -> list[Issue]:
                     f"enough nodes for the {needed} GPUs that {names} use at full scale ({pool.schedulable_gpus_per_node} per node)",
                 )
             )
+    return issues
+
+
+def _offer_issues(i: int, pool: GpuPoolConfig, cloud: str) -> list[Issue]:
+    issues: list[Issue] = []
+    counts = gpu_counts(cloud, pool.gpu_type)
+    if not counts:
+        offered = sorted({o.gpu_type for o in OFFERS if o.cloud == cloud})
+        issues.append((f"gpu_pools[{i}].gpu_type", pool.gpu_type, f"a GPU offered on {cloud}: {', '.join(offered)}"))
+    elif pool.gpus_per_node not in counts:
+        issues.append(
+            (
+                f"gpu_pools[{i}].gpus_per_node",
+                pool.gpus_per_node,
+                f"a count {pool.gpu_type} nodes come with on {cloud}: {', '.join(map(str, counts))}",
+            )
+        )
+    if pool.node_image is not None and cloud != "aws":
+        issues.append((f"gpu_pools[{i}].node_image", pool.node_image, f"not set: it applies to aws only, not {cloud}"))
     return issues
 
 

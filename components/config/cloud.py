@@ -114,8 +114,8 @@ class ClusterConfig(StrictModel):
     @model_validator(mode="after")
     def _source_fields(self) -> ClusterConfig:
         issues: list[Issue] = []
-        own = {"existing": {"name", "location"}, "kubeconfig_secret": {"secret_key"}, "stack_reference": {"stack", "output"}}
-        for field in ("name", "location", "secret_key", "stack", "output"):
+        own = {"existing": set(), "kubeconfig_secret": {"secret_key"}, "stack_reference": {"stack", "output"}}
+        for field in ("secret_key", "stack", "output"):
             value = getattr(self, field)
             if value is not None and field not in own[self.source]:
                 issues.append((field, value, f"not set: it does not apply to source '{self.source}'"))

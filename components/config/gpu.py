@@ -88,6 +88,10 @@ class GpuPoolConfig(StrictModel):
         default=200, ge=50, le=4096, description="Node root disk in GiB; holds container images and model caches. Default: 200."
     )
     sharing: GpuSharing = Field(default_factory=GpuSharing, description="GPU sharing. Default: `mode: none`.")
+    node_image: Literal["al2023", "bottlerocket"] | None = Field(
+        default=None,
+        description="aws only: the EKS-optimized NVIDIA image, Amazon Linux 2023 or Bottlerocket. Default: `al2023`.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> GpuPoolConfig:
@@ -121,3 +125,38 @@ class GpuPoolConfig(StrictModel):
             slices = int(self.sharing.profile.split("g.", 1)[0])
             return self.gpus_per_node * (7 // slices)
         return self.gpus_per_node
+
+
+class GpuOperatorConfig(StrictModel):
+    """The NVIDIA GPU Operator: device plugin, DCGM exporter, sharing and MIG configuration in the cluster.
+
+    EKS and AKS nodes come with the driver but not the device plugin, so the operator runs there
+    with its driver (and on EKS its container toolkit) disabled; GKE installs drivers and its own
+    device plugin and reads sharing from the node pool, so it needs no operator.
+    """
+
+    mode: Literal["auto", "enabled", "disabled"] = Field(
+        default="auto",
+        description="`auto` deploys it on aws and azure when gpu_pools are declared; `enabled` / `disabled` force it. Default: `auto`.",
+    )
+    chart: str = Field(
+        default="gpu-operator",
+        min_length=1,
+        description="Chart name in `repository`, an `oci://` reference, or a local chart path (air-gapped clusters). "
+        "Default: `gpu-operator`.",
+    )
+    repository: str | None = Field(
+        default="https://helm.ngc.nvidia.com/nvidia",
+        description="Helm repository URL; null when `chart` is an OCI reference or a local path. Default: NVIDIA's NGC repository.",
+    )
+    version: str = Field(default="v25.3.4", pattern=r"^v?\d+\.\d+\.\d+$", description="Pinned chart version. Default: `v25.3.4`.")
+    namespace: DnsLabel = Field(default="gpu-operator", description="Namespace of the operator. Default: `gpu-operator`.")
+
+    @model_validator(mode="after")
+    def _source(self) -> GpuOperatorConfig:
+        local = self.chart.startswith(("oci://", "./", "/", "../")) or self.chart.endswith(".tgz")
+        if local and self.repository is not None:
+            raise_issues([("repository", self.repository, "null: the chart is an OCI reference or a local path")])
+        if not local and self.repository is None:
+            raise_issues([("repository", None, "a Helm repository URL for chart name " + repr(self.chart))])
+        return self

@@ -11,7 +11,7 @@ from .base import Tags as TagMap
 from .checks import Sections, cross_section_issues
 from .cloud import CloudConfig, ClusterConfig
 from .endpoints import ManagedEndpointConfig
-from .gpu import GpuPoolConfig
+from .gpu import GpuOperatorConfig, GpuPoolConfig
 from .guardrails import GUARDRAIL_DEFAULTS, Guardrails
 from .mlflow import MlflowConfig
 from .monitoring import MonitoringConfig
@@ -73,6 +73,9 @@ class PlatformConfig(StrictModel):
     )
     namespaces: Namespaces = Field(default_factory=Namespaces, description="Namespaces. Default: `ml-serving`, `mlflow`, `monitoring`.")
     gpu_pools: list[GpuPoolConfig] = Field(default_factory=list, description="GPU node pools. Default: none.")
+    gpu_operator: GpuOperatorConfig = Field(
+        default_factory=GpuOperatorConfig, description="In-cluster GPU enablement. Default: automatic, chart v25.3.4."
+    )
     models: list[ModelConfig] = Field(default_factory=list, description="Models served by Triton. Default: none.")
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Tracking server. Default: enabled, see its fields.")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring. Default: enabled, see its fields.")
@@ -101,6 +104,7 @@ class PlatformConfig(StrictModel):
         return Sections(
             environment=self.environment,
             cloud=self.cloud,
+            cluster=self.cluster,
             guardrails=self.guardrails,
             mlflow=self.mlflow,
             monitoring=self.monitoring,
@@ -144,3 +148,10 @@ class PlatformConfig(StrictModel):
             "mlops.platform/team": self.tags.team,
             "mlops.platform/cost-center": self.tags.cost_center,
         }
+
+    @property
+    def gpu_operator_enabled(self) -> bool:
+        """Whether the stack deploys the NVIDIA GPU Operator."""
+        if self.gpu_operator.mode == "auto":
+            return bool(self.gpu_pools) and self.cloud.provider in ("aws", "azure")
+        return self.gpu_operator.mode == "enabled"

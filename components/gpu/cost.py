@@ -1,0 +1,70 @@
+"""What a GPU pool costs, from the offer table: per node, at min and at max nodes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, InstanceOffer, offer_for
+from ..config.gpu import GpuPoolConfig
+
+HOURS_PER_MONTH = 730
+
+
+@dataclass(frozen=True)
+class PoolCost:
+    """Hourly and monthly USD of one pool, in the cloud's reference region."""
+
+    pool: str
+    instance_type: str
+    capacity: str
+    hourly_per_node: float
+    price_basis: str
+    """`on_demand`, `spot`, or `on_demand (no spot figure)` when the table has no spot price."""
+    min_nodes: int
+    max_nodes: int
+
+    @property
+    def monthly_at_min(self) -> float:
+        return round(self.hourly_per_node * self.min_nodes * HOURS_PER_MONTH, 2)
+
+    @property
+    def monthly_at_max(self) -> float:
+        return round(self.hourly_per_node * self.max_nodes * HOURS_PER_MONTH, 2)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "pool": self.pool,
+            "instance_type": self.instance_type,
+            "capacity": self.capacity,
+            "price_basis": self.price_basis,
+            "hourly_per_node_usd": self.hourly_per_node,
+            "min_nodes": self.min_nodes,
+            "max_nodes": self.max_nodes,
+            "monthly_at_min_usd": self.monthly_at_min,
+            "monthly_at_max_usd": self.monthly_at_max,
+        }
+
+
+def pool_offer(pool: GpuPoolConfig, cloud: str) -> InstanceOffer:
+    """The instance a pool's nodes run on; validation guarantees one exists."""
+    offer = offer_for(cloud, pool.gpu_type, pool.gpus_per_node)
+    if offer is None:
+        raise ValueError(f"no {cloud} offer of {pool.gpus_per_node} x {pool.gpu_type}")
+    return offer
+
+
+def pool_cost(pool: GpuPoolConfig, cloud: str) -> PoolCost:
+    """The pool's cost; spot pools use the spot figure where the table has one."""
+    offer = pool_offer(pool, cloud)
+    if pool.capacity == "spot" and offer.spot_hourly_usd is not None:
+        hourly, basis = offer.spot_hourly_usd, "spot"
+    elif pool.capacity == "spot":
+        hourly, basis = offer.on_demand_hourly_usd, "on_demand (no spot figure)"
+    else:
+        hourly, basis = offer.on_demand_hourly_usd, "on_demand"
+    return PoolCost(pool.name, offer.instance_type, pool.capacity, hourly, basis, pool.min_nodes, pool.max_nodes)
+
+
+def price_reference(cloud: str) -> str:
+    """Where and when the prices were read, for reports."""
+    return f"{REFERENCE_REGIONS[cloud]} list prices as of {PRICES_AS_OF} (components/catalog/offers.py)"

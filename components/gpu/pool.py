@@ -1,0 +1,69 @@
+"""The cloud-neutral GPU node pool component; `eks`, `gke` and `aks` render it natively."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import pulumi
+
+from ..config.cloud import CloudConfig
+from ..config.gpu import GpuPoolConfig
+from .cost import PoolCost, pool_cost, pool_offer
+from .wiring import PoolWiring, wiring
+
+_ADAPTERS = {"aws": "eks", "gcp": "gke", "azure": "aks"}
+
+
+@dataclass(frozen=True)
+class GpuNodePoolArgs:
+    """One pool, described once for every cloud."""
+
+    pool: GpuPoolConfig
+    """The pool itself: GPU type and count, scaling, capacity, zones, labels, taints, disk, sharing."""
+    cloud: CloudConfig
+    """The stack's cloud; selects the adapter and the offer table."""
+    cluster_name: str
+    """The managed cluster the pool attaches to."""
+    provider: pulumi.ProviderResource
+    """The explicit cloud provider every resource of the pool uses."""
+    cluster_location: str | None = None
+    """gcp only: the cluster's region or zone. Default: the cloud region."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags for the pool's cloud resources (azure-native has no provider default tags)."""
+
+
+class GpuNodePool(pulumi.ComponentResource):
+    """GPU nodes with drivers, the GPU taint, sharing and autoscaling, on EKS, GKE or AKS.
+
+    Outputs for the workloads that use the pool: ``wiring`` (node labels, node selector,
+    tolerations, GPU resource name, schedulable GPUs per node) and ``cost`` (hourly per node,
+    monthly at min and max nodes). ``node_pool`` is the native resource.
+    """
+
+    wiring: PoolWiring
+    cost: PoolCost
+    node_pool: pulumi.CustomResource
+
+    def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:compute:GpuNodePool", name, None, opts)
+        cloud = args.cloud.provider
+        self.wiring = wiring(args.pool, cloud)
+        self.cost = pool_cost(args.pool, cloud)
+        self.offer = pool_offer(args.pool, cloud)
+        adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[cloud]}")
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        self.node_pool = adapter.node_pool(name, args, self.offer, self.wiring, child)
+        self.schedulable_gpus = args.pool.max_nodes * self.wiring.schedulable_gpus_per_node
+        self.register_outputs(
+            {
+                "node_selector": self.wiring.node_selector,
+                "tolerations": self.wiring.tolerations,
+                "gpu_resource": self.wiring.gpu_resource,
+                "schedulable_gpus": self.schedulable_gpus,
+                "hourly_cost": {
+                    "min": self.cost.hourly_per_node * args.pool.min_nodes,
+                    "max": self.cost.hourly_per_node * args.pool.max_nodes,
+                },
+            }
+        )

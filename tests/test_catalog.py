@@ -1,0 +1,183 @@
+"""The offer table: only the six GPU types, no duplicates, consistent prices, and lookups that pick what they say."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import get_args
+
+import pytest
+
+from components.catalog.gpus import GPUS, GpuType
+from components.catalog.offers import (
+    ENDPOINT_OFFERS,
+    OFFERS,
+    PRICES_AS_OF,
+    REFERENCE_REGIONS,
+    endpoint_offer,
+    gpu_counts,
+    hourly_price,
+    offer_for,
+    offers,
+)
+
+GPU_TYPES = set(get_args(GpuType))
+CLOUDS = ("aws", "gcp", "azure")
+
+
+def test_reference_regions_and_date():
+    assert REFERENCE_REGIONS == {"aws": "us-east-1", "gcp": "us-central1", "azure": "eastus"}
+    year, month = PRICES_AS_OF.split("-")
+    assert len(year) == 4 and 1 <= int(month) <= 12
+
+
+def test_every_offer_is_one_of_the_six_gpu_types():
+    assert set(GPUS) == GPU_TYPES
+    assert len(GPU_TYPES) == 6
+    for o in OFFERS:
+        assert o.gpu_type in GPU_TYPES, o
+        assert o.cloud in CLOUDS, o
+
+
+def test_no_duplicate_instance_type_per_cloud():
+    counts = Counter((o.cloud, o.instance_type) for o in OFFERS)
+    assert [key for key, n in counts.items() if n > 1] == []
+    endpoint_counts = Counter((e.cloud, e.instance_type) for e in ENDPOINT_OFFERS)
+    assert [key for key, n in endpoint_counts.items() if n > 1] == []
+
+
+def test_prices_and_shapes_are_positive_and_spot_is_cheaper():
+    for o in OFFERS:
+        assert o.gpus >= 1 and o.vcpus >= 1 and o.memory_gib > 0, o
+        assert o.on_demand_hourly_usd > 0, o
+        if o.spot_hourly_usd is not None:
+            assert 0 < o.spot_hourly_usd < o.on_demand_hourly_usd, o
+
+
+def test_every_row_has_a_source():
+    for o in OFFERS:
+        assert o.source.strip(), o
+    for e in ENDPOINT_OFFERS:
+        assert e.source.strip(), e
+
+
+def test_accelerator_names():
+    for o in OFFERS:
+        if o.cloud in ("aws", "azure"):
+            assert o.accelerator == o.gpu_type, o
+    gcp = {o.gpu_type: o.accelerator for o in OFFERS if o.cloud == "gcp"}
+    assert gcp == {
+        "nvidia-t4": "nvidia-tesla-t4",
+        "nvidia-l4": "nvidia-l4",
+        "nvidia-a100-40gb": "nvidia-tesla-a100",
+        "nvidia-a100-80gb": "nvidia-a100-80gb",
+        "nvidia-h100-80gb": "nvidia-h100-80gb",
+    }
+
+
+def test_gpus_a_cloud_does_not_offer_are_absent():
+    assert offers("azure", "nvidia-l4") == [] and gpu_counts("azure", "nvidia-l4") == []
+    assert offers("azure", "nvidia-a10g") == [] and gpu_counts("azure", "nvidia-a10g") == []
+    assert offers("gcp", "nvidia-a10g") == [] and gpu_counts("gcp", "nvidia-a10g") == []
+    assert offer_for("azure", "nvidia-l4", 1) is None
+    assert offer_for("gcp", "nvidia-a10g", 1) is None
+    assert offers("oci", "nvidia-t4") == []
+
+
+def test_each_cloud_covers_the_gpus_it_offers():
+    offered = {cloud: {o.gpu_type for o in OFFERS if o.cloud == cloud} for cloud in CLOUDS}
+    assert offered["aws"] == GPU_TYPES
+    assert offered["gcp"] == GPU_TYPES - {"nvidia-a10g"}
+    assert offered["azure"] == {"nvidia-t4", "nvidia-a100-40gb", "nvidia-a100-80gb", "nvidia-h100-80gb"}
+
+
+@pytest.mark.parametrize(
+    ("cloud", "gpu_type", "counts"),
+    [
+        ("aws", "nvidia-t4", [1, 4, 8]),
+        ("aws", "nvidia-l4", [1, 4, 8]),
+        ("aws", "nvidia-a10g", [1, 4, 8]),
+        ("aws", "nvidia-a100-40gb", [8]),
+        ("aws", "nvidia-a100-80gb", [8]),
+        ("aws", "nvidia-h100-80gb", [1, 8]),
+        ("gcp", "nvidia-t4", [1, 2, 4]),
+        ("gcp", "nvidia-l4", [1, 2, 4, 8]),
+        ("gcp", "nvidia-a100-40gb", [1, 2, 4, 8]),
+        ("gcp", "nvidia-a100-80gb", [1, 2, 4, 8]),
+        ("gcp", "nvidia-h100-80gb", [8]),
+        ("azure", "nvidia-t4", [1, 4]),
+        ("azure", "nvidia-a100-80gb", [1, 2, 4, 8]),
+        ("azure", "nvidia-a100-40gb", [8]),
+        ("azure", "nvidia-h100-80gb", [8]),
+    ],
+)
+def test_gpu_counts(cloud, gpu_type, counts):
+    got = gpu_counts(cloud, gpu_type)
+    assert got == counts
+    assert got == sorted(set(got))
+
+
+def test_offers_sorted_by_gpus_then_price():
+    for cloud in CLOUDS:
+        for gpu_type in GPU_TYPES:
+            listed = offers(cloud, gpu_type)
+            keys = [(o.gpus, o.on_demand_hourly_usd) for o in listed]
+            assert keys == sorted(keys)
+            assert all(o.cloud == cloud and o.gpu_type == gpu_type for o in listed)
+
+
+def test_offer_for_is_the_cheapest_exact_count():
+    for cloud in CLOUDS:
+        for gpu_type in GPU_TYPES:
+            for n in gpu_counts(cloud, gpu_type):
+                chosen = offer_for(cloud, gpu_type, n)
+                same = [o for o in OFFERS if o.cloud == cloud and o.gpu_type == gpu_type and o.gpus == n]
+                assert chosen is not None and chosen.gpus == n
+                assert chosen.on_demand_hourly_usd == min(o.on_demand_hourly_usd for o in same)
+            assert offer_for(cloud, gpu_type, 3) is None  # no cloud sells 3-GPU nodes of these types
+    # Two 1 x L4 shapes on AWS and two 1 x A10G: the smaller, cheaper one wins.
+    assert offer_for("aws", "nvidia-l4", 1).instance_type == "g6.xlarge"  # type: ignore[union-attr]
+    assert offer_for("aws", "nvidia-a10g", 1).instance_type == "g5.xlarge"  # type: ignore[union-attr]
+    assert offer_for("gcp", "nvidia-l4", 1).instance_type == "g2-standard-8"  # type: ignore[union-attr]
+    assert offer_for("azure", "nvidia-a100-80gb", 1).instance_type == "Standard_NC24ads_A100_v4"  # type: ignore[union-attr]
+
+
+def test_hourly_price_reads_the_table():
+    for o in OFFERS:
+        assert hourly_price(o.cloud, o.instance_type) == o.on_demand_hourly_usd
+        assert hourly_price(o.cloud, o.instance_type, "on_demand") == o.on_demand_hourly_usd
+        assert hourly_price(o.cloud, o.instance_type, "spot") == o.spot_hourly_usd
+    assert hourly_price("aws", "g5.xlarge") == 1.006
+    assert hourly_price("aws", "p5.4xlarge", "spot") is None  # no spot figure recorded
+
+
+def test_hourly_price_unknown_is_none_and_bad_capacity_is_refused():
+    assert hourly_price("aws", "g99.xlarge") is None
+    assert hourly_price("gcp", "g5.xlarge") is None  # an AWS type asked of GCP
+    assert hourly_price("oci", "g5.xlarge", "spot") is None
+    with pytest.raises(ValueError, match="capacity"):
+        hourly_price("aws", "g5.xlarge", "reserved")
+
+
+def test_endpoint_offers():
+    required = {
+        "aws": {"ml.g4dn.xlarge", "ml.g5.xlarge", "ml.g5.2xlarge", "ml.g6.xlarge", "ml.g5.12xlarge", "ml.p4d.24xlarge", "ml.m5.xlarge"},
+        "gcp": {"g2-standard-8", "n1-standard-4"},
+        "azure": {"Standard_NC4as_T4_v3", "Standard_NC24ads_A100_v4", "Standard_DS3_v2"},
+    }
+    for cloud, types in required.items():
+        for instance_type in types:
+            e = endpoint_offer(cloud, instance_type)
+            assert e is not None, (cloud, instance_type)
+            assert e.cloud == cloud and e.instance_type == instance_type and e.hourly_usd > 0
+    for e in ENDPOINT_OFFERS:
+        assert e.cloud in CLOUDS
+        assert (e.gpu_type is None) == (e.gpus == 0), e
+        assert e.gpu_type is None or e.gpu_type in GPU_TYPES, e
+    assert endpoint_offer("aws", "ml.g99.xlarge") is None
+    assert endpoint_offer("gcp", "ml.g5.xlarge") is None
+
+
+def test_azure_ml_endpoints_bill_the_vm_price():
+    for e in ENDPOINT_OFFERS:
+        if e.cloud == "azure" and e.gpu_type is not None:
+            assert e.hourly_usd == hourly_price("azure", e.instance_type)

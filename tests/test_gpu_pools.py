@@ -1,0 +1,338 @@
+"""GPU node pools: exact native arguments per cloud and sharing profile, wiring, operator, cost."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from typing import Any
+
+import kubernetes_validate
+import pulumi
+import pytest
+import yaml
+
+from components.catalog.offers import InstanceOffer, offers
+from components.catalog.offers import offer_for as _offer_for
+from components.config.cloud import CloudConfig
+from components.config.gpu import GpuOperatorConfig, GpuPoolConfig
+from components.gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
+from components.gpu.cost import HOURS_PER_MONTH
+from tools.synth import cost_summary
+from tools.synthesis import ROOT
+
+from .conftest import STACKS, stack_values
+
+CLOUDS = {
+    "aws": CloudConfig(provider="aws", region="us-east-1"),
+    "gcp": CloudConfig(provider="gcp", project="acme-ml", region="us-central1"),
+    "azure": CloudConfig(provider="azure", subscription_id="3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", location="eastus", resource_group="rg"),
+}
+NATIVE = {
+    "aws": "aws:eks/nodeGroup:NodeGroup",
+    "gcp": "gcp:container/nodePool:NodePool",
+    "azure": "azure-native:containerservice:AgentPool",
+}
+PROVIDERS = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
+
+
+def offer_for(cloud: str, gpu_type: str, gpus: int) -> InstanceOffer:
+    offer = _offer_for(cloud, gpu_type, gpus)
+    assert offer is not None
+    return offer
+
+
+def declare_pool(monitor, run, cloud: str, **pool: Any) -> tuple[GpuNodePool, dict[str, Any]]:
+    import importlib
+
+    created: dict[str, GpuNodePool] = {}
+
+    def declare():
+        sdk = importlib.import_module(PROVIDERS[cloud])
+        provider = sdk.Provider("p")
+        args = GpuNodePoolArgs(pool=GpuPoolConfig(**pool), cloud=CLOUDS[cloud], cluster_name="ml", provider=provider, tags={"team": "ml"})
+        created["pool"] = GpuNodePool("gpu", args)
+
+    run(declare)
+    native = [r for r in monitor.records if r["type"] == NATIVE[cloud]]
+    assert len(native) == 1
+    return created["pool"], native[0]
+
+
+def test_eks_on_demand_pool(pulumi_mocks, run_pulumi):
+    pool, ng = declare_pool(
+        pulumi_mocks,
+        run_pulumi,
+        "aws",
+        name="serve",
+        gpu_type="nvidia-a10g",
+        gpus_per_node=1,
+        min_nodes=2,
+        max_nodes=6,
+        zones=["us-east-1a"],
+    )
+    inputs = ng["inputs"]
+    assert inputs["amiType"] == "AL2023_x86_64_NVIDIA"
+    assert inputs["capacityType"] == "ON_DEMAND"
+    assert inputs["instanceTypes"] == [offer_for("aws", "nvidia-a10g", 1).instance_type]
+    assert inputs["scalingConfig"] == {"minSize": 2, "maxSize": 6, "desiredSize": 2}
+    assert inputs["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
+    assert inputs["labels"] == {
+        "mlops.platform/gpu-pool": "serve",
+        "mlops.platform/gpu-type": "nvidia-a10g",
+        "nvidia.com/gpu.present": "true",
+    }
+    assert inputs["updateConfig"] == {"maxUnavailable": 1}
+    assert inputs["launchTemplate"]["version"] == "1"
+    assert len(inputs["subnetIds"]) == 2
+    assert ng["ignore_changes"] == ["scalingConfig.desiredSize"]
+    lt = next(r for r in pulumi_mocks.records if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")["inputs"]
+    assert lt["blockDeviceMappings"] == [
+        {"deviceName": "/dev/xvda", "ebs": {"volumeSize": 200, "volumeType": "gp3", "encrypted": "true", "deleteOnTermination": "true"}}
+    ]
+    assert lt["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 1}
+    policies = sorted(
+        r["inputs"]["policyArn"] for r in pulumi_mocks.records if r["type"] == "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    )
+    assert policies == [
+        "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+        "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+    ]
+    assert pool.wiring.tolerations == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}]
+    assert pool.wiring.node_selector == {"mlops.platform/gpu-pool": "serve"}
+    assert pool.schedulable_gpus == 6
+
+
+def test_eks_spot_time_sliced_bottlerocket_pool(pulumi_mocks, run_pulumi):
+    pool, ng = declare_pool(
+        pulumi_mocks,
+        run_pulumi,
+        "aws",
+        name="dev",
+        gpu_type="nvidia-l4",
+        max_nodes=2,
+        capacity="spot",
+        node_image="bottlerocket",
+        sharing={"mode": "time_slicing", "replicas": 4},
+    )
+    inputs = ng["inputs"]
+    assert inputs["amiType"] == "BOTTLEROCKET_x86_64_NVIDIA" and inputs["capacityType"] == "SPOT"
+    assert inputs["instanceTypes"] == [o.instance_type for o in offers("aws", "nvidia-l4") if o.gpus == 1]
+    assert inputs["scalingConfig"] == {"minSize": 0, "maxSize": 2, "desiredSize": 0}
+    assert inputs["labels"]["nvidia.com/device-plugin.config"] == "dev"
+    lt = next(r for r in pulumi_mocks.records if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")["inputs"]
+    assert lt["blockDeviceMappings"][0]["deviceName"] == "/dev/xvdb"
+    assert pool.schedulable_gpus == 8
+
+
+def test_eks_mig_pool_is_labelled_for_the_mig_manager(pulumi_mocks, run_pulumi):
+    pool, ng = declare_pool(
+        pulumi_mocks,
+        run_pulumi,
+        "aws",
+        name="big",
+        gpu_type="nvidia-a100-80gb",
+        gpus_per_node=8,
+        max_nodes=1,
+        sharing={"mode": "mig", "profile": "3g.40gb"},
+    )
+    assert ng["inputs"]["labels"]["nvidia.com/mig.config"] == "all-3g.40gb"
+    assert pool.wiring.schedulable_gpus_per_node == 16
+
+
+@pytest.mark.parametrize(
+    ("sharing", "expected"),
+    [
+        ({"mode": "none"}, {}),
+        (
+            {"mode": "time_slicing", "replicas": 3},
+            {"gpuSharingConfig": {"gpuSharingStrategy": "TIME_SHARING", "maxSharedClientsPerGpu": 3}},
+        ),
+        ({"mode": "mps", "replicas": 2}, {"gpuSharingConfig": {"gpuSharingStrategy": "MPS", "maxSharedClientsPerGpu": 2}}),
+    ],
+)
+def test_gke_pool_sharing(pulumi_mocks, run_pulumi, sharing, expected):
+    pool, np = declare_pool(
+        pulumi_mocks,
+        run_pulumi,
+        "gcp",
+        name="l4",
+        gpu_type="nvidia-l4",
+        min_nodes=1,
+        max_nodes=4,
+        zones=["us-central1-a", "us-central1-b"],
+        sharing=sharing,
+    )
+    inputs = np["inputs"]
+    offer = offer_for("gcp", "nvidia-l4", 1)
+    assert inputs["nodeConfig"]["machineType"] == offer.instance_type
+    assert inputs["nodeConfig"]["guestAccelerators"] == [
+        {"type": offer.accelerator, "count": 1, "gpuDriverInstallationConfig": {"gpuDriverVersion": "LATEST"}, **expected}
+    ]
+    assert inputs["autoscaling"] == {"totalMinNodeCount": 1, "totalMaxNodeCount": 4, "locationPolicy": "BALANCED"}
+    assert inputs["initialNodeCount"] == 1 and inputs["nodeLocations"] == ["us-central1-a", "us-central1-b"]
+    assert inputs["nodeConfig"]["spot"] is False
+    assert "taints" not in inputs["nodeConfig"] or inputs["nodeConfig"]["taints"] == []  # GKE adds the GPU taint itself
+    assert inputs["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
+    assert inputs["nodeConfig"]["serviceAccount"] == "gke-gpu-l4@acme-ml.iam.gserviceaccount.com"
+    assert "nvidia.com/device-plugin.config" not in inputs["nodeConfig"]["labels"]
+    assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"} in pool.wiring.tolerations
+
+
+def test_gke_spot_mig_pool(pulumi_mocks, run_pulumi):
+    _, np = declare_pool(
+        pulumi_mocks,
+        run_pulumi,
+        "gcp",
+        name="h100",
+        gpu_type="nvidia-h100-80gb",
+        gpus_per_node=8,
+        max_nodes=2,
+        capacity="spot",
+        sharing={"mode": "mig", "profile": "1g.10gb"},
+    )
+    inputs = np["inputs"]
+    assert inputs["nodeConfig"]["guestAccelerators"][0]["gpuPartitionSize"] == "1g.10gb"
+    assert inputs["nodeConfig"]["spot"] is True and inputs["autoscaling"]["locationPolicy"] == "ANY"
+
+
+def test_aks_spot_mig_pool(pulumi_mocks, run_pulumi):
+    pool, ap = declare_pool(
+        pulumi_mocks,
+        run_pulumi,
+        "azure",
+        name="a100",
+        gpu_type="nvidia-a100-80gb",
+        max_nodes=3,
+        capacity="spot",
+        zones=["1", "2"],
+        sharing={"mode": "mig", "profile": "2g.20gb"},
+    )
+    inputs = ap["inputs"]
+    assert inputs["vmSize"] == offer_for("azure", "nvidia-a100-80gb", 1).instance_type
+    assert inputs["resourceName"] == "ml" and inputs["agentPoolName"] == "a100" and inputs["resourceGroupName"] == "rg"
+    assert inputs["nodeTaints"] == ["nvidia.com/gpu=present:NoSchedule"]
+    assert inputs["gpuProfile"] == {"driver": "Install"}
+    assert inputs["gpuInstanceProfile"] == "MIG2g"
+    assert (inputs["scaleSetPriority"], inputs["scaleSetEvictionPolicy"], inputs["spotMaxPrice"]) == ("Spot", "Delete", -1)
+    assert (inputs["enableAutoScaling"], inputs["minCount"], inputs["maxCount"], inputs["count"]) == (True, 0, 3, 0)
+    assert inputs["mode"] == "User" and inputs["availabilityZones"] == ["1", "2"]
+    assert ap["ignore_changes"] == ["count"]
+    assert {
+        "key": "kubernetes.azure.com/scalesetpriority",
+        "operator": "Equal",
+        "value": "spot",
+        "effect": "NoSchedule",
+    } in pool.wiring.tolerations
+    assert pool.wiring.schedulable_gpus_per_node == 3
+
+
+def test_aks_on_demand_pool_has_no_spot_settings(pulumi_mocks, run_pulumi):
+    _, ap = declare_pool(pulumi_mocks, run_pulumi, "azure", name="t4", gpu_type="nvidia-t4", max_nodes=2)
+    inputs = ap["inputs"]
+    assert inputs["scaleSetPriority"] == "Regular"
+    assert "scaleSetEvictionPolicy" not in inputs and "spotMaxPrice" not in inputs and "gpuInstanceProfile" not in inputs
+
+
+def test_bad_combination_is_rejected_before_any_resource(pulumi_mocks):
+    values = stack_values("dev")
+    values["gpu_pools"][0]["sharing"] = {"mode": "mig", "profile": "1g.10gb"}
+    config = {f"mlops-platform:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
+    pulumi.runtime.set_all_config(config, [])
+    with pytest.raises(pulumi.RunError, match=r"gpu_pools\[0\]\.sharing\.mode"):
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+    assert pulumi_mocks.records == []
+
+
+@pytest.mark.parametrize(
+    ("cloud", "pool", "path"),
+    [
+        ("azure", {"name": "l4", "gpu_type": "nvidia-l4", "max_nodes": 1}, "gpu_type"),
+        ("gcp", {"name": "a10g", "gpu_type": "nvidia-a10g", "max_nodes": 1}, "gpu_type"),
+        ("aws", {"name": "h100", "gpu_type": "nvidia-h100-80gb", "gpus_per_node": 3, "max_nodes": 1}, "gpus_per_node"),
+        ("gcp", {"name": "l4", "gpu_type": "nvidia-l4", "max_nodes": 1, "node_image": "bottlerocket"}, "node_image"),
+    ],
+)
+def test_gpu_not_offered_on_the_cloud(cloud, pool, path):
+    from components.config import ConfigError, validate_platform
+
+    base = {"prod-gcp": "gcp", "prod-azure": "azure", "dev": "aws"}
+    stack = next(name for name, c in base.items() if c == cloud)
+    values = stack_values(stack)
+    values["gpu_pools"] = [pool]
+    values["models"] = []
+    with pytest.raises(ConfigError) as caught:
+        validate_platform(stack, values, set(), allow_missing_secrets=True)
+    assert f"gpu_pools[0].{path}" in [i.path for i in caught.value.issues]
+
+
+def test_operator_renders_sharing_config_and_tolerations(pulumi_mocks, run_pulumi):
+    pools = [
+        GpuPoolConfig(name="ts", gpu_type="nvidia-l4", max_nodes=2, capacity="spot", sharing={"mode": "time_slicing", "replicas": 4}),
+        GpuPoolConfig(name="mps", gpu_type="nvidia-l4", max_nodes=2, sharing={"mode": "mps", "replicas": 2}),
+        GpuPoolConfig(name="mig", gpu_type="nvidia-a100-80gb", gpus_per_node=8, max_nodes=1, sharing={"mode": "mig", "profile": "1g.10gb"}),
+    ]
+    args = GpuOperatorArgs(config=GpuOperatorConfig(), pools=pools, cloud="aws", kubernetes_version="1.31", labels={"team": "ml"})
+    run_pulumi(lambda: GpuOperator("gpu-operator", args))
+    cm = next(r for r in pulumi_mocks.records if r["type"] == "kubernetes:core/v1:ConfigMap")["inputs"]
+    manifest = {"apiVersion": cm["apiVersion"], "kind": cm["kind"], "metadata": cm["metadata"], "data": cm["data"]}
+    kubernetes_validate.validate(manifest, "1.31", strict=True)
+    assert sorted(cm["data"]) == ["default", "mps", "ts"]
+    assert yaml.safe_load(cm["data"]["ts"])["sharing"]["timeSlicing"]["resources"] == [{"name": "nvidia.com/gpu", "replicas": 4}]
+    assert yaml.safe_load(cm["data"]["mps"])["sharing"]["mps"]["resources"] == [{"name": "nvidia.com/gpu", "replicas": 2}]
+    chart = next(r for r in pulumi_mocks.records if r["type"] == "kubernetes:helm.sh/v4:Chart")["inputs"]
+    assert (chart["chart"], chart["version"], chart["repositoryOpts"]["repo"]) == (
+        "gpu-operator",
+        "v25.3.4",
+        "https://helm.ngc.nvidia.com/nvidia",
+    )
+    values = chart["values"]
+    assert values["driver"] == {"enabled": False} and values["toolkit"] == {"enabled": False}
+    assert values["devicePlugin"]["config"] == {"name": "device-plugin-config", "default": "default"}
+    assert values["migManager"] == {"enabled": True}
+    assert values["daemonsets"]["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}
+    ]
+    ns = next(r for r in pulumi_mocks.records if r["type"] == "kubernetes:core/v1:Namespace")["inputs"]["metadata"]["labels"]
+    assert ns["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_cost_json_matches_the_offer_table(shipped, stack):
+    result = shipped[stack]
+    cost = cost_summary(result)
+    cloud = result.config.cloud.provider
+    total_max = 0.0
+    for pool, entry in zip(result.config.gpu_pools, cost["gpu_pools"], strict=True):
+        offer = offer_for(cloud, pool.gpu_type, pool.gpus_per_node)
+        assert entry["instance_type"] == offer.instance_type
+        hourly = offer.spot_hourly_usd if pool.capacity == "spot" and offer.spot_hourly_usd is not None else offer.on_demand_hourly_usd
+        assert entry["hourly_per_node_usd"] == hourly
+        assert entry["monthly_at_max_usd"] == round(hourly * pool.max_nodes * HOURS_PER_MONTH, 2)
+        assert entry["monthly_at_min_usd"] == round(hourly * pool.min_nodes * HOURS_PER_MONTH, 2)
+        total_max += entry["monthly_at_max_usd"]
+    assert cost["total_monthly_at_max_usd"] == round(total_max, 2)
+
+
+def test_dev_idle_gpu_cost_is_zero(shipped):
+    assert cost_summary(shipped["dev"])["total_monthly_at_min_usd"] == 0
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod-gcp", "prod-azure"])
+def test_prod_serving_pools_are_on_demand_multi_zone_and_warm(shipped, stack):
+    cfg = shipped[stack].config
+    serving = {m.gpu_pool for m in cfg.models}
+    for pool in cfg.gpu_pools:
+        if pool.name in serving:
+            assert pool.capacity == "on_demand" and len(pool.zones) >= 2
+    assert any(p.min_nodes >= 2 for p in cfg.gpu_pools if p.name in serving)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_pool_is_built_with_the_native_resource_of_its_cloud(shipped, stack):
+    result = shipped[stack]
+    native = result.of_type(NATIVE[result.config.cloud.provider])
+    assert len(native) == len(result.config.gpu_pools)
+    operator = result.of_type("kubernetes:helm.sh/v4:Chart")
+    assert len(operator) == (1 if result.config.gpu_operator_enabled else 0)
