@@ -17,7 +17,9 @@ pulumi.export("environment", config.environment)
 pulumi.export("cloud", {"provider": config.cloud.provider, "region": config.cloud.region or config.cloud.location})
 pulumi.export("cluster", platform.cluster.cluster_identifier)
 pulumi.export("namespaces", platform.namespaces)
-pulumi.export("models", {m.name: {"version": m.version, "canary": m.canary.version if m.canary else None} for m in config.models})
+# Flat maps: one output per model keeps the export cheap for platforms with hundreds of models.
+pulumi.export("model_versions", {m.name: m.version for m in config.models})
+pulumi.export("model_canaries", {m.name: f"{m.canary.version}@{m.canary.weight}%" for m in config.models if m.canary})
 pulumi.export(
     "gpu_pools",
     {
