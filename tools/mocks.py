@@ -45,6 +45,7 @@ def _invoke_results(token: str, args: dict[str, Any]) -> dict[str, Any]:
             "arn": f"arn:aws:eks:us-east-1:123456789012:cluster/{name}",
             "endpoint": f"https://{_digest(name).upper()}.gr7.us-east-1.eks.amazonaws.com",
             "certificateAuthorities": [{"data": MOCK_CA}],
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.us-east-1.amazonaws.com/id/{_digest(name).upper()}"}]}],
             "vpcConfig": {"subnetIds": [f"subnet-{_digest(name, az)}" for az in ("a", "b", "c")], "vpcId": f"vpc-{_digest(name)}"},
             "version": "1.31",
             "status": "ACTIVE",
@@ -52,6 +53,14 @@ def _invoke_results(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "aws:ec2/getSubnets:getSubnets":
         values = [json.dumps(f, sort_keys=True) for f in args.get("filters", [])]
         return {"id": "us-east-1", "ids": [f"subnet-{_digest(*values, zone)}" for zone in ("a", "b")]}
+    if token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
+        host = str(args["url"]).removeprefix("https://")
+        return {"arn": f"arn:aws:iam::123456789012:oidc-provider/{host}", "url": host}
+    if token == "azure-native:containerservice:getManagedCluster":
+        return {
+            "name": args["resourceName"],
+            "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://eastus2.oic.prod-aks.azure.com/{_digest(args['resourceName'])}/"},
+        }
     if token == "gcp:container/getCluster:getCluster":
         return {"name": args["name"], "endpoint": "203.0.113.10", "masterAuths": [{"clusterCaCertificate": MOCK_CA}]}
     if token == "azure-native:containerservice:listManagedClusterUserCredentials":
@@ -65,6 +74,12 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         return {"arn": f"arn:aws:iam::123456789012:role/{inputs.get('name') or name}"}
     if typ == "aws:ec2/launchTemplate:LaunchTemplate":
         return {"latestVersion": 1, "arn": f"arn:aws:ec2:us-east-1:123456789012:launch-template/lt-{_digest(name)}"}
+    if typ == "azure-native:managedidentity:UserAssignedIdentity":
+        return {
+            "clientId": f"00000000-0000-4000-8000-{_digest(name)}0000",
+            "principalId": f"11111111-0000-4000-8000-{_digest(name)}0000",
+            "name": name,
+        }
     if typ == "gcp:serviceaccount/account:Account":
         return {"email": f"{inputs['accountId']}@{inputs.get('project') or 'project'}.iam.gserviceaccount.com"}
     return {}

@@ -1,0 +1,102 @@
+"""Workload identity: a Kubernetes service account that reaches cloud object storage without keys.
+
+IRSA on EKS, GKE Workload Identity, Azure Workload Identity: the component creates the service
+account and the cloud-side identity and binding, scoped to exactly the buckets (and prefixes) given.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.cloud import CloudConfig
+
+_URI = re.compile(r"^(?P<scheme>s3|gs|as)://(?P<bucket>[^/]+)(/(?P<rest>.*))?$")
+_ADAPTERS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """An object-store location: bucket (Azure: account and container) and key prefix."""
+
+    scheme: str
+    bucket: str
+    container: str | None
+    prefix: str
+
+    @classmethod
+    def parse(cls, uri: str) -> StoreLocation:
+        match = _URI.match(uri)
+        if not match:
+            raise ValueError(f"not an object-store URI: {uri!r}")
+        rest = (match["rest"] or "").strip("/")
+        if match["scheme"] == "as":
+            container, _, prefix = rest.partition("/")
+            return cls("as", match["bucket"], container, prefix)
+        return cls(match["scheme"], match["bucket"], None, rest)
+
+
+@dataclass(frozen=True)
+class ObjectStoreGrant:
+    """Access to one location: read-only unless ``write``."""
+
+    uri: str
+    write: bool = False
+    resource_id: pulumi.Input[str] | None = None
+    """azure only: the container's ARM ID when the storage account is not in the stack's resource group."""
+
+
+@dataclass(frozen=True)
+class WorkloadIdentityArgs:
+    """Who (namespace and service account) gets what (object-store grants) in which cluster."""
+
+    namespace: pulumi.Input[str]
+    service_account: str
+    cloud: CloudConfig
+    cluster_name: str
+    provider: pulumi.ProviderResource
+    grants: list[ObjectStoreGrant] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CloudBinding:
+    """What an adapter returns: the service account annotations and pod labels that bind it."""
+
+    annotations: dict[str, pulumi.Input[str]]
+    pod_labels: dict[str, str]
+    identity: pulumi.Output[str]
+    """Role ARN, Google service account email or Azure client ID."""
+
+
+class WorkloadIdentity(pulumi.ComponentResource):
+    """A service account bound to a least-privilege cloud identity.
+
+    Outputs: ``service_account_name``, ``pod_labels`` (labels the pods must carry; Azure needs one)
+    and ``identity`` (the cloud identity the pods act as).
+    """
+
+    def __init__(
+        self, name: str, args: WorkloadIdentityArgs, k8s_provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:identity:WorkloadIdentity", name, None, opts)
+        adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[args.cloud.provider]}")
+        locations = [(StoreLocation.parse(g.uri), g) for g in args.grants]
+        binding: CloudBinding = adapter.bind(name, args, locations, pulumi.ResourceOptions(parent=self, provider=args.provider))
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=args.service_account, namespace=args.namespace, labels=args.labels, annotations=binding.annotations
+            ),
+            automount_service_account_token=False,
+            opts=pulumi.ResourceOptions(parent=self, provider=k8s_provider),
+        )
+        self.service_account_name = account.metadata.name
+        self.pod_labels = binding.pod_labels
+        self.identity = binding.identity
+        self.register_outputs({"service_account_name": self.service_account_name, "identity": self.identity})
