@@ -6,7 +6,9 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: synth synth-all test lint typecheck docs bench clean
+NODE_STAMP := tools/crd_validate/node_modules/.installed
+
+.PHONY: synth synth-all test lint typecheck docs bench clean system-tools
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
@@ -22,8 +24,23 @@ synth: $(STAMP)
 synth-all: $(STAMP)
 	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; $(PY) -m tools.synth $${s%.yaml} || exit 1; done
 
+# promtool (Debian's prometheus package), jq and node are the real validators the tests run.
+system-tools:
+	@missing=""; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v node >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(NODE_STAMP): tools/crd_validate/package.json tools/crd_validate/package-lock.json | system-tools
+	cd tools/crd_validate && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 ## test: lint, type-check, docs freshness and the test suite
-test: $(STAMP) lint typecheck
+test: $(STAMP) system-tools $(NODE_STAMP) lint typecheck
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -11,6 +11,7 @@ from .cluster import ClusterAccess, ClusterAccessArgs
 from .config.platform import PlatformConfig
 from .gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
+from .serving import CanaryRollback, CanaryRollbackArgs, ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class MlopsPlatform(pulumi.ComponentResource):
       * ``cluster``: the ClusterAccess (cloud and Kubernetes providers);
       * ``namespaces``: role (`serving`, `tracking`, `monitoring`) to namespace name;
       * ``labels``: the labels every Kubernetes object carries;
-      * ``gpu_pools``: pool name to GpuNodePool (its ``wiring`` and ``cost`` feed serving and reports).
+      * ``gpu_pools``: pool name to GpuNodePool (its ``wiring`` and ``cost`` feed serving and reports);
+      * ``models``: model name to TritonDeployment.
     """
 
     def __init__(self, name: str, args: MlopsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -85,7 +87,10 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.namespaces: dict[str, pulumi.Output[str]] = {}
         for role, _, enabled, ns_args in roles:
             if enabled:
-                self.namespaces[role] = PlatformNamespace(f"{name}-{role}", ns_args, opts=in_cluster).namespace
+                namespace = PlatformNamespace(f"{name}-{role}", ns_args, opts=in_cluster)
+                self.namespaces[role] = namespace.namespace
+                if role == "serving":
+                    self.serving_namespace = namespace
         self.gpu_pools: dict[str, GpuNodePool] = {}
         for pool in cfg.gpu_pools:
             assert cfg.cluster.name is not None  # validated: pools need the cluster's name
@@ -113,4 +118,52 @@ class MlopsPlatform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider], depends_on=list(self.gpu_pools.values())),
             )
+        self.models = self._serving(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
+
+    def _serving(self, name: str, cfg: PlatformConfig) -> dict[str, TritonDeployment]:
+        """Triton per model on its pool, the gateway in front, and the canary rollback job."""
+        if not cfg.models:
+            return {}
+        serving_ns = cfg.namespaces.serving
+        monitoring_ns = cfg.namespaces.monitoring if cfg.monitoring.enabled else None
+        k8s_opts = pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider], depends_on=[self.serving_namespace])
+        if cfg.serving.gateway.enabled:
+            ServingGateway(
+                f"{name}-gateway", ServingGatewayArgs(config=cfg.serving.gateway, namespace=serving_ns, labels=self.labels), opts=k8s_opts
+            )
+        models: dict[str, TritonDeployment] = {}
+        assert cfg.cluster.name is not None  # validated: workload identity needs the cluster
+        for model in cfg.models:
+            pool = self.gpu_pools[model.gpu_pool].wiring if model.gpu_pool else None
+            models[model.name] = TritonDeployment(
+                f"{name}-model-{model.name}",
+                TritonDeploymentArgs(
+                    model=model,
+                    serving=cfg.serving,
+                    namespace=serving_ns,
+                    cloud=cfg.cloud,
+                    cluster_name=cfg.cluster.name,
+                    cloud_provider=self.cluster.cloud_provider,
+                    k8s_provider=self.cluster.k8s_provider,
+                    pool=pool,
+                    monitoring_namespace=monitoring_ns,
+                    spread_required=model.replicas.min >= 2,
+                    labels=self.labels,
+                    tags=cfg.cloud_tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.serving_namespace]),
+            )
+        if cfg.serving.auto_rollback and monitoring_ns and cfg.serving.gateway.enabled and any(m.canary for m in cfg.models):
+            CanaryRollback(
+                f"{name}-rollback",
+                CanaryRollbackArgs(
+                    namespace=serving_ns,
+                    prometheus_url=cfg.serving.prometheus_url or f"http://prometheus-operated.{monitoring_ns}.svc:9090",
+                    image=cfg.serving.rollback_image,
+                    monitoring_namespace=monitoring_ns,
+                    labels=self.labels,
+                ),
+                opts=k8s_opts,
+            )
+        return models

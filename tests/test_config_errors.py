@@ -114,7 +114,7 @@ def test_model_references_an_unknown_pool(dev):
 def test_pool_too_small_for_its_models(dev):
     dev["gpu_pools"][0]["sharing"] = {"mode": "none"}
     dev["gpu_pools"][0]["max_nodes"] = 1
-    assert "enough nodes for the 4 GPUs" in one(dev, "gpu_pools[0].max_nodes")
+    assert "enough nodes for the 3 GPUs" in one(dev, "gpu_pools[0].max_nodes")
 
 
 def test_gpus_per_replica_above_a_node(prod):

@@ -17,6 +17,8 @@ import yaml
 
 from components.config import ConfigError
 from components.gpu.cost import HOURS_PER_MONTH, pool_cost, price_reference
+from components.serving.metrics import canary_rule_group
+from components.serving.model_config import render as render_model_config
 
 from .synthesis import ROOT, Synthesis, read_stack_file, synthesize
 
@@ -119,8 +121,18 @@ def render_report(result: Synthesis) -> str:
     return "\n".join(lines)
 
 
+def rule_files(result: Synthesis) -> dict[str, dict[str, Any]]:
+    """Prometheus rule groups of the stack, by file name, in plain rule-file form."""
+    files: dict[str, dict[str, Any]] = {}
+    cfg = result.config
+    canary = canary_rule_group(list(cfg.models), cfg.namespaces.serving)
+    if canary is not None and cfg.serving.auto_rollback:
+        files["serving-canary.yaml"] = canary
+    return files
+
+
 def write(result: Synthesis, out: Path) -> None:
-    """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, cost.json, report.md."""
+    """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, cost.json, triton/, prometheus/, report.md."""
     if out.exists():
         shutil.rmtree(out)
     (out / "manifests").mkdir(parents=True)
@@ -133,6 +145,16 @@ def write(result: Synthesis, out: Path) -> None:
             raise RuntimeError(f"two Kubernetes objects map to {path}")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(_dump_yaml(manifest))
+    for model in result.config.models:
+        folder = out / "triton" / model.name
+        folder.mkdir(parents=True)
+        (folder / "config.pbtxt").write_text(render_model_config(model, model.version))
+        if model.canary is not None:
+            (folder / "canary").mkdir()
+            (folder / "canary" / "config.pbtxt").write_text(render_model_config(model, model.canary.version))
+    for filename, group in rule_files(result).items():
+        (out / "prometheus").mkdir(exist_ok=True)
+        (out / "prometheus" / filename).write_text(_dump_yaml({"groups": [group]}))
     (out / "report.md").write_text(render_report(result))
 
 

@@ -18,7 +18,7 @@ from .gpu import GpuPoolConfig
 from .guardrails import Guardrails
 from .mlflow import MlflowConfig
 from .monitoring import MonitoringConfig
-from .serving import REPOSITORY_SCHEMES, ModelConfig
+from .serving import REPOSITORY_SCHEMES, ModelConfig, ServingConfig
 
 _AKS_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
@@ -30,6 +30,7 @@ class Sections:
     environment: str | None = None
     cloud: CloudConfig | None = None
     cluster: ClusterConfig | None = None
+    serving: ServingConfig | None = None
     guardrails: Guardrails | None = None
     mlflow: MlflowConfig | None = None
     monitoring: MonitoringConfig | None = None
@@ -40,7 +41,7 @@ class Sections:
 
 def cross_section_issues(s: Sections) -> list[Issue]:
     """Every cross-section problem of the valid parts of a configuration."""
-    issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _endpoint_issues(s)
+    issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _serving_issues(s) + _endpoint_issues(s)
     if s.guardrails is not None and s.environment is not None:
         issues += _environment_issues(s)
     return issues
@@ -166,19 +167,55 @@ def _model_issues(s: Sections) -> list[Issue]:
     return issues
 
 
+def _serving_issues(s: Sections) -> list[Issue]:
+    issues: list[Issue] = []
+    if s.serving is None or s.guardrails is None or not s.models:
+        return issues
+    if s.guardrails.require_image_digest:
+        for field in ("triton_image", "sync_image", "rollback_image"):
+            image = getattr(s.serving, field)
+            if image.digest is None and (field != "rollback_image" or s.serving.auto_rollback):
+                issues.append(
+                    (
+                        f"serving.{field}.digest",
+                        None,
+                        f"an image digest (sha256:...): guardrails.require_image_digest is true in {s.environment}",
+                    )
+                )
+    gateway = s.serving.gateway
+    if s.guardrails.require_auth and gateway.enabled and gateway.auth == "none":
+        issues.append(("serving.gateway.auth", "none", f"'jwt': guardrails.require_auth is true in {s.environment}"))
+    if s.environment in ("canary", "prod") and not gateway.enabled:
+        issues.append(
+            ("serving.gateway.enabled", False, f"true: models in {s.environment} are served through the gateway (TLS, auth, rate limits)")
+        )
+    if s.cluster is not None and not s.cluster.name and not s.gpu_pools:
+        issues.append(("cluster.name", None, "the managed cluster's name: served models read their repository through workload identity"))
+    return issues
+
+
 def _endpoint_issues(s: Sections) -> list[Issue]:
     issues: list[Issue] = []
     require_digest = getattr(s.guardrails, "require_image_digest", False)
     for i, endpoint in s.managed_endpoints:
+        path = f"managed_endpoints[{i}]"
         if s.cloud is not None:
             scheme = MODEL_URI_PREFIXES[s.cloud.provider]
             if not endpoint.model_uri.startswith(scheme):
-                issues.append(
-                    (f"managed_endpoints[{i}].model_uri", endpoint.model_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}")
-                )
-        if require_digest and "@sha256:" not in endpoint.image:
-            issues.append((f"managed_endpoints[{i}].image", endpoint.image, f"an image pinned by digest (@sha256:...) in {s.environment}"))
+                issues.append((f"{path}.model_uri", endpoint.model_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}"))
+            issues += _endpoint_capability_issues(path, endpoint, s.cloud.provider, s.environment)
+        images = [("image", endpoint.image)] + [(f"{role}.image", c.image) for role, c in endpoint.candidates.items() if c.image]
+        for field, image in images:
+            if require_digest and "@sha256:" not in image:
+                issues.append((f"{path}.{field}", image, f"an image pinned by digest (@sha256:...) in {s.environment}"))
     return issues
+
+
+def _endpoint_capability_issues(path: str, endpoint: ManagedEndpointConfig, cloud: str, environment: str | None) -> list[Issue]:
+    """What the endpoint asks of its cloud that the cloud cannot do (the capability matrix), with why and what instead."""
+    from ..endpoints.capabilities import capability_issues  # imported late: the endpoints package imports this config package
+
+    return [(f"{path}.{field}", value, expected) for field, value, expected in capability_issues(endpoint, cloud, environment)]
 
 
 def _environment_issues(s: Sections) -> list[Issue]:

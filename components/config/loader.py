@@ -17,7 +17,7 @@ from .errors import ConfigError, ConfigIssue, expected, issues_from_validation
 from .guardrails import GUARDRAIL_DEFAULTS, Guardrails
 from .platform import PlatformConfig
 
-_SINGLE = {"cloud", "cluster", "mlflow", "monitoring"}
+_SINGLE = {"cloud", "cluster", "mlflow", "monitoring", "serving"}
 _LISTS = {"gpu_pools", "models", "managed_endpoints"}
 
 

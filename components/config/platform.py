@@ -15,7 +15,7 @@ from .gpu import GpuOperatorConfig, GpuPoolConfig
 from .guardrails import GUARDRAIL_DEFAULTS, Guardrails
 from .mlflow import MlflowConfig
 from .monitoring import MonitoringConfig
-from .serving import ModelConfig
+from .serving import ModelConfig, ServingConfig
 
 Environment = Literal["dev", "staging", "canary", "prod"]
 
@@ -77,6 +77,9 @@ class PlatformConfig(StrictModel):
         default_factory=GpuOperatorConfig, description="In-cluster GPU enablement. Default: automatic, chart v25.3.4."
     )
     models: list[ModelConfig] = Field(default_factory=list, description="Models served by Triton. Default: none.")
+    serving: ServingConfig = Field(
+        default_factory=ServingConfig, description="Triton images, gateway and rollback. Default: see its fields."
+    )
     mlflow: MlflowConfig = Field(default_factory=MlflowConfig, description="Tracking server. Default: enabled, see its fields.")
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig, description="Monitoring. Default: enabled, see its fields.")
     managed_endpoints: list[ManagedEndpointConfig] = Field(
@@ -105,6 +108,7 @@ class PlatformConfig(StrictModel):
             environment=self.environment,
             cloud=self.cloud,
             cluster=self.cluster,
+            serving=self.serving,
             guardrails=self.guardrails,
             mlflow=self.mlflow,
             monitoring=self.monitoring,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -17,6 +17,41 @@ _REPO_URI = re.compile(
 
 REPOSITORY_SCHEMES = {"aws": "s3://", "gcp": "gs://", "azure": "as://"}
 """The object-store URI scheme of each cloud, in Triton's own spelling (`as://` is Azure Storage)."""
+
+
+DataType = Literal[
+    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16", "FP32", "FP64", "BF16", "STRING"
+]
+Backend = Literal["onnxruntime", "tensorrt", "pytorch", "tensorflow", "python"]
+
+
+class TensorSpec(StrictModel):
+    """One model input or output as Triton declares it."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$", description="Tensor name as the model names it. Required.")
+    data_type: DataType = Field(description="Element type, Triton's `TYPE_*` without the prefix, e.g. `FP32`. Required.")
+    dims: list[int] = Field(
+        min_length=1,
+        description="Shape without the batch dimension; -1 marks a variable dimension. Required.",
+    )
+
+    @model_validator(mode="after")
+    def _dims(self) -> TensorSpec:
+        bad = [d for d in self.dims if d == 0 or d < -1]
+        if bad:
+            raise_issues([("dims", self.dims, "positive sizes, or -1 for a variable dimension")])
+        return self
+
+
+class DynamicBatching(StrictModel):
+    """Server-side batching of concurrent requests."""
+
+    preferred_batch_sizes: list[int] = Field(
+        default_factory=list, description="Batch sizes the scheduler aims for, each at most `max_batch_size`. Default: none."
+    )
+    max_queue_delay_us: int = Field(
+        default=100, ge=0, le=1_000_000, description="Longest a request waits for a batch to fill, in microseconds. Default: 100."
+    )
 
 
 class Replicas(StrictModel):
@@ -99,6 +134,23 @@ class ModelConfig(StrictModel):
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Scaling signal. Default: queue time 50 ms.")
     canary: Canary | None = Field(default=None, description="Canary release of a candidate version. Default: none.")
     slo: Slo = Field(default_factory=Slo, description="Objectives for alerting. Default: 99.9 % availability, p99 500 ms.")
+    backend: Backend = Field(default="onnxruntime", description="Triton backend that runs the model. Default: `onnxruntime`.")
+    max_batch_size: int = Field(default=8, ge=0, le=4096, description="Largest batch Triton forms; 0 disables batching. Default: 8.")
+    inputs: list[TensorSpec] = Field(min_length=1, description="Model inputs. Required.")
+    outputs: list[TensorSpec] = Field(min_length=1, description="Model outputs. Required.")
+    dynamic_batching: DynamicBatching | None = Field(
+        default_factory=DynamicBatching, description="Dynamic batching; null turns it off. Default: on, 100 us queue delay."
+    )
+    instances_per_gpu: int = Field(
+        default=1, ge=1, le=8, description="Model instances per GPU (or on CPU when gpus_per_replica is 0). Default: 1."
+    )
+    load_timeout_seconds: int = Field(
+        default=600, ge=30, le=3600, description="Time a replica may take to download and load the model before it restarts. Default: 600."
+    )
+    cpu: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$", description="CPU request and limit of the Triton container. Default: `2`.")
+    memory: str = Field(
+        default="8Gi", pattern=r"^\d+(Mi|Gi)$", description="Memory request and limit of the Triton container. Default: `8Gi`."
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
@@ -117,6 +169,17 @@ class ModelConfig(StrictModel):
             issues.append(("gpu_pool", self.gpu_pool, "not set: a CPU-only model (gpus_per_replica 0) does not use a GPU pool"))
         if self.canary is not None and self.canary.version == self.version:
             issues.append(("canary.version", self.canary.version, f"a version other than the stable version {self.version}"))
+        if self.dynamic_batching is not None:
+            if self.max_batch_size == 0:
+                issues.append(("dynamic_batching", "on", "null: dynamic batching needs max_batch_size > 0"))
+            for size in self.dynamic_batching.preferred_batch_sizes:
+                if not 1 <= size <= self.max_batch_size:
+                    issues.append(
+                        ("dynamic_batching.preferred_batch_sizes", size, f"sizes between 1 and max_batch_size ({self.max_batch_size})")
+                    )
+        names = [t.name for t in [*self.inputs, *self.outputs]]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            issues.append(("outputs", name, "tensor names unique across inputs and outputs"))
         raise_issues(issues)
         return self
 
@@ -124,3 +187,105 @@ class ModelConfig(StrictModel):
     def max_gpus(self) -> int:
         """GPUs the model can hold at full scale, canary included (the canary runs one replica)."""
         return self.gpus_per_replica * (self.replicas.max + (1 if self.canary else 0))
+
+
+class ImageRef(StrictModel):
+    """A container image pinned by tag, and by digest where the environment requires it."""
+
+    repository: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]*(:\d+)?(/[a-z0-9._-]+)+$|^[a-z0-9._-]+(/[a-z0-9._-]+)*$", description="Image repository. Required."
+    )
+    tag: str = Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", description="Image tag (never `latest`). Required.")
+    digest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[a-f0-9]{64}$",
+        description="Image digest; required where guardrails.require_image_digest. Default: none.",
+    )
+
+    @model_validator(mode="after")
+    def _not_latest(self) -> ImageRef:
+        if self.tag == "latest":
+            raise_issues([("tag", self.tag, "a pinned tag, not 'latest'")])
+        return self
+
+    @property
+    def reference(self) -> str:
+        """`repository:tag[@digest]`, as a pod spec takes it."""
+        return f"{self.repository}:{self.tag}" + (f"@{self.digest}" if self.digest else "")
+
+
+def _image(repository: str, tag: str) -> Any:
+    return lambda: ImageRef(repository=repository, tag=tag)
+
+
+class GatewayConfig(StrictModel):
+    """The API gateway in front of every model: Gateway API routes on Envoy Gateway."""
+
+    enabled: bool = Field(default=True, description="Expose the models through the gateway. Default: true.")
+    gateway_class: str = Field(
+        default="eg", min_length=1, description="GatewayClass of the cluster's gateway controller. Default: `eg` (Envoy Gateway)."
+    )
+    hostname: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$",
+        description="Host name of the inference API. Required when enabled.",
+    )
+    tls_secret: str = Field(
+        default="inference-tls",
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Secret with the TLS certificate (e.g. from cert-manager). Default: `inference-tls`.",
+    )
+    auth: Literal["jwt", "none"] = Field(
+        default="jwt", description="Client authentication: `jwt` (OIDC tokens) or `none` (dev only). Default: `jwt`."
+    )
+    jwt_issuer: str | None = Field(default=None, pattern=r"^https://", description="`jwt` only: token issuer. Required for `jwt`.")
+    jwt_jwks_uri: str | None = Field(default=None, pattern=r"^https://", description="`jwt` only: JWKS URI. Required for `jwt`.")
+    jwt_audiences: list[str] = Field(default_factory=list, description="`jwt` only: accepted audiences. Default: any.")
+    controller_namespace: str = Field(
+        default="envoy-gateway-system",
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        description="Namespace of the gateway's proxies; only they may reach Triton's HTTP and gRPC ports. "
+        "Default: `envoy-gateway-system`.",
+    )
+    rate_limit_rps: int = Field(default=50, ge=1, le=100000, description="Requests per second per client (the token's `sub`). Default: 50.")
+    max_request_mb: int = Field(default=16, ge=1, le=1024, description="Largest request body in MiB. Default: 16.")
+    request_timeout_seconds: int = Field(default=30, ge=1, le=3600, description="Upstream request timeout in seconds. Default: 30.")
+
+    @model_validator(mode="after")
+    def _auth_fields(self) -> GatewayConfig:
+        issues: list[Issue] = []
+        if self.enabled and self.hostname is None:
+            issues.append(("hostname", None, "the inference API's host name: required when the gateway is enabled"))
+        if self.auth == "jwt" and self.enabled:
+            for field in ("jwt_issuer", "jwt_jwks_uri"):
+                if getattr(self, field) is None:
+                    issues.append((field, None, "a value: required when auth is 'jwt'"))
+        elif self.jwt_issuer or self.jwt_jwks_uri or self.jwt_audiences:
+            issues.append(("auth", self.auth, "'jwt' when jwt_* fields are set"))
+        raise_issues(issues)
+        return self
+
+
+class ServingConfig(StrictModel):
+    """How models are served: images, the gateway, automatic canary rollback."""
+
+    triton_image: ImageRef = Field(
+        default_factory=_image("nvcr.io/nvidia/tritonserver", "24.10-py3"),
+        description="Triton server image. Default: `nvcr.io/nvidia/tritonserver:24.10-py3`.",
+    )
+    sync_image: ImageRef = Field(
+        default_factory=_image("rclone/rclone", "1.68.2"),
+        description="Image of the init container that copies the pinned model version from object storage. "
+        "Default: `rclone/rclone:1.68.2`.",
+    )
+    rollback_image: ImageRef = Field(
+        default_factory=_image("alpine/k8s", "1.31.4"),
+        description="Image (kubectl, curl, jq) of the canary rollback job. Default: `alpine/k8s:1.31.4`.",
+    )
+    gateway: GatewayConfig = Field(default_factory=lambda: GatewayConfig(enabled=False), description="API gateway. Default: disabled.")
+    auto_rollback: bool = Field(default=True, description="Set a regressing canary's weight to 0 automatically. Default: true.")
+    prometheus_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="Prometheus the rollback job queries. Default: `prometheus-operated` in the monitoring namespace.",
+    )

@@ -1,0 +1,294 @@
+"""`TritonDeployment`: one model served by Triton, with its candidate version beside it during a canary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.cloud import CloudConfig
+from ..config.serving import ModelConfig, ServingConfig
+from ..gpu.wiring import PoolWiring
+from ..identity import ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
+from .gateway import GATEWAY_NAME
+from .metrics import CUSTOM_METRICS
+from .model_config import render
+from .pod import GRPC, HTTP, METRICS, pod_spec
+
+
+@dataclass(frozen=True)
+class TritonDeploymentArgs:
+    """One model, where it runs and who may reach it."""
+
+    model: ModelConfig
+    serving: ServingConfig
+    namespace: str
+    cloud: CloudConfig
+    cluster_name: str
+    cloud_provider: pulumi.ProviderResource
+    k8s_provider: k8s.Provider
+    pool: PoolWiring | None = None
+    """The GPU pool's wiring (node selector, tolerations, GPU resource); None for CPU models."""
+    monitoring_namespace: str | None = None
+    """Namespace allowed to scrape the metrics port."""
+    spread_required: bool = False
+    """Refuse to schedule replicas that would break the zone spread (prod); else best effort."""
+    labels: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def _track_name(model: str, track: str) -> str:
+    return f"triton-{model}" if track == "stable" else f"triton-{model}-canary"
+
+
+class TritonDeployment(pulumi.ComponentResource):
+    """Stable (and, during a canary, candidate) Triton Deployments of one pinned model.
+
+    Per track: a ConfigMap with the generated config.pbtxt, a Deployment that copies exactly that
+    version from the model repository and loads it, and a Service. Once per model: the workload
+    identity, a PodDisruptionBudget, an HPA on the configured Triton signal with CPU as fallback,
+    NetworkPolicies (gateway to HTTP/gRPC, monitoring to metrics, egress to object storage) and,
+    behind the gateway, an HTTPRoute with the canary weight.
+
+    Outputs: ``service`` (stable Service name), ``canary_weight``, ``config_pbtxt`` (track to text).
+    """
+
+    def __init__(self, name: str, args: TritonDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:serving:TritonDeployment", name, None, opts)
+        model = args.model
+        ns = args.namespace
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        identity = WorkloadIdentity(
+            f"{name}-identity",
+            WorkloadIdentityArgs(
+                namespace=ns,
+                service_account=_track_name(model.name, "stable"),
+                cloud=args.cloud,
+                cluster_name=args.cluster_name,
+                provider=args.cloud_provider,
+                grants=[ObjectStoreGrant(f"{model.repository_uri.rstrip('/')}/{model.name}")],
+                labels=args.labels,
+                tags=args.tags,
+            ),
+            args.k8s_provider,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        base = {
+            **args.labels,
+            "app.kubernetes.io/name": "triton",
+            "app.kubernetes.io/instance": model.name,
+            "mlops.platform/model": model.name,
+        }
+        tracks = [("stable", model.version, model.replicas.min)]
+        if model.canary is not None:
+            tracks.append(("canary", model.canary.version, 1))
+        self.config_pbtxt: dict[str, str] = {}
+        for track, version, replicas in tracks:
+            object_name = _track_name(model.name, track)
+            selector = {"app.kubernetes.io/instance": model.name, "mlops.platform/track": track}
+            labels = {**base, **selector, "mlops.platform/model-version": str(version)}
+            self.config_pbtxt[track] = render(model, version)
+            config = k8s.core.v1.ConfigMap(
+                f"{name}-{track}-config",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{object_name}-config", namespace=ns, labels=labels),
+                data={"config.pbtxt": self.config_pbtxt[track]},
+                opts=k8s_opts,
+            )
+            spec = pod_spec(
+                model,
+                version,
+                args.serving,
+                args.cloud,
+                identity.service_account_name,
+                f"{object_name}-config",
+                args.pool,
+                args.spread_required,
+                selector,
+            )
+            k8s.apps.v1.Deployment(
+                f"{name}-{track}",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
+                spec=k8s.apps.v1.DeploymentSpecArgs(
+                    # the HPA owns the stable replica count once created
+                    replicas=replicas,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                        type="RollingUpdate",
+                        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+                    ),
+                    revision_history_limit=5,
+                    progress_deadline_seconds=model.load_timeout_seconds + 300,
+                    template=k8s.core.v1.PodTemplateSpecArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(
+                            labels={**labels, **identity.pod_labels},
+                            annotations={"mlops.platform/config-hash": _digest(self.config_pbtxt[track])},
+                        ),
+                        spec=spec,
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    provider=args.k8s_provider,
+                    depends_on=[config, identity],
+                    ignore_changes=["spec.replicas"] if track == "stable" else None,
+                ),
+            )
+            k8s.core.v1.Service(
+                f"{name}-{track}-svc",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
+                spec=k8s.core.v1.ServiceSpecArgs(
+                    type="ClusterIP",
+                    selector=selector,
+                    ports=[
+                        k8s.core.v1.ServicePortArgs(name="http", port=HTTP, target_port="http", app_protocol="http"),
+                        k8s.core.v1.ServicePortArgs(name="grpc", port=GRPC, target_port="grpc", app_protocol="kubernetes.io/h2c"),
+                        k8s.core.v1.ServicePortArgs(name="metrics", port=METRICS, target_port="metrics"),
+                    ],
+                ),
+                opts=k8s_opts,
+            )
+        stable = {"app.kubernetes.io/instance": model.name, "mlops.platform/track": "stable"}
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=_track_name(model.name, "stable"), namespace=ns, labels=base),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=stable),
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=k8s_opts,
+        )
+        self._autoscaler(name, model, ns, base, k8s_opts)
+        self._network_policies(name, args, base, k8s_opts)
+        self.canary_weight = model.canary.weight if model.canary else 0
+        if args.serving.gateway.enabled:
+            self._route(name, args, base, k8s_opts)
+        self.service = _track_name(model.name, "stable")
+        self.register_outputs({"service": self.service, "canary_weight": self.canary_weight})
+
+    def _autoscaler(self, name: str, model: ModelConfig, ns: str, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """HPA on the model's Triton signal (per-pod custom metric), CPU utilisation as the fallback."""
+        target = model.autoscaling.target
+        signal = k8s.autoscaling.v2.MetricSpecArgs(
+            type="Pods",
+            pods=k8s.autoscaling.v2.PodsMetricSourceArgs(
+                metric=k8s.autoscaling.v2.MetricIdentifierArgs(name=CUSTOM_METRICS[model.autoscaling.metric]),
+                target=k8s.autoscaling.v2.MetricTargetArgs(type="AverageValue", average_value=_quantity(target)),
+            ),
+        )
+        cpu = k8s.autoscaling.v2.MetricSpecArgs(
+            type="Resource",
+            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                name="cpu", target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=80)
+            ),
+        )
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=_track_name(model.name, "stable"), namespace=ns, labels=labels),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=_track_name(model.name, "stable")
+                ),
+                min_replicas=model.replicas.min,
+                max_replicas=model.replicas.max,
+                metrics=[signal, cpu],
+                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
+                    scale_up=k8s.autoscaling.v2.HPAScalingRulesArgs(
+                        stabilization_window_seconds=0,
+                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=2, period_seconds=60)],
+                    ),
+                    scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
+                        stabilization_window_seconds=300,
+                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=120)],
+                    ),
+                ),
+            ),
+            opts=opts,
+        )
+
+    def _network_policies(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """Allow exactly: gateway proxies to HTTP/gRPC, monitoring to metrics, egress to object storage."""
+        model = args.model
+        pods = k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/instance": model.name})
+
+        def from_namespace(namespace: str, ports: list[int]) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+            return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                from_=[
+                    k8s.networking.v1.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace})
+                    )
+                ],
+                ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in ports],
+            )
+
+        ingress = []
+        if args.serving.gateway.enabled:
+            ingress.append(from_namespace(args.serving.gateway.controller_namespace, [HTTP, GRPC]))
+        if args.monitoring_namespace:
+            ingress.append(from_namespace(args.monitoring_namespace, [METRICS]))
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-ingress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"triton-{model.name}-ingress", namespace=args.namespace, labels=labels),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(pod_selector=pods, policy_types=["Ingress"], ingress=ingress),
+            opts=opts,
+        )
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-egress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"triton-{model.name}-egress", namespace=args.namespace, labels=labels),
+            spec=k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=pods,
+                policy_types=["Egress"],
+                # object storage and the cloud's token endpoints are public HTTPS endpoints
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=443)])
+                ],
+            ),
+            opts=opts,
+        )
+
+    def _route(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """HTTPRoute: the model's path split by weight; explicit version paths go to the track serving them."""
+        model = args.model
+        prefix = f"/v2/models/{model.name}"
+
+        def backend(track: str, weight: int) -> dict[str, Any]:
+            return {"name": _track_name(model.name, track), "port": HTTP, "weight": weight}
+
+        def match(path: str) -> list[dict[str, Any]]:
+            return [{"path": {"type": "PathPrefix", "value": path}}]
+
+        rules: list[dict[str, Any]]
+        if model.canary is None:
+            rules = [{"matches": match(prefix), "backendRefs": [backend("stable", 100)]}]
+        else:
+            weight = model.canary.weight
+            rules = [
+                {"matches": match(prefix), "backendRefs": [backend("stable", 100 - weight), backend("canary", weight)]},
+                {"matches": match(f"{prefix}/versions/{model.version}"), "backendRefs": [backend("stable", 100)]},
+                {"matches": match(f"{prefix}/versions/{model.canary.version}"), "backendRefs": [backend("canary", 100)]},
+            ]
+        k8s.apiextensions.CustomResource(
+            f"{name}-route",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata={"name": f"triton-{model.name}", "namespace": args.namespace, "labels": labels},
+            spec={
+                "parentRefs": [{"name": GATEWAY_NAME, "sectionName": "https"}],
+                "hostnames": [args.serving.gateway.hostname],
+                "rules": rules,
+            },
+            opts=opts,
+        )
+
+
+def _quantity(value: float) -> str:
+    """A Kubernetes quantity: integers as is, fractions in milli-units."""
+    return str(int(value)) if float(value).is_integer() else f"{round(value * 1000)}m"
+
+
+def _digest(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
