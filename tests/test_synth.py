@@ -85,3 +85,18 @@ def test_program_raises_run_error_without_traceback_under_the_engine(pulumi_mock
     with pytest.raises(pulumi.RunError) as caught:
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
     assert 'environment: got "qa"' in str(caught.value)
+
+
+def test_mandatory_policy_violation_fails_synth_with_policy_urn_and_fix(tmp_path):
+    values = stack_values("prod")
+    values["gpu_pools"][0]["capacity"] = "spot"
+    values["guardrails"] = {"allow_spot": True}  # the config allows it; the prod policy pack does not
+    stack_file = tmp_path / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump({"config": {f"mlops-platform:{k}": v for k, v in values.items()}}))
+    done = run_synth("prod", "--stack-file", str(stack_file), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1, done.stderr
+    assert "mandatory policy violation" in done.stderr and "Traceback" not in done.stderr
+    line = next(x for x in done.stderr.splitlines() if "[no-spot-gpu-pools]" in x)
+    assert "aws:eks/nodeGroup:NodeGroup::mlops-gpu-a10g-serving-ng" in line and "Fix:" in line
+    report = (tmp_path / "out" / "prod" / "report.md").read_text()
+    assert "no-spot-gpu-pools" in report

@@ -1,6 +1,7 @@
 """`make synth STACK=<name>`: write everything a stack declares to build/synth/<name>/.
 
-Exit codes: 0 written; 2 invalid configuration (every problem printed, no traceback).
+Exit codes: 0 written; 1 written but a mandatory policy is violated (each violation printed with
+its policy, resource URN and fix); 2 invalid configuration (every problem printed, no traceback).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from components.config import ConfigError
 from components.gpu.cost import HOURS_PER_MONTH, pool_cost, price_reference
 from components.serving.metrics import canary_rule_group
 from components.serving.model_config import render as render_model_config
+from policies.mlops_policies.runner import MANDATORY, PolicyResult, evaluate, pack_config_for, render_markdown
 
 from .synthesis import ROOT, Synthesis, read_stack_file, synthesize
 
@@ -79,7 +81,13 @@ def _cost_lines(cost: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render_report(result: Synthesis) -> str:
+def policy_results(result: Synthesis) -> list[PolicyResult]:
+    """The policy pack over every registered resource, at the stack's environment levels."""
+    cfg = result.config
+    return evaluate(result.records, pack_config_for(cfg.environment, cfg.budget.monthly_usd, cfg.cloud.provider))
+
+
+def render_report(result: Synthesis, policies: list[PolicyResult] | None = None) -> str:
     """The human summary of a synthesis: what the stack declares and what it needs."""
     cfg = result.config
     kinds = Counter(r["type"] for r in result.records)
@@ -103,6 +111,8 @@ def render_report(result: Synthesis) -> str:
     ]
     lines += [f"| `{kind}` | {count} |" for kind, count in sorted(kinds.items())]
     lines += ["", *_cost_lines(cost_summary(result))]
+    if policies is not None:
+        lines += [render_markdown(policies).rstrip(), ""]
     lines += ["## Kubernetes objects", "", "| namespace | kind | name |", "|---|---|---|"]
     for manifest in sorted(manifests, key=manifest_path):
         meta = manifest["metadata"]
@@ -131,7 +141,7 @@ def rule_files(result: Synthesis) -> dict[str, dict[str, Any]]:
     return files
 
 
-def write(result: Synthesis, out: Path) -> None:
+def write(result: Synthesis, out: Path, policies: list[PolicyResult] | None = None) -> None:
     """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, cost.json, triton/, prometheus/, report.md."""
     if out.exists():
         shutil.rmtree(out)
@@ -155,7 +165,7 @@ def write(result: Synthesis, out: Path) -> None:
     for filename, group in rule_files(result).items():
         (out / "prometheus").mkdir(exist_ok=True)
         (out / "prometheus" / filename).write_text(_dump_yaml({"groups": [group]}))
-    (out / "report.md").write_text(render_report(result))
+    (out / "report.md").write_text(render_report(result, policies))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,7 +183,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synth: {error}", file=sys.stderr)
         return 2
     out = args.out / args.stack
-    write(result, out)
+    policies = policy_results(result)
+    write(result, out, policies)
+    mandatory = [r for r in policies if r.level == MANDATORY]
+    if mandatory:
+        print(f"synth: stack {args.stack}: {len(mandatory)} mandatory policy violation(s):", file=sys.stderr)
+        for violation in mandatory:
+            print(f"  - [{violation.policy}] {violation.urn or '(stack)'}: {violation.message}", file=sys.stderr)
+        return 1
     shown = out.relative_to(ROOT) if out.is_relative_to(ROOT) else out
     print(f"synth: stack {args.stack}: {len(result.records)} resources, {len(result.manifests())} Kubernetes objects -> {shown}")
     return 0

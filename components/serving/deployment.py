@@ -35,6 +35,8 @@ class TritonDeploymentArgs:
     """Namespace allowed to scrape the metrics port."""
     spread_required: bool = False
     """Refuse to schedule replicas that would break the zone spread (prod); else best effort."""
+    canary_replicas: int = 1
+    """Replicas of the candidate during a canary; the environment's minimum keeps it highly available too."""
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -83,7 +85,7 @@ class TritonDeployment(pulumi.ComponentResource):
         }
         tracks = [("stable", model.version, model.replicas.min)]
         if model.canary is not None:
-            tracks.append(("canary", model.canary.version, 1))
+            tracks.append(("canary", model.canary.version, args.canary_replicas))
         self.config_pbtxt: dict[str, str] = {}
         for track, version, replicas in tracks:
             object_name = _track_name(model.name, track)
@@ -104,7 +106,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 identity.service_account_name,
                 f"{object_name}-config",
                 args.pool,
-                args.spread_required,
+                args.spread_required and replicas >= 2,
                 selector,
             )
             k8s.apps.v1.Deployment(
@@ -135,6 +137,16 @@ class TritonDeployment(pulumi.ComponentResource):
                     ignore_changes=["spec.replicas"] if track == "stable" else None,
                 ),
             )
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-{track}-pdb",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1,
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    unhealthy_pod_eviction_policy="AlwaysAllow",
+                ),
+                opts=k8s_opts,
+            )
             k8s.core.v1.Service(
                 f"{name}-{track}-svc",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
@@ -149,17 +161,6 @@ class TritonDeployment(pulumi.ComponentResource):
                 ),
                 opts=k8s_opts,
             )
-        stable = {"app.kubernetes.io/instance": model.name, "mlops.platform/track": "stable"}
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=_track_name(model.name, "stable"), namespace=ns, labels=base),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=stable),
-                unhealthy_pod_eviction_policy="AlwaysAllow",
-            ),
-            opts=k8s_opts,
-        )
         self._autoscaler(name, model, ns, base, k8s_opts)
         self._network_policies(name, args, base, k8s_opts)
         self.canary_weight = model.canary.weight if model.canary else 0
