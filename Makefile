@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 NODE_STAMP := tools/crd_validate/node_modules/.installed
 
-.PHONY: synth synth-all test lint typecheck docs bench clean system-tools
+.PHONY: synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
@@ -29,6 +29,7 @@ system-tools:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
+	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
@@ -57,6 +58,22 @@ docs: $(STAMP)
 ## bench: write build/bench.json (synth times, scaling exponent, overhead ratio)
 bench: $(STAMP)
 	$(PY) -m tools.bench
+
+## diff: review text of STACK between the git ref BASE and the work tree (resources, policies, cost)
+diff: $(STAMP)
+	@test -n "$(BASE)" || { echo "make diff: BASE=<git ref> is required" >&2; exit 2; }
+	$(PY) -m tools.release.diff --base "$(BASE)" --stack "$(STACK)"
+
+## promote: copy the pinned model versions of stack FROM into stack TO's file (e.g. FROM=canary TO=prod)
+promote: $(STAMP)
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "make promote: FROM=<stack> TO=<stack> are required" >&2; exit 2; }
+	$(PY) -m tools.release.promote --from "$(FROM)" --to "$(TO)"
+
+## rollback: restore STACK's pinned model versions from the git ref TO
+rollback: $(STAMP)
+	@case "$(origin STACK)" in "command line"|environment) ;; *) echo "make rollback: STACK=<stack> is required" >&2; exit 2;; esac
+	@test -n "$(TO)" || { echo "make rollback: TO=<git ref> is required" >&2; exit 2; }
+	$(PY) -m tools.release.rollback --stack "$(STACK)" --to "$(TO)"
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
