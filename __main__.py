@@ -34,4 +34,13 @@ pulumi.export(
         for name, pool in platform.gpu_pools.items()
     },
 )
+if config.mlflow.enabled:
+    pulumi.export(
+        "mlflow",
+        {
+            "tracking_uri": platform.mlflow.tracking_uri,
+            "public_url": platform.mlflow.public_url,
+            "artifact_destination": platform.mlflow.artifact_destination,
+        },
+    )
 pulumi.export("budget_monthly_usd", config.budget.monthly_usd)

@@ -10,6 +10,7 @@ import pulumi
 from .cluster import ClusterAccess, ClusterAccessArgs
 from .config.platform import PlatformConfig
 from .gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
+from .mlflow import MlflowServer, MlflowServerArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
 from .serving import CanaryRollback, CanaryRollbackArgs, ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
 
@@ -30,7 +31,8 @@ class MlopsPlatform(pulumi.ComponentResource):
       * ``namespaces``: role (`serving`, `tracking`, `monitoring`) to namespace name;
       * ``labels``: the labels every Kubernetes object carries;
       * ``gpu_pools``: pool name to GpuNodePool (its ``wiring`` and ``cost`` feed serving and reports);
-      * ``models``: model name to TritonDeployment.
+      * ``models``: model name to TritonDeployment;
+      * ``mlflow``: the MlflowServer, when enabled (tracking URI, public URL, artifact destination).
     """
 
     def __init__(self, name: str, args: MlopsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -117,6 +119,25 @@ class MlopsPlatform(pulumi.ComponentResource):
                     labels=self.labels,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider], depends_on=list(self.gpu_pools.values())),
+            )
+        if cfg.mlflow.enabled:
+            secret_key = cfg.mlflow.auth.secret_key
+            self.mlflow = MlflowServer(
+                f"{name}-mlflow",
+                MlflowServerArgs(
+                    config=cfg.mlflow,
+                    cloud=cfg.cloud,
+                    cluster_name=cfg.cluster.name,
+                    cluster_location=cfg.cluster.location,
+                    namespace=self.namespaces["tracking"],
+                    provider=self.cluster.cloud_provider,
+                    k8s_provider=self.cluster.k8s_provider,
+                    oidc_client_secret=args.secrets.get(secret_key) if secret_key else None,
+                    protect=cfg.guardrails.protect_stateful,
+                    labels=self.labels,
+                    tags=cfg.cloud_tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
             )
         self.models = self._serving(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})

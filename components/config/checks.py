@@ -16,7 +16,7 @@ from .cloud import CloudConfig, ClusterConfig
 from .endpoints import MODEL_URI_PREFIXES, ManagedEndpointConfig
 from .gpu import GpuPoolConfig
 from .guardrails import Guardrails
-from .mlflow import MlflowConfig
+from .mlflow import MlflowConfig, mlflow_issues
 from .monitoring import MonitoringConfig
 from .serving import REPOSITORY_SCHEMES, ModelConfig, ServingConfig
 
@@ -44,6 +44,9 @@ def cross_section_issues(s: Sections) -> list[Issue]:
     issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _serving_issues(s) + _endpoint_issues(s)
     if s.guardrails is not None and s.environment is not None:
         issues += _environment_issues(s)
+    if s.mlflow is not None and s.cloud is not None and s.cluster is not None:
+        digest = s.guardrails.require_image_digest if s.guardrails is not None else False
+        issues += mlflow_issues(s.mlflow, s.cloud.provider, cluster_name=s.cluster.name, require_image_digest=digest)
     return issues
 
 
@@ -205,9 +208,9 @@ def _endpoint_issues(s: Sections) -> list[Issue]:
                 issues.append((f"{path}.model_uri", endpoint.model_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}"))
             issues += _endpoint_capability_issues(path, endpoint, s.cloud.provider, s.environment)
         images = [("image", endpoint.image)] + [(f"{role}.image", c.image) for role, c in endpoint.candidates.items() if c.image]
-        for field, image in images:
+        for key, image in images:
             if require_digest and "@sha256:" not in image:
-                issues.append((f"{path}.{field}", image, f"an image pinned by digest (@sha256:...) in {s.environment}"))
+                issues.append((f"{path}.{key}", image, f"an image pinned by digest (@sha256:...) in {s.environment}"))
     return issues
 
 
@@ -215,7 +218,7 @@ def _endpoint_capability_issues(path: str, endpoint: ManagedEndpointConfig, clou
     """What the endpoint asks of its cloud that the cloud cannot do (the capability matrix), with why and what instead."""
     from ..endpoints.capabilities import capability_issues  # imported late: the endpoints package imports this config package
 
-    return [(f"{path}.{field}", value, expected) for field, value, expected in capability_issues(endpoint, cloud, environment)]
+    return [(f"{path}.{key}", value, expected) for key, value, expected in capability_issues(endpoint, cloud, environment)]
 
 
 def _environment_issues(s: Sections) -> list[Issue]:

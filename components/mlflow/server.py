@@ -1,0 +1,613 @@
+"""The MLflow tracking server: managed PostgreSQL, a cloud bucket for artifacts, workload identity, OIDC in front.
+
+Kubernetes side, in the tracking namespace (which starts closed: default-deny, DNS egress only):
+
+* ``Job`` ``mlflow-db-upgrade-v<version>``: ``mlflow db upgrade`` once per MLflow version, before the server
+  rolls (Pulumi waits for the Job), so replicas never race on schema migrations;
+* ``Deployment`` ``mlflow-server``: ``mlflow server`` with the backend store URI from a Secret (env
+  ``MLFLOW_BACKEND_STORE_URI``, never on the command line or in a manifest), proxied artifacts on the bucket,
+  ``--allowed-hosts`` for exactly the Service and ingress names, restricted security context, probes on
+  ``/health``, zone and node spread;
+* with ``auth.mode: oidc``: ``Deployment`` ``mlflow-auth`` (oauth2-proxy) in front, the only pods that may reach
+  the server; the ``mlflow`` Service points at the proxy, ``mlflow-server`` at the server;
+* ``Service`` ``mlflow`` (port 80): the address every client uses, ``http://mlflow.<namespace>.svc.cluster.local``;
+* ``NetworkPolicy`` per pod role for exactly the flows it needs; ``PodDisruptionBudget`` with two or more replicas;
+* ``Ingress`` for ``hostname`` with TLS, to the proxy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from ..config.cloud import CloudConfig
+from ..config.mlflow import MlflowConfig, mlflow_issues
+from ..identity import WorkloadIdentity, WorkloadIdentityArgs
+from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
+
+SERVER_PORT = 5000
+PROXY_PORT = 4180
+SERVICE_PORT = 80
+SERVICE = "mlflow"
+"""The Service every client uses, with or without the proxy."""
+SERVER_SERVICE = "mlflow-server"
+"""The server's own Service behind the proxy (auth on)."""
+SERVICE_ACCOUNT = "mlflow"
+DB_SECRET, DB_SECRET_KEY = "mlflow-db", "backend-store-uri"
+AUTH_SECRET = "mlflow-auth"
+SERVER_UID = 10001
+PROXY_UID = 65532
+"""oauth2-proxy's distroless image runs as nonroot (65532); the MLflow image has no user of its own."""
+CLUSTER_DOMAIN = "cluster.local"
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+"""Where a private database endpoint can be: RDS, Cloud SQL private IP and Azure delegated subnets all are in these."""
+GKE_METADATA = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
+"""GKE Workload Identity's metadata server (Dataplane V2 and legacy addresses), which pods need with NetworkPolicies."""
+NAME_LABEL = "app.kubernetes.io/name"
+COMPONENT_LABEL = "app.kubernetes.io/component"
+
+
+def allowed_hosts(namespace: str, hostname: str | None, services: Sequence[str]) -> list[str]:
+    """Host headers the server accepts: the public name, the Services' cluster names, and localhost for port-forwards.
+
+    Each name is allowed with and without a port: the port in a Host header depends on how the server is
+    reached (Service port 80, the container port, a port-forward), the name is what guards against DNS rebinding.
+    """
+    names = [hostname] if hostname else []
+    for service in services:
+        names += [f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}", f"{service}.{namespace}.svc", f"{service}.{namespace}"]
+    names += ["localhost", "127.0.0.1"]
+    return [host for name in names for host in (name, f"{name}:*")]
+
+
+def server_args(workers: int, destination: str, hosts: str, origins: Sequence[str]) -> list[pulumi.Input[str]]:
+    """The arguments of `mlflow server` (the backend store URI comes from the environment)."""
+    args: list[pulumi.Input[str]] = ["server", "--host", "0.0.0.0", "--port", str(SERVER_PORT), "--workers", str(workers)]
+    args += ["--serve-artifacts", "--artifacts-destination", destination, "--allowed-hosts", hosts]
+    if origins:
+        args += ["--cors-allowed-origins", ",".join(origins)]
+    return args
+
+
+def _secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
+    """A secret Output (typed: the SDK's generic signature trips mypy)."""
+    return pulumi.Output.secret(value)
+
+
+def backend_store_uri(database: BackendDatabase, host: str, password: str) -> str:
+    """The SQLAlchemy URI of the backend store; TLS required (every cloud's server enforces it too)."""
+    user = quote(database.user, safe="")
+    return f"postgresql+psycopg2://{user}:{quote(password, safe='')}@{host}:{database.port}/{database.database}?sslmode=require"
+
+
+@dataclass(frozen=True)
+class MlflowServerArgs:
+    """One stack's tracking server."""
+
+    config: MlflowConfig
+    cloud: CloudConfig
+    cluster_name: str | None
+    """The managed cluster: its OIDC issuer (workload identity) and, on aws and gcp, its network. Required."""
+    namespace: pulumi.Input[str]
+    """The tracking namespace (created closed by PlatformNamespace)."""
+    provider: pulumi.ProviderResource
+    """The explicit cloud provider."""
+    k8s_provider: k8s.Provider
+    cluster_location: str | None = None
+    """gcp only: the cluster's region or zone. Default: the cloud region."""
+    oidc_client_secret: pulumi.Input[str] | None = None
+    """The OAuth client secret (a Pulumi secret), required with auth.mode oidc."""
+    protect: bool = False
+    """guardrails.protect_stateful: protect and deletion protection on the database and the bucket."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every Kubernetes object."""
+    tags: dict[str, str] = field(default_factory=dict)
+    """Tags of every cloud resource."""
+
+
+class MlflowServer(pulumi.ComponentResource):
+    """MLflow on Kubernetes with a managed database, an artifact bucket, workload identity and OIDC.
+
+    Outputs: ``tracking_uri`` (in-cluster), ``public_url`` (None without hostname), ``artifact_destination``,
+    ``bucket``, ``database_host``, ``service_account_name`` and ``identity`` (the cloud identity of the pods).
+    """
+
+    tracking_uri: pulumi.Output[str]
+    public_url: str | None
+    artifact_destination: str
+    bucket: str
+
+    def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:tracking:MlflowServer", name, None, opts)
+        cfg = args.config
+        problems = mlflow_issues(cfg, args.cloud.provider, cluster_name=args.cluster_name)
+        if problems:
+            raise ValueError("MlflowServer: " + "; ".join(f"{path}: expected {what}, got {value!r}" for path, value, what in problems))
+        self.oidc = cfg.auth.mode == "oidc"
+        if self.oidc and args.oidc_client_secret is None:
+            raise ValueError(f"MlflowServer: auth.mode 'oidc' needs the client secret (config key {cfg.auth.secret_key})")
+        self.bucket = cfg.artifact_bucket or default_bucket_name(args.cloud, pulumi.get_project(), pulumi.get_stack())
+        self.public_url = f"https://{cfg.hostname}" if cfg.hostname else None
+        assert args.cluster_name is not None  # mlflow_issues reports it missing
+        self._name, self._args = name, args
+        self._ns = pulumi.Output.from_input(args.namespace)
+
+        adapter = importlib.import_module(f"{__package__}.{args.cloud.provider}")
+        cloud = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        store = StoreArgs(
+            name=name,
+            config=cfg,
+            cloud=args.cloud,
+            cluster_name=args.cluster_name,
+            cluster_location=args.cluster_location,
+            bucket=self.bucket,
+            tags=args.tags,
+            protect=args.protect,
+        )
+        password = random.RandomPassword(
+            f"{name}-db-password",
+            length=32,
+            special=False,
+            min_lower=2,
+            min_upper=2,
+            min_numeric=2,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        secret_password = _secret(password.result)
+        database: BackendDatabase = adapter.database(store, secret_password, cloud)
+        artifacts: ArtifactStore = adapter.artifact_store(store, cloud)
+        self.artifact_destination = artifacts.destination
+        self.database_host = database.host
+
+        # Grants after the bucket exists: the identity's cloud children wait for the store.
+        def after_store(t: pulumi.ResourceTransformationArgs) -> pulumi.ResourceTransformationResult:
+            return pulumi.ResourceTransformationResult(
+                t.props, pulumi.ResourceOptions.merge(t.opts, pulumi.ResourceOptions(depends_on=artifacts.resources))
+            )
+
+        identity = WorkloadIdentity(
+            f"{name}-identity",
+            WorkloadIdentityArgs(
+                namespace=args.namespace,
+                service_account=SERVICE_ACCOUNT,
+                cloud=args.cloud,
+                cluster_name=args.cluster_name,
+                provider=args.provider,
+                grants=[artifacts.grant],
+                labels={**args.labels, NAME_LABEL: "mlflow"},
+                tags=args.tags,
+            ),
+            args.k8s_provider,
+            opts=pulumi.ResourceOptions(parent=self, transformations=[after_store]),
+        )
+        self.service_account_name = identity.service_account_name
+        self.identity = identity.identity
+
+        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        uri = pulumi.Output.all(database.host, secret_password).apply(lambda v: backend_store_uri(database, v[0], v[1]))
+        db_secret = k8s.core.v1.Secret(
+            f"{name}-db-secret",
+            metadata=self._meta(DB_SECRET, "server"),
+            type="Opaque",
+            string_data={DB_SECRET_KEY: _secret(uri)},
+            opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=database.resources)),
+        )
+        migration = self._migration(db_secret, in_cluster)
+        server = self._server(identity, artifacts, db_secret, migration, in_cluster)
+        self.deployment = server
+        if self.oidc:
+            self._proxy(args.oidc_client_secret, in_cluster)
+        self._network_policies(in_cluster)
+        if cfg.hostname:
+            self._ingress(in_cluster)
+        self.tracking_uri = self._ns.apply(lambda ns: f"http://{SERVICE}.{ns}.svc.{CLUSTER_DOMAIN}")
+        self.register_outputs(
+            {
+                "tracking_uri": self.tracking_uri,
+                "public_url": self.public_url,
+                "artifact_destination": self.artifact_destination,
+                "bucket": self.bucket,
+                "database_host": self.database_host,
+                "service_account_name": self.service_account_name,
+                "identity": self.identity,
+            }
+        )
+
+    # --- building blocks -------------------------------------------------------------------------------------------
+
+    def _selector(self, component: str) -> dict[str, str]:
+        return {NAME_LABEL: "mlflow", COMPONENT_LABEL: component}
+
+    def _meta(self, object_name: str, component: str, annotations: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=object_name,
+            namespace=self._args.namespace,
+            labels={**self._args.labels, **self._selector(component), "app.kubernetes.io/version": self._args.config.version},
+            annotations=annotations,
+        )
+
+    def _pod_security(self, uid: int) -> k8s.core.v1.PodSecurityContextArgs:
+        return k8s.core.v1.PodSecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=uid,
+            run_as_group=uid,
+            fs_group=uid,
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+
+    @staticmethod
+    def _container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
+        return k8s.core.v1.SecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=uid,
+            run_as_group=uid,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            privileged=False,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+        )
+
+    def _server_env(self, extra: dict[str, str]) -> list[k8s.core.v1.EnvVarArgs]:
+        plain = {
+            "MLFLOW_DISABLE_TELEMETRY": "true",  # no DNS lookups of the telemetry endpoint, which egress would block anyway
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",  # no huey job runners: the server's only processes are its workers
+            "HOME": "/tmp",
+            "TMPDIR": "/tmp",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            **extra,
+        }
+        return [
+            k8s.core.v1.EnvVarArgs(
+                name="MLFLOW_BACKEND_STORE_URI",
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=DB_SECRET, key=DB_SECRET_KEY)
+                ),
+            ),
+            *(k8s.core.v1.EnvVarArgs(name=key, value=value) for key, value in plain.items() if value),
+        ]
+
+    def _scratch(self, size: str) -> tuple[list[k8s.core.v1.VolumeArgs], list[k8s.core.v1.VolumeMountArgs]]:
+        return (
+            [k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=size))],
+            [k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        )
+
+    def _spread(self, component: str) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+        selector = k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(component))
+        return [
+            k8s.core.v1.TopologySpreadConstraintArgs(
+                topology_key=key,
+                max_skew=1,
+                when_unsatisfiable=when,
+                label_selector=selector,
+                match_label_keys=["pod-template-hash"],
+            )
+            for key, when in (("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "ScheduleAnyway"))
+        ]
+
+    def _migration(self, db_secret: k8s.core.v1.Secret, opts: pulumi.ResourceOptions) -> k8s.batch.v1.Job:
+        """`mlflow db upgrade` once per MLflow version; the server rolls only after it succeeded."""
+        cfg = self._args.config
+        volumes, mounts = self._scratch("1Gi")
+        job_name = f"mlflow-db-upgrade-v{cfg.version.replace('.', '-')}"
+        return k8s.batch.v1.Job(
+            f"{self._name}-db-upgrade",
+            metadata=self._meta(job_name, "db-migration"),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=4,
+                active_deadline_seconds=1800,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**self._args.labels, **self._selector("db-migration")}),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        restart_policy="Never",
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=self._pod_security(SERVER_UID),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="db-upgrade",
+                                image=cfg.server_image,
+                                command=["mlflow"],
+                                # $(VAR) is expanded by the kubelet from the Secret-backed env, so no manifest holds the URI.
+                                args=["db", "upgrade", "$(MLFLOW_BACKEND_STORE_URI)"],
+                                env=self._server_env({}),
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": "250m", "memory": "512Mi"}, limits={"cpu": "1", "memory": "1Gi"}
+                                ),
+                                security_context=self._container_security(SERVER_UID),
+                                volume_mounts=mounts,
+                            )
+                        ],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[db_secret])),
+        )
+
+    def _server(
+        self,
+        identity: WorkloadIdentity,
+        artifacts: ArtifactStore,
+        db_secret: k8s.core.v1.Secret,
+        migration: k8s.batch.v1.Job,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.apps.v1.Deployment:
+        cfg, args = self._args.config, self._args
+        services = [SERVER_SERVICE, SERVICE] if self.oidc else [SERVICE]
+        hosts = self._ns.apply(lambda ns: ",".join(allowed_hosts(ns, cfg.hostname, services)))
+        origins = [self.public_url] if self.public_url else []
+        volumes, mounts = self._scratch(cfg.resources.scratch)
+        http_get = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
+        deployment = k8s.apps.v1.Deployment(
+            f"{self._name}-server",
+            metadata=self._meta("mlflow-server", "server"),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=cfg.replicas,
+                revision_history_limit=5,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("server")),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0)
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**args.labels, **self._selector("server"), **identity.pod_labels}),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=identity.service_account_name,
+                        automount_service_account_token=False,
+                        enable_service_links=False,  # a Service named mlflow would inject MLFLOW_PORT=tcp://..., which mlflow reads
+                        security_context=self._pod_security(SERVER_UID),
+                        topology_spread_constraints=self._spread("server"),
+                        termination_grace_period_seconds=60,
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="mlflow",
+                                image=cfg.server_image,
+                                command=["mlflow"],
+                                args=server_args(cfg.workers, artifacts.destination, hosts, origins),  # type: ignore[arg-type]
+                                env=self._server_env(artifacts.env),
+                                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=SERVER_PORT, protocol="TCP")],
+                                startup_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=http_get, period_seconds=5, timeout_seconds=5, failure_threshold=60
+                                ),
+                                readiness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=http_get, period_seconds=10, timeout_seconds=5, failure_threshold=3
+                                ),
+                                liveness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=http_get, period_seconds=20, timeout_seconds=5, failure_threshold=3
+                                ),
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": cfg.resources.cpu, "memory": cfg.resources.memory},
+                                    limits={"cpu": cfg.resources.cpu_limit, "memory": cfg.resources.memory},
+                                ),
+                                security_context=self._container_security(SERVER_UID),
+                                volume_mounts=mounts,
+                            )
+                        ],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[db_secret, migration])),
+        )
+        self._service(SERVER_SERVICE if self.oidc else SERVICE, "server", SERVER_PORT if self.oidc else SERVICE_PORT, opts)
+        self._budget("mlflow-server", "server", cfg.replicas, opts)
+        return deployment
+
+    def _proxy(self, client_secret: pulumi.Input[str] | None, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
+        """oauth2-proxy: browser sign-in with the issuer, bearer JWTs of the issuer for programmatic clients."""
+        cfg, auth = self._args.config, self._args.config.auth
+        cookie = random.RandomPassword(f"{self._name}-cookie-secret", length=32, special=False, opts=pulumi.ResourceOptions(parent=self))
+        secret = k8s.core.v1.Secret(
+            f"{self._name}-auth-secret",
+            metadata=self._meta(AUTH_SECRET, "auth-proxy"),
+            type="Opaque",
+            string_data={"client-secret": _secret(client_secret or ""), "cookie-secret": _secret(cookie.result)},
+            opts=opts,
+        )
+        upstream = self._ns.apply(lambda ns: f"http://{SERVER_SERVICE}.{ns}.svc.{CLUSTER_DOMAIN}:{SERVER_PORT}/")
+        proxy_args: list[pulumi.Input[str]] = [
+            "--provider=oidc",
+            f"--oidc-issuer-url={auth.issuer_url}",
+            f"--client-id={auth.client_id}",
+            f"--http-address=0.0.0.0:{PROXY_PORT}",
+            upstream.apply(lambda u: f"--upstream={u}"),
+            *(f"--email-domain={d}" for d in auth.email_domains or ["*"]),
+            "--reverse-proxy=true",
+            "--pass-host-header=true",
+            "--skip-jwt-bearer-tokens=true",
+            "--code-challenge-method=S256",
+            "--cookie-secure=true",
+            "--cookie-samesite=lax",
+            "--skip-provider-button=true",
+            "--silence-ping-logging=true",
+            "--upstream-timeout=600s",
+        ]
+        if cfg.hostname:
+            proxy_args.append(f"--redirect-url=https://{cfg.hostname}/oauth2/callback")
+
+        def from_secret(env: str, key: str) -> k8s.core.v1.EnvVarArgs:
+            return k8s.core.v1.EnvVarArgs(
+                name=env,
+                value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=AUTH_SECRET, key=key)),
+            )
+
+        deployment = k8s.apps.v1.Deployment(
+            f"{self._name}-auth",
+            metadata=self._meta("mlflow-auth", "auth-proxy"),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=cfg.replicas,
+                revision_history_limit=5,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("auth-proxy")),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0)
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**self._args.labels, **self._selector("auth-proxy")}),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=self._pod_security(PROXY_UID),
+                        topology_spread_constraints=self._spread("auth-proxy"),
+                        containers=[
+                            k8s.core.v1.ContainerArgs(
+                                name="oauth2-proxy",
+                                image=auth.image,
+                                args=proxy_args,
+                                env=[
+                                    from_secret("OAUTH2_PROXY_CLIENT_SECRET", "client-secret"),
+                                    from_secret("OAUTH2_PROXY_COOKIE_SECRET", "cookie-secret"),
+                                ],
+                                ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PROXY_PORT, protocol="TCP")],
+                                readiness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/ready", port="http"), period_seconds=10, timeout_seconds=3
+                                ),
+                                liveness_probe=k8s.core.v1.ProbeArgs(
+                                    http_get=k8s.core.v1.HTTPGetActionArgs(path="/ping", port="http"), period_seconds=20, timeout_seconds=3
+                                ),
+                                resources=k8s.core.v1.ResourceRequirementsArgs(
+                                    requests={"cpu": "50m", "memory": "64Mi"}, limits={"cpu": "500m", "memory": "256Mi"}
+                                ),
+                                security_context=self._container_security(PROXY_UID),
+                            )
+                        ],
+                    ),
+                ),
+            ),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[secret])),
+        )
+        self._service(SERVICE, "auth-proxy", SERVICE_PORT, opts)
+        self._budget("mlflow-auth", "auth-proxy", cfg.replicas, opts)
+        return deployment
+
+    def _service(self, service_name: str, component: str, port: int, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            f"{self._name}-svc-{component}",
+            metadata=self._meta(service_name, component),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=self._selector(component),
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=port, target_port="http", protocol="TCP")],
+            ),
+            opts=opts,
+        )
+
+    def _budget(self, budget_name: str, component: str, replicas: int, opts: pulumi.ResourceOptions) -> None:
+        """A disruption budget where there is redundancy to keep: one pod at a time may be evicted."""
+        if replicas < 2:
+            return
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-pdb-{component}",
+            metadata=self._meta(budget_name, component),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(component)),
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=opts,
+        )
+
+    def _network_policies(self, opts: pulumi.ResourceOptions) -> None:
+        """The flows MLflow needs on top of the namespace's default-deny and DNS egress."""
+        net = k8s.networking.v1
+        everywhere = [net.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())]
+        proxies = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("auth-proxy")))]
+
+        def tcp(port: int) -> list[net.NetworkPolicyPortArgs]:
+            return [net.NetworkPolicyPortArgs(protocol="TCP", port=port)]
+
+        def cidrs(blocks: Sequence[str]) -> list[net.NetworkPolicyPeerArgs]:
+            return [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=block)) for block in blocks]
+
+        database = net.NetworkPolicyEgressRuleArgs(to=cidrs(PRIVATE_RANGES), ports=tcp(5432))
+        https = net.NetworkPolicyEgressRuleArgs(to=cidrs(["0.0.0.0/0"]), ports=tcp(443))
+        cloud_identity = (
+            [net.NetworkPolicyEgressRuleArgs(to=cidrs([cidr]), ports=tcp(port)) for cidr, port in GKE_METADATA]
+            if self._args.cloud.provider == "gcp"
+            else []
+        )
+
+        def policy(
+            policy_name: str, component: str, ingress: list[net.NetworkPolicyIngressRuleArgs], egress: list[net.NetworkPolicyEgressRuleArgs]
+        ) -> None:
+            net.NetworkPolicy(
+                f"{self._name}-netpol-{component}",
+                metadata=self._meta(policy_name, component),
+                spec=net.NetworkPolicySpecArgs(
+                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(component)),
+                    policy_types=[kind for kind, rules in (("Ingress", ingress), ("Egress", egress)) if rules],
+                    ingress=ingress or None,
+                    egress=egress or None,
+                ),
+                opts=opts,
+            )
+
+        # The server: clients (through the proxy when auth is on) in; the database, the object store and the
+        # cloud's token endpoints (https; NetworkPolicy cannot name hosts) out.
+        policy(
+            "mlflow-server",
+            "server",
+            [net.NetworkPolicyIngressRuleArgs(from_=proxies if self.oidc else everywhere, ports=tcp(SERVER_PORT))],
+            [database, https, *cloud_identity],
+        )
+        policy("mlflow-db-upgrade", "db-migration", [], [database])
+        if self.oidc:
+            # Every pod of the cluster may reach the proxy (the ingress controller, in-cluster clients with bearer
+            # tokens); the proxy reaches the server and the issuer.
+            server_peer = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("server")))]
+            policy(
+                "mlflow-auth",
+                "auth-proxy",
+                [net.NetworkPolicyIngressRuleArgs(from_=everywhere, ports=tcp(PROXY_PORT))],
+                [net.NetworkPolicyEgressRuleArgs(to=server_peer, ports=tcp(SERVER_PORT)), https],
+            )
+
+    def _ingress(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
+        cfg = self._args.config
+        assert cfg.hostname is not None
+        annotations: dict[str, str] = {}
+        if cfg.ingress.cluster_issuer:
+            annotations["cert-manager.io/cluster-issuer"] = cfg.ingress.cluster_issuer
+        if cfg.ingress.class_name == "nginx":
+            annotations.update(
+                {
+                    "nginx.ingress.kubernetes.io/proxy-body-size": "0",  # artifacts are uploaded through the server
+                    "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+                    "nginx.ingress.kubernetes.io/proxy-read-timeout": "600",
+                    "nginx.ingress.kubernetes.io/proxy-buffer-size": "16k",  # oauth2-proxy's session cookies
+                }
+            )
+        net = k8s.networking.v1
+        return net.Ingress(
+            f"{self._name}-ingress",
+            metadata=self._meta(SERVICE, "auth-proxy", annotations or None),
+            spec=net.IngressSpecArgs(
+                ingress_class_name=cfg.ingress.class_name,
+                tls=[net.IngressTLSArgs(hosts=[cfg.hostname], secret_name=cfg.ingress.tls_secret)],
+                rules=[
+                    net.IngressRuleArgs(
+                        host=cfg.hostname,
+                        http=net.HTTPIngressRuleValueArgs(
+                            paths=[
+                                net.HTTPIngressPathArgs(
+                                    path="/",
+                                    path_type="Prefix",
+                                    backend=net.IngressBackendArgs(
+                                        service=net.IngressServiceBackendArgs(
+                                            name=SERVICE, port=net.ServiceBackendPortArgs(number=SERVICE_PORT)
+                                        )
+                                    ),
+                                )
+                            ]
+                        ),
+                    )
+                ],
+            ),
+            opts=opts,
+        )
