@@ -46,7 +46,11 @@ def _invoke_results(token: str, args: dict[str, Any]) -> dict[str, Any]:
             "endpoint": f"https://{_digest(name).upper()}.gr7.us-east-1.eks.amazonaws.com",
             "certificateAuthorities": [{"data": MOCK_CA}],
             "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.us-east-1.amazonaws.com/id/{_digest(name).upper()}"}]}],
-            "vpcConfig": {"subnetIds": [f"subnet-{_digest(name, az)}" for az in ("a", "b", "c")], "vpcId": f"vpc-{_digest(name)}"},
+            "vpcConfig": {
+                "subnetIds": [f"subnet-{_digest(name, az)}" for az in ("a", "b", "c")],
+                "vpcId": f"vpc-{_digest(name)}",
+                "clusterSecurityGroupId": f"sg-{_digest(name, 'cluster')}",  # mlflow: source of the database's security group
+            },
             "version": "1.31",
             "status": "ACTIVE",
         }
@@ -62,9 +66,17 @@ def _invoke_results(token: str, args: dict[str, Any]) -> dict[str, Any]:
             "oidcIssuerProfile": {"enabled": True, "issuerURL": f"https://eastus2.oic.prod-aks.azure.com/{_digest(args['resourceName'])}/"},
         }
     if token == "gcp:container/getCluster:getCluster":
-        return {"name": args["name"], "endpoint": "203.0.113.10", "masterAuths": [{"clusterCaCertificate": MOCK_CA}]}
+        return {
+            "name": args["name"],
+            "endpoint": "203.0.113.10",
+            "masterAuths": [{"clusterCaCertificate": MOCK_CA}],
+            "network": f"projects/{args.get('project') or 'project'}/global/networks/ml-vpc",  # mlflow: Cloud SQL private network
+        }
     if token == "azure-native:containerservice:listManagedClusterUserCredentials":
         return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(MOCK_KUBECONFIG.encode()).decode()}]}
+    # --- managed endpoints (components/endpoints) ---
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/deployer", "userId": "AIDAMOCK", "id": "123456789012"}
     raise NotImplementedError(f"no mock result for invoke {token}; add one to tools/mocks.py")
 
 
@@ -82,7 +94,39 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         }
     if typ == "gcp:serviceaccount/account:Account":
         return {"email": f"{inputs['accountId']}@{inputs.get('project') or 'project'}.iam.gserviceaccount.com"}
+    # --- managed endpoints (components/endpoints) ---
+    if typ == "aws:kms/key:Key":
+        return {"arn": f"arn:aws:kms:us-east-1:123456789012:key/{_digest(name)}-0000-4000-8000-000000000000", "keyId": _digest(name)}
+    if typ == "aws:s3/bucket:Bucket":
+        bucket = inputs.get("bucket") or f"{name}-{_digest(typ, name)}"
+        return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
+    if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        return {"arn": f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}-{_digest(typ, name)}"}
+    if typ == "gcp:vertex/aiEndpoint:AiEndpoint":
+        return {"dedicatedEndpointDns": f"{inputs.get('name')}.{inputs.get('region')}-123456789012.prediction.vertexai.goog"}
+    if typ == "azure-native:machinelearningservices:OnlineEndpoint":
+        return {"name": inputs["endpointName"]}
+    if typ == "azure-native:machinelearningservices:OnlineDeployment":
+        return {"name": inputs["deploymentName"]}
+    # --- MLflow tracking server (components/mlflow) ---
+    if typ == "random:index/randomPassword:RandomPassword":
+        return {"result": mock_password(name)}
+    if typ == "aws:rds/instance:Instance":
+        address = f"{name}-{_digest(typ, name)}.c{_digest(name)}.us-east-1.rds.amazonaws.com"
+        return {"address": address, "endpoint": f"{address}:5432", "arn": f"arn:aws:rds:us-east-1:123456789012:db:{name}"}
+    if typ == "gcp:sql/databaseInstance:DatabaseInstance":
+        instance = inputs.get("name") or f"{name}-{_digest(typ, name)}"
+        return {"privateIpAddress": "10.20.0.5", "connectionName": f"{inputs.get('project')}:{inputs.get('region')}:{instance}"}
+    if typ == "azure-native:dbforpostgresql:Server":
+        return {"fullyQualifiedDomainName": f"{inputs.get('serverName') or f'{name}-{_digest(typ, name)}'}.postgres.database.azure.com"}
+    if typ == "azure-native:storage:StorageAccount":
+        return {"name": inputs["accountName"]}
     return {}
+
+
+def mock_password(name: str) -> str:
+    """What a mocked RandomPassword named ``name`` generates (MLflow tests assert it appears in no record)."""
+    return f"MockPw{hashlib.sha256(name.encode()).hexdigest()[:26]}"
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
@@ -101,10 +145,22 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return _invoke_results(args.token, args.args), []
 
 
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(_rpc._special_sig_key) == SECRET_SIG
+
+
 def redact(value: Any) -> Any:
-    """Replace every secret-wrapped value with ``[secret]``."""
+    """Replace every secret-wrapped value with ``[secret]``.
+
+    A secret map of strings (a Kubernetes Secret's ``data`` / ``stringData``) keeps its keys, each value
+    ``[secret]``, so the manifest still validates against the Secret schema.
+    """
     if isinstance(value, dict):
-        if value.get(_rpc._special_sig_key) == SECRET_SIG:
+        if _is_secret(value):
+            inner = value.get("value")
+            inner_map: dict[str, Any] = inner if isinstance(inner, dict) and not _is_secret(inner) else {}
+            if inner_map and all(isinstance(v, str) or _is_secret(v) for v in inner_map.values()):
+                return dict.fromkeys(inner_map, REDACTED)
             return REDACTED
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):
