@@ -28,6 +28,7 @@ synth-all: $(STAMP)
 system-tools:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	command -v node >/dev/null || missing="$$missing nodejs npm"; \

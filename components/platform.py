@@ -9,10 +9,13 @@ import pulumi
 
 from .cluster import ClusterAccess, ClusterAccessArgs
 from .config.platform import PlatformConfig
+from .endpoints import ManagedEndpoint, ManagedEndpointArgs
 from .gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
 from .mlflow import MlflowServer, MlflowServerArgs
+from .monitoring import MonitoringStack, MonitoringStackArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
 from .serving import CanaryRollback, CanaryRollbackArgs, ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
+from .serving.metrics import canary_rule_group
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,9 @@ class MlopsPlatform(pulumi.ComponentResource):
       * ``labels``: the labels every Kubernetes object carries;
       * ``gpu_pools``: pool name to GpuNodePool (its ``wiring`` and ``cost`` feed serving and reports);
       * ``models``: model name to TritonDeployment;
-      * ``mlflow``: the MlflowServer, when enabled (tracking URI, public URL, artifact destination).
+      * ``mlflow``: the MlflowServer, when enabled (tracking URI, public URL, artifact destination);
+      * ``monitoring``: the MonitoringStack, when enabled (selector labels, Prometheus/Grafana URLs);
+      * ``endpoints``: endpoint name to ManagedEndpoint.
     """
 
     def __init__(self, name: str, args: MlopsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -93,6 +98,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 self.namespaces[role] = namespace.namespace
                 if role == "serving":
                     self.serving_namespace = namespace
+                if role == "monitoring":
+                    self.monitoring_namespace = namespace
         self.gpu_pools: dict[str, GpuNodePool] = {}
         for pool in cfg.gpu_pools:
             assert cfg.cluster.name is not None  # validated: pools need the cluster's name
@@ -139,6 +146,29 @@ class MlopsPlatform(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self.rule_labels: dict[str, str] = {}
+        if cfg.monitoring.enabled:
+            self.monitoring = MonitoringStack(
+                f"{name}-monitoring",
+                MonitoringStackArgs.for_platform(cfg, args.secrets, self.labels, namespace_resource=self.namespaces["monitoring"]),
+                opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider], depends_on=[self.monitoring_namespace]),
+            )
+            self.rule_labels = self.monitoring.selector_labels
+        self.endpoints = {
+            endpoint.name: ManagedEndpoint(
+                f"{name}-endpoint-{endpoint.name}",
+                ManagedEndpointArgs(
+                    endpoint=endpoint,
+                    cloud=cfg.cloud,
+                    provider=self.cluster.cloud_provider,
+                    environment=cfg.environment,
+                    tags=cfg.cloud_tags,
+                    protect_stateful=cfg.guardrails.protect_stateful,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for endpoint in cfg.managed_endpoints
+        }
         self.models = self._serving(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
 
@@ -184,6 +214,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                     prometheus_url=cfg.serving.prometheus_url or f"http://prometheus-operated.{monitoring_ns}.svc:9090",
                     image=cfg.serving.rollback_image,
                     monitoring_namespace=monitoring_ns,
+                    rule_group=canary_rule_group(list(cfg.models), serving_ns),
+                    rule_labels=self.rule_labels,
                     labels=self.labels,
                 ),
                 opts=k8s_opts,

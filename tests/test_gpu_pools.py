@@ -312,6 +312,7 @@ def test_cost_json_matches_the_offer_table(shipped, stack):
         assert entry["monthly_at_max_usd"] == round(hourly * pool.max_nodes * HOURS_PER_MONTH, 2)
         assert entry["monthly_at_min_usd"] == round(hourly * pool.min_nodes * HOURS_PER_MONTH, 2)
         total_max += entry["monthly_at_max_usd"]
+    total_max += sum(e["monthly_at_max_usd"] for e in cost["managed_endpoints"])
     assert cost["total_monthly_at_max_usd"] == round(total_max, 2)
 
 
@@ -334,5 +335,5 @@ def test_every_pool_is_built_with_the_native_resource_of_its_cloud(shipped, stac
     result = shipped[stack]
     native = result.of_type(NATIVE[result.config.cloud.provider])
     assert len(native) == len(result.config.gpu_pools)
-    operator = result.of_type("kubernetes:helm.sh/v4:Chart")
+    operator = [r for r in result.of_type("kubernetes:helm.sh/v4:Chart") if r["inputs"]["chart"] == "gpu-operator"]
     assert len(operator) == (1 if result.config.gpu_operator_enabled else 0)

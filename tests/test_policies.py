@@ -1020,6 +1020,7 @@ def test_runner_cli_prints_a_pack_config(capsys):
 
 # --- shipped stacks ----------------------------------------------------------------------------------------------------
 
+
 def stack_results(synthesis: Any) -> list[PolicyResult]:
     cfg = synthesis.config
     return evaluate(synthesis.records, pack_config_for(cfg.environment, cfg.budget.monthly_usd, cfg.cloud.provider))

@@ -192,7 +192,7 @@ def test_canary_stack_runs_the_candidate_beside_stable(shipped):
     stable, candidate = deployments["triton-fraud-detector"], deployments["triton-fraud-detector-canary"]
     assert stable["metadata"]["labels"]["mlops.platform/model-version"] == "8"
     assert candidate["metadata"]["labels"]["mlops.platform/model-version"] == "9"
-    assert candidate["spec"]["replicas"] == 1
+    assert candidate["spec"]["replicas"] == 2  # the environment's replica minimum holds for the candidate too
     configs = objects(shipped["canary"], "ConfigMap")
     assert "versions: [ 9 ]" in configs["triton-fraud-detector-canary-config"]["data"]["config.pbtxt"]
 

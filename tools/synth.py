@@ -17,7 +17,9 @@ from typing import Any
 import yaml
 
 from components.config import ConfigError
+from components.endpoints import endpoint_cost
 from components.gpu.cost import HOURS_PER_MONTH, pool_cost, price_reference
+from components.monitoring import write_monitoring
 from components.serving.metrics import canary_rule_group
 from components.serving.model_config import render as render_model_config
 from policies.mlops_policies.runner import MANDATORY, PolicyResult, evaluate, pack_config_for, render_markdown
@@ -44,13 +46,15 @@ def cost_summary(result: Synthesis) -> dict[str, Any]:
     """cost.json: each GPU pool at min and max nodes, the stack totals, and the budget."""
     cfg = result.config
     costs = [pool_cost(pool, cfg.cloud.provider) for pool in cfg.gpu_pools]
-    at_min = round(sum(c.monthly_at_min for c in costs), 2)
-    at_max = round(sum(c.monthly_at_max for c in costs), 2)
+    endpoints = [endpoint_cost(endpoint, cfg.cloud.provider) for endpoint in cfg.managed_endpoints]
+    at_min = round(sum(c.monthly_at_min for c in costs) + sum(e.monthly_at_min for e in endpoints), 2)
+    at_max = round(sum(c.monthly_at_max for c in costs) + sum(e.monthly_at_max for e in endpoints), 2)
     return {
         "currency": "USD",
         "hours_per_month": HOURS_PER_MONTH,
         "prices": price_reference(cfg.cloud.provider),
         "gpu_pools": [c.as_dict() for c in costs],
+        "managed_endpoints": [e.as_dict() for e in endpoints],
         "total_monthly_at_min_usd": at_min,
         "total_monthly_at_max_usd": at_max,
         "monthly_budget_usd": cfg.budget.monthly_usd,
@@ -62,7 +66,7 @@ def _cost_lines(cost: dict[str, Any]) -> list[str]:
     lines = [
         "## Estimated monthly cost",
         "",
-        f"GPU node pools, {cost['prices']}.",
+        f"GPU node pools and managed endpoints, {cost['prices']}.",
         "",
         "| pool | instance | capacity | $/node-hour | nodes | at min | at max |",
         "|---|---|---|---:|---|---:|---:|",
@@ -72,10 +76,18 @@ def _cost_lines(cost: dict[str, Any]) -> list[str]:
             f"| {p['pool']} | `{p['instance_type']}` | {p['price_basis']} | {p['hourly_per_node_usd']:.4f} | "
             f"{p['min_nodes']}-{p['max_nodes']} | ${p['monthly_at_min_usd']:,.2f} | ${p['monthly_at_max_usd']:,.2f} |"
         )
+    for e in cost["managed_endpoints"]:
+        hourly = "per request" if e["hourly_per_instance_usd"] is None else f"{e['hourly_per_instance_usd']:.4f}"
+        instances = f"{e['min_instances']}-{e['max_instances']}" + (f" +{e['candidate_instances']}" if e["candidate_instances"] else "")
+        lines.append(
+            f"| endpoint {e['endpoint']} | `{e['instance_type']}` | {e['price_basis']} | {hourly} | {instances} | "
+            f"${e['monthly_at_min_usd']:,.2f} | ${e['monthly_at_max_usd']:,.2f} |"
+        )
     lines += [
         f"| **total** | | | | | **${cost['total_monthly_at_min_usd']:,.2f}** | **${cost['total_monthly_at_max_usd']:,.2f}** |",
         "",
-        f"Budget ${cost['monthly_budget_usd']:,.0f}/month: GPU pools at max use {cost['budget_used_at_max_percent']} % of it.",
+        f"Budget ${cost['monthly_budget_usd']:,.0f}/month: "
+        f"GPU pools and endpoints at max use {cost['budget_used_at_max_percent']} % of it.",
         "",
     ]
     return lines
@@ -162,6 +174,7 @@ def write(result: Synthesis, out: Path, policies: list[PolicyResult] | None = No
         if model.canary is not None:
             (folder / "canary").mkdir()
             (folder / "canary" / "config.pbtxt").write_text(render_model_config(model, model.canary.version))
+    write_monitoring(result.config, out)
     for filename, group in rule_files(result).items():
         (out / "prometheus").mkdir(exist_ok=True)
         (out / "prometheus" / filename).write_text(_dump_yaml({"groups": [group]}))

@@ -17,7 +17,7 @@ from .endpoints import MODEL_URI_PREFIXES, ManagedEndpointConfig
 from .gpu import GpuPoolConfig
 from .guardrails import Guardrails
 from .mlflow import MlflowConfig, mlflow_issues
-from .monitoring import MonitoringConfig
+from .monitoring import MonitoringConfig, monitoring_issues
 from .serving import REPOSITORY_SCHEMES, ModelConfig, ServingConfig
 
 _AKS_POOL_NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")
@@ -44,6 +44,9 @@ def cross_section_issues(s: Sections) -> list[Issue]:
     issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _serving_issues(s) + _endpoint_issues(s)
     if s.guardrails is not None and s.environment is not None:
         issues += _environment_issues(s)
+    if s.monitoring is not None:
+        digest = s.guardrails.require_image_digest if s.guardrails is not None else False
+        issues += monitoring_issues(s.monitoring, [m.name for _, m in s.models], digest, s.environment)
     if s.mlflow is not None and s.cloud is not None and s.cluster is not None:
         digest = s.guardrails.require_image_digest if s.guardrails is not None else False
         issues += mlflow_issues(s.mlflow, s.cloud.provider, cluster_name=s.cluster.name, require_image_digest=digest)

@@ -1,15 +1,81 @@
-"""Metrics, dashboards and alert routing."""
+"""Metrics, dashboards, alerting thresholds, alert routing and the drift monitor."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import DnsLabel, Hostname, StrictModel, raise_issues
+from .base import DnsLabel, Hostname, Issue, StrictModel, raise_issues
 from .secrets import SecretKey
 
 Severity = Literal["page", "ticket"]
+
+AlertName = Literal[
+    "ModelErrorBudgetFastBurn",
+    "ModelErrorBudgetSlowBurn",
+    "ModelLatencyP99High",
+    "ModelQueueTimeHigh",
+    "TritonDown",
+    "CanaryErrorRateHigh",
+    "CanaryLatencyHigh",
+    "GpuUtilizationSaturated",
+    "GpuMemorySaturated",
+    "PodRestartingOften",
+    "PodNotReady",
+    "MlflowDown",
+    "ModelDataDrift",
+    "ModelQualityDegraded",
+    "DriftMonitorStale",
+]
+"""Every alert the platform generates; `alerting.severity_overrides` is keyed by these names."""
+
+_QUANTITY_CPU = r"^([1-9][0-9]{0,3}m|[0-9]{1,3}(\.[0-9]{1,3})?)$"
+_QUANTITY_MEMORY = r"^[1-9][0-9]{0,5}(Mi|Gi)$"
+_PINNED_IMAGE = re.compile(r"^[a-z0-9][-a-z0-9._/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
+_CRON = re.compile(r"^(\S+\s+){4}\S+$")
+_DATA_URI = re.compile(r"^(s3|gs|as|https)://[^\s]+$")
+
+
+def image_issues(field: str, image: str) -> list[Issue]:
+    """An image must carry an explicit tag or digest, and never the floating `latest` tag."""
+    if not _PINNED_IMAGE.match(image):
+        return [(field, image, "a container image reference such as registry/name:1.2.3 or registry/name@sha256:<digest>")]
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last.split("@", 1)[0] and "@sha256:" not in image:
+        return [(field, image, "an image pinned by tag or digest (registry/name:1.2.3 or @sha256:<digest>)")]
+    if last.split("@", 1)[0].endswith(":latest"):
+        return [(field, image, "a pinned tag or digest, not 'latest'")]
+    return []
+
+
+class ContainerResources(StrictModel):
+    """Requests and limits of one container (Kubernetes quantities)."""
+
+    cpu_request: str = Field(pattern=_QUANTITY_CPU, description="CPU request, e.g. `250m` or `2`. Required.")
+    memory_request: str = Field(pattern=_QUANTITY_MEMORY, description="Memory request, e.g. `512Mi` or `4Gi`. Required.")
+    cpu_limit: str | None = Field(
+        default=None, pattern=_QUANTITY_CPU, description="CPU limit. Default: none (no CPU throttling; the request is reserved)."
+    )
+    memory_limit: str = Field(pattern=_QUANTITY_MEMORY, description="Memory limit, at least the request. Required.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ContainerResources:
+        if _mebibytes(self.memory_limit) < _mebibytes(self.memory_request):
+            raise_issues([("memory_limit", self.memory_limit, f"at least memory_request ({self.memory_request})")])
+        return self
+
+    def as_kubernetes(self) -> dict[str, dict[str, str]]:
+        """The `resources` block of a container spec."""
+        limits = {"memory": self.memory_limit}
+        if self.cpu_limit is not None:
+            limits["cpu"] = self.cpu_limit
+        return {"requests": {"cpu": self.cpu_request, "memory": self.memory_request}, "limits": limits}
+
+
+def _mebibytes(quantity: str) -> int:
+    return int(quantity[:-2]) * (1024 if quantity.endswith("Gi") else 1)
 
 
 class AlertReceiver(StrictModel):
@@ -30,12 +96,138 @@ class AlertReceiver(StrictModel):
         min_length=1,
         description="Severities routed here: `page` (wake someone) and/or `ticket`. Default: both.",
     )
+    purpose: Literal["alerts", "retraining"] = Field(
+        default="alerts",
+        description="`alerts` receives the alerts of its `severities`; `retraining` (kind `webhook` only) receives "
+        "every data-drift and model-quality alert, whatever its severity, as the trigger of automated retraining. "
+        "Default: `alerts`.",
+    )
 
     @model_validator(mode="after")
     def _channel(self) -> AlertReceiver:
+        issues: list[Issue] = []
         if self.channel is not None and self.kind != "slack":
-            raise_issues([("channel", self.channel, f"not set: it does not apply to kind '{self.kind}'")])
+            issues.append(("channel", self.channel, f"not set: it does not apply to kind '{self.kind}'"))
+        if self.purpose == "retraining" and self.kind != "webhook":
+            issues.append(("purpose", self.purpose, f"'alerts': a '{self.kind}' receiver cannot trigger retraining (use kind 'webhook')"))
+        if self.purpose == "retraining" and "severities" in self.model_fields_set:
+            issues.append(("severities", self.severities, "not set: a retraining receiver gets drift and quality alerts of every severity"))
+        raise_issues(issues)
         return self
+
+
+class AlertingConfig(StrictModel):
+    """Thresholds of the generated alerts that are not per-model SLOs, and per-stack severities."""
+
+    queue_time_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="ModelQueueTimeHigh fires when a model's average queue time exceeds this fraction of its "
+        "p99 latency objective. Default: 0.5.",
+    )
+    gpu_utilization_percent: int = Field(
+        default=95, ge=50, le=100, description="GpuUtilizationSaturated fires above this GPU utilisation (%). Default: 95."
+    )
+    gpu_memory_percent: int = Field(
+        default=90, ge=50, le=100, description="GpuMemorySaturated fires above this share of GPU memory in use (%). Default: 90."
+    )
+    pod_restarts: int = Field(
+        default=2, ge=1, le=20, description="PodRestartingOften fires above this many container restarts in 5 minutes. Default: 2."
+    )
+    severity_overrides: dict[AlertName, Severity] = Field(
+        default_factory=dict,
+        description="Severity per alert name where this stack deviates from the catalogue's default, "
+        "e.g. `{MlflowDown: page}`. Default: none (the catalogue's severities).",
+    )
+
+
+class DriftThresholds(StrictModel):
+    """When the drift monitor's gauges raise an alert."""
+
+    drift_score: float = Field(
+        default=0.3, gt=0, le=10, description="ModelDataDrift fires above this drift score of any feature set. Default: 0.3."
+    )
+    min_quality: float = Field(
+        default=0.8, gt=0, lt=1, description="ModelQualityDegraded fires below this delayed quality gauge (0-1). Default: 0.8."
+    )
+
+
+def _default_drift_resources() -> ContainerResources:
+    return ContainerResources(cpu_request="250m", memory_request="512Mi", memory_limit="1Gi")
+
+
+class DriftMonitorConfig(StrictModel):
+    """A scheduled job comparing live data with reference data; it pushes drift and quality gauges to the Pushgateway."""
+
+    enabled: bool = Field(default=False, description="Deploy the drift-monitor CronJob and its alerts. Default: false.")
+    image: str | None = Field(
+        default=None,
+        description="The drift-monitor image, pinned by tag or digest (never `latest`). Required when enabled.",
+    )
+    reference_data_uri: str | None = Field(
+        default=None,
+        description="Reference (training) data the live data is compared with: `s3://`, `gs://`, `as://` or `https://` URI. "
+        "Required when enabled.",
+    )
+    schedule: str = Field(default="*/30 * * * *", description="Cron schedule of the job (5 fields, UTC). Default: every 30 minutes.")
+    timeout_minutes: int = Field(default=20, ge=1, le=1440, description="A run is stopped after this many minutes. Default: 20.")
+    stale_after_minutes: int = Field(
+        default=120,
+        ge=5,
+        le=10080,
+        description="DriftMonitorStale fires when no run has succeeded for this long. Default: 120.",
+    )
+    resources: ContainerResources = Field(
+        default_factory=_default_drift_resources, description="Container resources. Default: 250m / 512Mi requested, 1Gi limit."
+    )
+    thresholds: DriftThresholds = Field(
+        default_factory=DriftThresholds, description="Alert thresholds for every model. Default: drift score 0.3, quality 0.8."
+    )
+    model_thresholds: dict[DnsLabel, DriftThresholds] = Field(
+        default_factory=dict, description="Per-model thresholds, keyed by model name. Default: none (`thresholds` for all)."
+    )
+    service_account_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Annotations of the job's service account, e.g. the IRSA role or GKE/Azure workload identity that "
+        "reads the reference data. Default: none.",
+    )
+
+    @model_validator(mode="after")
+    def _enabled_fields(self) -> DriftMonitorConfig:
+        issues: list[Issue] = []
+        if self.enabled:
+            if self.image is None:
+                issues.append(("image", None, "a pinned image: required when enabled"))
+            if self.reference_data_uri is None:
+                issues.append(("reference_data_uri", None, "a data URI: required when enabled"))
+        if self.image is not None:
+            issues += image_issues("image", self.image)
+        if self.reference_data_uri is not None and not _DATA_URI.match(self.reference_data_uri):
+            issues.append(("reference_data_uri", self.reference_data_uri, "an s3://, gs://, as:// or https:// URI"))
+        if not _CRON.match(self.schedule):
+            issues.append(("schedule", self.schedule, "a 5-field cron schedule such as '*/30 * * * *'"))
+        raise_issues(issues)
+        return self
+
+    def thresholds_for(self, model: str) -> DriftThresholds:
+        """The thresholds that apply to one model."""
+        return self.model_thresholds.get(model, self.thresholds)
+
+
+def _default_prometheus_resources() -> ContainerResources:
+    return ContainerResources(cpu_request="500m", memory_request="2Gi", memory_limit="4Gi")
+
+
+def _default_alertmanager_resources() -> ContainerResources:
+    return ContainerResources(cpu_request="50m", memory_request="128Mi", memory_limit="256Mi")
+
+
+def _default_grafana_resources() -> ContainerResources:
+    return ContainerResources(cpu_request="100m", memory_request="256Mi", memory_limit="512Mi")
+
+
+PUSHGATEWAY_IMAGE = "prom/pushgateway:v1.11.3@sha256:74fa117cef2d7e383112d25139ff1c2d2e309c35389a9e0554a47136a1482e48"
 
 
 class MonitoringConfig(StrictModel):
@@ -44,8 +236,87 @@ class MonitoringConfig(StrictModel):
     enabled: bool = Field(default=True, description="Deploy the monitoring stack. Default: true.")
     retention_days: int = Field(default=15, ge=1, le=365, description="Prometheus retention in days. Default: 15.")
     storage_gb: int = Field(default=50, ge=10, le=10000, description="Prometheus volume size in GiB. Default: 50.")
+    storage_class: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="StorageClass of the Prometheus and Alertmanager volumes. Default: the cluster's default class.",
+    )
     prometheus_replicas: int = Field(default=1, ge=1, le=3, description="Prometheus replicas. Default: 1.")
+    alertmanager_replicas: int = Field(default=1, ge=1, le=3, description="Alertmanager replicas (a gossip cluster). Default: 1.")
+    prometheus_resources: ContainerResources = Field(
+        default_factory=_default_prometheus_resources, description="Prometheus resources. Default: 500m / 2Gi requested, 4Gi limit."
+    )
+    alertmanager_resources: ContainerResources = Field(
+        default_factory=_default_alertmanager_resources,
+        description="Alertmanager resources. Default: 50m / 128Mi requested, 256Mi limit.",
+    )
+    grafana_resources: ContainerResources = Field(
+        default_factory=_default_grafana_resources, description="Grafana resources. Default: 100m / 256Mi requested, 512Mi limit."
+    )
     grafana_hostname: Hostname | None = Field(
         default=None, description="Public host name for Grafana behind the ingress with TLS. Default: in-cluster only."
     )
+    chart: str = Field(
+        default="kube-prometheus-stack",
+        min_length=1,
+        description="Chart name in `repository`, an `oci://` reference, or a local chart path (air-gapped clusters). "
+        "Default: `kube-prometheus-stack`.",
+    )
+    repository: str | None = Field(
+        default="https://prometheus-community.github.io/helm-charts",
+        description="Helm repository URL; null when `chart` is an OCI reference or a local path. "
+        "Default: the prometheus-community repository.",
+    )
+    version: str = Field(default="79.10.0", pattern=r"^v?\d+\.\d+\.\d+$", description="Pinned chart version. Default: `79.10.0`.")
+    cluster_components: bool = Field(
+        default=True,
+        description="Install the cluster-wide parts: CRDs, the operator, node exporter and kube-state-metrics. Set false "
+        "when another stack's monitoring already runs them in the same cluster (its operator then reconciles this "
+        "stack's Prometheus). Default: true.",
+    )
+    pushgateway_image: str = Field(
+        default=PUSHGATEWAY_IMAGE,
+        description="Pushgateway image, pinned (batch jobs such as the drift monitor push to it). "
+        "Default: `prom/pushgateway:v1.11.3` by digest.",
+    )
     receivers: list[AlertReceiver] = Field(default_factory=list, description="Alert receivers. Default: none.")
+    alerting: AlertingConfig = Field(
+        default_factory=AlertingConfig, description="Alert thresholds and severity overrides. Default: see its fields."
+    )
+    drift: DriftMonitorConfig = Field(default_factory=DriftMonitorConfig, description="The drift monitor. Default: disabled.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MonitoringConfig:
+        issues: list[Issue] = []
+        local = self.chart.startswith(("oci://", "./", "/", "../")) or self.chart.endswith(".tgz")
+        if local and self.repository is not None:
+            issues.append(("repository", self.repository, "null: the chart is an OCI reference or a local path"))
+        if not local and self.repository is None:
+            issues.append(("repository", None, "a Helm repository URL for chart name " + repr(self.chart)))
+        issues += image_issues("pushgateway_image", self.pushgateway_image)
+        raise_issues(issues)
+        return self
+
+
+def monitoring_issues(
+    monitoring: MonitoringConfig, models: list[str], require_image_digest: bool = False, environment: str | None = None
+) -> list[Issue]:
+    """Cross-section problems of the monitoring section (paths relative to the config root).
+
+    ``models`` are the names of the stack's Triton models; ``require_image_digest`` is the guardrail.
+    """
+    issues: list[Issue] = []
+    if not monitoring.enabled:
+        return issues
+    for name in monitoring.drift.model_thresholds:
+        if name not in models:
+            known = ", ".join(models) or "none defined"
+            issues.append((f"monitoring.drift.model_thresholds.{name}", name, f"the name of a model in models ({known})"))
+    if require_image_digest:
+        images = [("monitoring.pushgateway_image", monitoring.pushgateway_image)]
+        if monitoring.drift.enabled and monitoring.drift.image:
+            images.append(("monitoring.drift.image", monitoring.drift.image))
+        for path, image in images:
+            if "@sha256:" not in image:
+                issues.append((path, image, f"an image pinned by digest (@sha256:...) in {environment}"))
+    return issues

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,6 +23,10 @@ class CanaryRollbackArgs:
     prometheus_url: str
     image: ImageRef
     monitoring_namespace: str
+    rule_group: dict[str, Any] | None = None
+    """The canary regression alert group, installed as a PrometheusRule next to the job."""
+    rule_labels: dict[str, str] = field(default_factory=dict)
+    """Labels the monitoring stack selects PrometheusRules by."""
     labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -131,4 +136,13 @@ class CanaryRollback(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, script]),
         )
+        if args.rule_group is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata={"name": "triton-canary", "namespace": args.namespace, "labels": {**labels, **args.rule_labels}},
+                spec={"groups": [args.rule_group]},
+                opts=child,
+            )
         self.register_outputs({})

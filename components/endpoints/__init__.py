@@ -1,0 +1,18 @@
+"""Managed inference endpoints: one cloud-neutral component rendered on SageMaker, Vertex AI or Azure ML."""
+
+from .capabilities import MATRIX, Support, capability_issues, matrix_markdown
+from .cost import EndpointCost, endpoint_cost
+from .endpoint import BuiltEndpoint, ManagedEndpoint, ManagedEndpointArgs, UnsupportedEndpointError
+
+__all__ = [
+    "MATRIX",
+    "BuiltEndpoint",
+    "EndpointCost",
+    "ManagedEndpoint",
+    "ManagedEndpointArgs",
+    "Support",
+    "UnsupportedEndpointError",
+    "capability_issues",
+    "endpoint_cost",
+    "matrix_markdown",
+]

@@ -1,0 +1,94 @@
+"""ServiceMonitors for the platform's metric sources, as pure specs (CRD field names, camelCase).
+
+Every ServiceMonitor lives in the monitoring namespace, selects its Service across namespaces and
+carries the stack's selector label, so only this stack's Prometheus scrapes it. Each one sets the
+``job`` label explicitly: the generated rules select on it, whatever the Service is called.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rules import DCGM_JOB, MLFLOW_JOB, PUSHGATEWAY_JOB, TRITON_JOB
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """A Service to scrape: where it is, how to find it, which port, and the job label to give it."""
+
+    name: str
+    """Name of the ServiceMonitor (and of the target in reports)."""
+    namespace: str
+    """Namespace of the Service."""
+    selector: dict[str, str]
+    """Labels of the Service."""
+    port: str
+    """Name of the Service port that serves metrics."""
+    job: str
+    """The `job` label of every scraped series."""
+    path: str = "/metrics"
+    interval: str = "30s"
+    honor_labels: bool = False
+    """Keep the scraped series' own `job`/`instance` labels (the Pushgateway's pushed groups)."""
+    extra_relabelings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+
+TRITON_SELECTOR = {"app.kubernetes.io/name": "triton"}
+"""Labels the Triton Service must carry (the serving component sets them)."""
+TRITON_METRICS_PORT = "metrics"
+MLFLOW_SELECTOR = {"app.kubernetes.io/name": "mlflow"}
+MLFLOW_PORT = "http"
+DCGM_SELECTOR = {"app": "nvidia-dcgm-exporter"}
+"""The GPU operator's DCGM exporter Service (port `gpu-metrics`, 9400)."""
+DCGM_PORT = "gpu-metrics"
+PUSHGATEWAY_SELECTOR = {"app.kubernetes.io/name": "pushgateway"}
+
+
+def triton_target(namespace: str, selector: dict[str, str] | None = None, port: str = TRITON_METRICS_PORT) -> ScrapeTarget:
+    """Triton's metrics port (8002); series keep Triton's own `model` and `version` labels."""
+    return ScrapeTarget("triton", namespace, selector or dict(TRITON_SELECTOR), port, TRITON_JOB, interval="15s")
+
+
+def mlflow_target(namespace: str, selector: dict[str, str] | None = None, port: str = MLFLOW_PORT) -> ScrapeTarget:
+    """The MLflow server's `/metrics` (served with `--expose-prometheus`)."""
+    return ScrapeTarget("mlflow", namespace, selector or dict(MLFLOW_SELECTOR), port, MLFLOW_JOB)
+
+
+def dcgm_target(namespace: str, selector: dict[str, str] | None = None, port: str = DCGM_PORT) -> ScrapeTarget:
+    """The DCGM exporter; `Hostname`, `gpu` and `modelName` come from the exporter itself."""
+    return ScrapeTarget("dcgm-exporter", namespace, selector or dict(DCGM_SELECTOR), port, DCGM_JOB)
+
+
+def pushgateway_target(namespace: str) -> ScrapeTarget:
+    """The Pushgateway; pushed groups keep their own labels (`honorLabels`)."""
+    return ScrapeTarget("pushgateway", namespace, dict(PUSHGATEWAY_SELECTOR), "http", PUSHGATEWAY_JOB, honor_labels=True)
+
+
+def service_monitor_spec(target: ScrapeTarget) -> dict[str, Any]:
+    """The `spec` of a monitoring.coreos.com/v1 ServiceMonitor for ``target``."""
+    relabelings: list[dict[str, Any]] = (
+        [] if target.honor_labels else [{"targetLabel": "job", "replacement": target.job, "action": "replace"}]
+    )
+    relabelings += [dict(r) for r in target.extra_relabelings]
+    endpoint: dict[str, Any] = {"port": target.port, "path": target.path, "interval": target.interval, "scheme": "http"}
+    if target.honor_labels:
+        endpoint["honorLabels"] = True
+    if relabelings:
+        endpoint["relabelings"] = relabelings
+    return {
+        "jobLabel": "app.kubernetes.io/name",
+        "namespaceSelector": {"matchNames": [target.namespace]},
+        "selector": {"matchLabels": dict(sorted(target.selector.items()))},
+        "endpoints": [endpoint],
+    }
+
+
+def service_monitor_manifest(target: ScrapeTarget, namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+    """A whole ServiceMonitor object (``labels`` must include the stack's selector label)."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": {"name": target.name, "namespace": namespace, "labels": labels},
+        "spec": service_monitor_spec(target),
+    }

@@ -1,0 +1,116 @@
+"""What the monitoring of one stack is generated from: a plain, typed digest of the platform config.
+
+Rules, dashboards and routing are pure functions of an ``AlertSpec``; tests build one directly,
+the platform builds one from its ``PlatformConfig`` with ``alert_spec``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..config.monitoring import AlertingConfig, AlertName, DriftMonitorConfig, Severity
+from ..config.platform import PlatformConfig
+from ..config.serving import ModelConfig
+
+SEVERITIES: dict[str, Severity] = {
+    "ModelErrorBudgetFastBurn": "page",
+    "ModelErrorBudgetSlowBurn": "ticket",
+    "ModelLatencyP99High": "page",
+    "ModelQueueTimeHigh": "ticket",
+    "TritonDown": "page",
+    "CanaryErrorRateHigh": "page",
+    "CanaryLatencyHigh": "ticket",
+    "GpuUtilizationSaturated": "ticket",
+    "GpuMemorySaturated": "ticket",
+    "PodRestartingOften": "ticket",
+    "PodNotReady": "ticket",
+    "MlflowDown": "ticket",
+    "ModelDataDrift": "ticket",
+    "ModelQualityDegraded": "ticket",
+    "DriftMonitorStale": "ticket",
+}
+"""The catalogue's default severity of every alert; a stack overrides them in `monitoring.alerting`."""
+
+
+@dataclass(frozen=True)
+class CanarySpec:
+    """The candidate version of a model and the limits that roll it back."""
+
+    version: int
+    max_error_rate: float
+    max_p99_latency_ms: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One served model: its stable version, SLOs, canary and drift thresholds."""
+
+    name: str
+    version: int
+    availability: float
+    p99_latency_ms: int
+    canary: CanarySpec | None = None
+    drift_score: float = 0.3
+    min_quality: float = 0.8
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """Everything the rules, routes and dashboards of one stack depend on."""
+
+    environment: str
+    serving_namespace: str
+    models: tuple[ModelSpec, ...] = ()
+    tracking_namespace: str | None = None
+    """The MLflow namespace; None when MLflow is disabled."""
+    gpus: bool = False
+    """Whether the stack has GPU pools (GPU rules and dashboards)."""
+    drift: bool = False
+    """Whether the drift monitor runs (drift, quality and staleness rules)."""
+    drift_stale_after_minutes: int = 120
+    alerting: AlertingConfig = field(default_factory=AlertingConfig)
+
+    def severity(self, alert: AlertName) -> Severity:
+        """The severity of an alert in this stack."""
+        return self.alerting.severity_overrides.get(alert, SEVERITIES[alert])
+
+    @property
+    def workload_namespaces(self) -> tuple[str, ...]:
+        """Namespaces whose pods are watched for restarts and readiness."""
+        return (self.serving_namespace,) + ((self.tracking_namespace,) if self.tracking_namespace else ())
+
+
+def model_spec(model: ModelConfig, drift: DriftMonitorConfig) -> ModelSpec:
+    """The monitoring view of one `ModelConfig`."""
+    canary = None
+    if model.canary is not None:
+        canary = CanarySpec(
+            version=model.canary.version,
+            max_error_rate=model.canary.max_error_rate,
+            max_p99_latency_ms=model.canary.max_p99_latency_ms or model.slo.p99_latency_ms,
+        )
+    thresholds = drift.thresholds_for(model.name)
+    return ModelSpec(
+        name=model.name,
+        version=model.version,
+        availability=model.slo.availability,
+        p99_latency_ms=model.slo.p99_latency_ms,
+        canary=canary,
+        drift_score=thresholds.drift_score,
+        min_quality=thresholds.min_quality,
+    )
+
+
+def alert_spec(cfg: PlatformConfig) -> AlertSpec:
+    """The monitoring digest of a stack's configuration."""
+    monitoring = cfg.monitoring
+    return AlertSpec(
+        environment=cfg.environment,
+        serving_namespace=cfg.namespaces.serving,
+        models=tuple(model_spec(m, monitoring.drift) for m in cfg.models),
+        tracking_namespace=cfg.namespaces.tracking if cfg.mlflow.enabled else None,
+        gpus=bool(cfg.gpu_pools),
+        drift=monitoring.drift.enabled,
+        drift_stale_after_minutes=monitoring.drift.stale_after_minutes,
+        alerting=monitoring.alerting,
+    )

@@ -1,0 +1,246 @@
+"""The `MonitoringStack` component: kube-prometheus-stack, routing, scrape wiring, rules, dashboards, drift monitor."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from ..config.monitoring import MonitoringConfig
+from ..config.platform import PlatformConfig
+from .alertmanager import RECEIVER_SECRET, receiver_secret_keys
+from .dashboards import dashboard_texts
+from .rules import rule_files
+from .servicemonitors import ScrapeTarget, dcgm_target, mlflow_target, pushgateway_target, service_monitor_spec, triton_target
+from .spec import AlertSpec, alert_spec
+from .values import (
+    DASHBOARD_FOLDER_ANNOTATION,
+    DASHBOARD_LABEL,
+    GRAFANA_ADMIN_SECRET,
+    chart_values,
+    network_policy_specs,
+    release_name,
+    scraper_peer,
+    selector_labels,
+)
+from .workloads import (
+    DRIFT_MONITOR,
+    PUSHGATEWAY,
+    drift_cronjob_spec,
+    pushgateway_deployment_spec,
+    pushgateway_service_spec,
+    pushgateway_url,
+)
+
+DASHBOARD_FOLDER = "MLOps"
+
+
+@dataclass(frozen=True)
+class MonitoringStackArgs:
+    """What the monitoring stack watches and where it runs."""
+
+    config: MonitoringConfig
+    """The stack's `monitoring` section (chart, sizing, receivers, thresholds, drift monitor)."""
+    spec: AlertSpec
+    """What rules, routes and dashboards are generated from (models and SLOs, namespaces, GPUs)."""
+    namespace: str
+    """The monitoring namespace (it exists: `PlatformNamespace`, privileged, default-deny)."""
+    cluster: str
+    """The cluster's name, attached to every series as the `cluster` external label."""
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Pulumi secret outputs by config key; every receiver's `secret_key` must be present."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every object."""
+    scrape_targets: tuple[ScrapeTarget, ...] = ()
+    """Services scraped besides the stack's own (Triton, MLflow, the DCGM exporter)."""
+    drift_models: tuple[tuple[str, int], ...] = ()
+    """(model, stable version) pairs the drift monitor scores. Default: every model of ``spec``."""
+    namespace_resource: pulumi.Input[str] | None = None
+    """The namespace as an Output of its resource, so every object waits for it. Default: ``namespace``."""
+
+    @classmethod
+    def for_platform(
+        cls,
+        cfg: PlatformConfig,
+        secrets: Mapping[str, pulumi.Output[str]],
+        labels: dict[str, str],
+        namespace_resource: pulumi.Input[str] | None = None,
+    ) -> MonitoringStackArgs:
+        """The monitoring of a whole platform stack: its models, MLflow, GPU operator and receivers."""
+        spec = alert_spec(cfg)
+        targets = [triton_target(cfg.namespaces.serving)] if cfg.models else []
+        if cfg.mlflow.enabled:
+            targets.append(mlflow_target(cfg.namespaces.tracking))
+        if cfg.gpu_operator_enabled:
+            targets.append(dcgm_target(cfg.gpu_operator.namespace))
+        return cls(
+            config=cfg.monitoring,
+            spec=spec,
+            namespace=cfg.namespaces.monitoring,
+            cluster=cfg.cluster.name or pulumi.get_stack(),
+            secrets=secrets,
+            labels=labels,
+            scrape_targets=tuple(targets),
+            drift_models=tuple((m.name, m.version) for m in cfg.models),
+            namespace_resource=namespace_resource,
+        )
+
+
+class MonitoringStack(pulumi.ComponentResource):
+    """Prometheus, Alertmanager and Grafana (pinned kube-prometheus-stack), and what they need to be useful.
+
+    Outputs:
+      * ``selector_labels``: the label every ServiceMonitor, PodMonitor and PrometheusRule must carry;
+      * ``scraper_peer``: the NetworkPolicy peer of Prometheus, for namespaces that allow it to scrape;
+      * ``pushgateway_url``, ``prometheus_url``, ``alertmanager_url``, ``grafana_url`` (in-cluster);
+      * ``alert_names``: the generated alerts; ``chart``: the Helm chart component.
+
+    ``service_monitor(target)`` adds a ServiceMonitor with the selector label for another component.
+    """
+
+    def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:monitoring:MonitoringStack", name, None, opts)
+        self._name = name
+        self._args = args
+        cfg = args.config
+        ns = args.namespace
+        release = release_name(ns)
+        self.selector_labels = selector_labels(ns)
+        self.scraper_peer = scraper_peer(ns)
+        self.pushgateway_url = pushgateway_url(ns)
+        self.prometheus_url = f"http://{release}-prometheus.{ns}.svc:9090"
+        self.alertmanager_url = f"http://{release}-alertmanager.{ns}.svc:9093"
+        self.grafana_url = f"https://{cfg.grafana_hostname}" if cfg.grafana_hostname else f"http://{release}-grafana.{ns}.svc"
+        self._namespace: pulumi.Input[str] = args.namespace_resource if args.namespace_resource is not None else ns
+        child = pulumi.ResourceOptions(parent=self)
+
+        missing = [key for key in receiver_secret_keys(cfg.receivers) if key not in args.secrets]
+        if missing:
+            raise ValueError(f"MonitoringStackArgs.secrets lacks the receiver secrets {missing}")
+        receivers = k8s.core.v1.Secret(
+            f"{name}-receivers",
+            metadata=self._meta(RECEIVER_SECRET),
+            type="Opaque",
+            string_data={key: pulumi.Output.secret(args.secrets[key]) for key in receiver_secret_keys(cfg.receivers)},
+            opts=child,
+        )
+        password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False, opts=child)
+        grafana_admin = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=self._meta(GRAFANA_ADMIN_SECRET),
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=child,
+        )
+        for policy, spec in network_policy_specs(grafana_ingress=cfg.grafana_hostname is not None).items():
+            k8s.networking.v1.NetworkPolicy(f"{name}-{policy}", metadata=self._meta(policy), spec=spec, opts=child)
+
+        repository = k8s.helm.v4.RepositoryOptsArgs(repo=cfg.repository) if cfg.repository else None
+        self.chart = k8s.helm.v4.Chart(
+            f"{name}-chart",
+            chart=cfg.chart,
+            version=cfg.version,
+            repository_opts=repository,
+            namespace=self._namespace,
+            name=release,
+            values=chart_values(cfg, ns, args.spec.environment, args.cluster, args.labels),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[receivers, grafana_admin]),
+        )
+        after_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.chart])
+        self._after_crds = after_crds
+
+        # One replica by design: a second Pushgateway would split the pushed series between replicas.
+        k8s.apps.v1.Deployment(
+            f"{name}-pushgateway",
+            metadata=self._meta(
+                PUSHGATEWAY,
+                annotations={"mlops.platform/availability-exempt": "single writer: replicas would split the pushed drift scores"},
+            ),
+            spec=pushgateway_deployment_spec(cfg.pushgateway_image, args.labels),
+            opts=child,
+        )
+        k8s.core.v1.Service(f"{name}-pushgateway", metadata=self._meta(PUSHGATEWAY), spec=pushgateway_service_spec(), opts=child)
+
+        self.service_monitors = [self.service_monitor(t) for t in (*args.scrape_targets, pushgateway_target(ns))]
+        self.rules = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules-{file.split('.', 1)[0]}",
+                api_version="monitoring.coreos.com/v1",
+                kind="PrometheusRule",
+                metadata=self._meta(f"mlops-{file.split('.', 1)[0]}", self.selector_labels),
+                spec=content,
+                opts=after_crds,
+            )
+            for file, content in rule_files(args.spec).items()
+        ]
+        self.alert_names = sorted(
+            {r["alert"] for c in rule_files(args.spec).values() for g in c["groups"] for r in g["rules"] if "alert" in r}
+        )
+        for file, text in dashboard_texts(args.spec).items():
+            stem = file.rsplit(".", 1)[0]
+            k8s.core.v1.ConfigMap(
+                f"{name}-dashboard-{stem}",
+                metadata=self._meta(f"dashboard-{stem}", {DASHBOARD_LABEL: "1"}, {DASHBOARD_FOLDER_ANNOTATION: DASHBOARD_FOLDER}),
+                data={file: text},
+                opts=child,
+            )
+        if cfg.drift.enabled:
+            self._drift_monitor(name, args)
+        self.register_outputs(
+            {
+                "selector_labels": self.selector_labels,
+                "pushgateway_url": self.pushgateway_url,
+                "prometheus_url": self.prometheus_url,
+                "alertmanager_url": self.alertmanager_url,
+                "grafana_url": self.grafana_url,
+                "alert_names": self.alert_names,
+            }
+        )
+
+    def _meta(
+        self, object_name: str, extra_labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=object_name,
+            namespace=self._namespace,
+            labels={**self._args.labels, **(extra_labels or {})},
+            annotations=annotations,
+        )
+
+    def service_monitor(self, target: ScrapeTarget, opts: pulumi.ResourceOptions | None = None) -> k8s.apiextensions.CustomResource:
+        """A ServiceMonitor for ``target``, carrying the selector label, in the monitoring namespace."""
+        return k8s.apiextensions.CustomResource(
+            f"{self._name}-sm-{target.name}",
+            api_version="monitoring.coreos.com/v1",
+            kind="ServiceMonitor",
+            metadata=self._meta(target.name, self.selector_labels),
+            spec=service_monitor_spec(target),
+            opts=pulumi.ResourceOptions.merge(self._after_crds, opts),
+        )
+
+    def _drift_monitor(self, name: str, args: MonitoringStackArgs) -> None:
+        drift = args.config.drift
+        child = pulumi.ResourceOptions(parent=self)
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-drift-monitor",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=DRIFT_MONITOR,
+                namespace=self._namespace,
+                labels=args.labels,
+                annotations=dict(drift.service_account_annotations) or None,
+            ),
+            automount_service_account_token=False,
+            opts=child,
+        )
+        models = list(args.drift_models) or [(m.name, m.version) for m in args.spec.models]
+        spec: dict[str, Any] = drift_cronjob_spec(drift, args.namespace, models, args.spec.environment, args.labels)
+        k8s.batch.v1.CronJob(
+            f"{name}-drift-monitor",
+            metadata=self._meta(DRIFT_MONITOR),
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+        )

@@ -1,0 +1,491 @@
+"""The dynamic resources behind the endpoints: Vertex AI model upload/deploy/traffic split against a fake
+aiplatform client (calls, long-running operations, failures, rollback), and Azure ML traffic against a fake ARM."""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import copy
+from types import SimpleNamespace
+from typing import Any
+
+import dill  # type: ignore[import-untyped]
+import pytest
+from google.api_core import exceptions
+from pulumi.dynamic.dynamic import serialize_provider
+
+from components.endpoints.azureml_traffic import AzureMlTrafficProvider
+from components.endpoints.vertex_deploy import (
+    CPU_UTILIZATION,
+    DUTY_CYCLE,
+    VertexClients,
+    VertexDeploymentError,
+    VertexDeploymentProvider,
+    shift_stages,
+)
+
+ENDPOINT = "projects/acme-ml/locations/us-central1/endpoints/1234567890"
+REGISTRY = "projects/acme-ml/locations/us-central1/models/churn-prod"
+
+
+class FakeOperation:
+    """A long-running operation: `result(timeout)` polls until done, then returns or raises."""
+
+    def __init__(
+        self, log: list[tuple[str, Any]], what: str, result: Any = None, error: BaseException | None = None, polls: int = 3
+    ) -> None:
+        self.log, self.what, self._result, self.error, self.polls = log, what, result, error, polls
+
+    def result(self, timeout: float | None = None) -> Any:
+        self.log.append(("wait", (self.what, timeout, self.polls)))
+        if self.error is not None:
+            raise self.error
+        return self._result
+
+
+class FakeVertex:
+    """In-memory Vertex AI: a model registry with versions and one endpoint with deployed models and a traffic split.
+
+    Enforces the API's rules the resource relies on: splits add up to 100 and name deployed models, a model with
+    traffic cannot be undeployed, a deployed model's registry model cannot be deleted. ``fail`` maps a method to the
+    1-based call numbers whose operation fails with the given error (or, for update_endpoint, raises directly).
+    """
+
+    def __init__(self, fail: dict[str, dict[int, BaseException]] | None = None) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.count: dict[str, int] = {}
+        self.fail = fail or {}
+        self.registry: dict[str, list[dict[str, Any]]] = {}
+        self.deployed: dict[str, dict[str, Any]] = {}
+        self.split: dict[str, int] = {}
+        self.next_id = 100
+        self.endpoints = self
+        self.models = self
+
+    def _failure(self, method: str) -> BaseException | None:
+        self.count[method] = self.count.get(method, 0) + 1
+        return self.fail.get(method, {}).get(self.count[method])
+
+    def _check_split(self, split: dict[str, int]) -> None:
+        assert not split or sum(split.values()) == 100, f"traffic split {split} does not add up to 100"
+        assert set(split) <= set(self.deployed), f"traffic split {split} names undeployed models ({sorted(self.deployed)})"
+
+    # ModelService
+    def get_model(self, name: str) -> Any:
+        self.calls.append(("get_model", name))
+        if name not in self.registry:
+            raise exceptions.NotFound(f"model {name}")
+        return SimpleNamespace(name=name)
+
+    def upload_model(self, request: Any) -> FakeOperation:
+        name = request.parent_model or f"{request.parent}/models/{request.model_id}"
+        model = request.model
+        self.calls.append(
+            (
+                "upload_model",
+                {
+                    "parent_model": request.parent_model,
+                    "model_id": request.model_id,
+                    "artifact_uri": model.artifact_uri,
+                    "image_uri": model.container_spec.image_uri,
+                    "ports": [p.container_port for p in model.container_spec.ports],
+                    "predict_route": model.container_spec.predict_route,
+                    "health_route": model.container_spec.health_route,
+                    "kms_key": model.encryption_spec.kms_key_name,
+                    "labels": dict(model.labels),
+                },
+            )
+        )
+        error = self._failure("upload_model")
+        if error:
+            return FakeOperation(self.calls, "upload", error=error)
+        versions = self.registry.setdefault(name, [])
+        versions.append({"artifact_uri": model.artifact_uri})
+        return FakeOperation(self.calls, "upload", SimpleNamespace(model=name, model_version_id=str(len(versions))))
+
+    def delete_model(self, name: str) -> FakeOperation:
+        self.calls.append(("delete_model", name))
+        if name not in self.registry:
+            raise exceptions.NotFound(name)
+        in_use = [d for d in self.deployed.values() if d["model"].startswith(f"{name}@")]
+        assert not in_use, f"model {name} is still deployed"
+        del self.registry[name]
+        return FakeOperation(self.calls, "delete")
+
+    # EndpointService
+    def deploy_model(self, endpoint: str, deployed_model: Any, traffic_split: dict[str, int]) -> FakeOperation:
+        resources = deployed_model.dedicated_resources
+        self.calls.append(
+            (
+                "deploy_model",
+                {
+                    "endpoint": endpoint,
+                    "model": deployed_model.model,
+                    "display_name": deployed_model.display_name,
+                    "service_account": deployed_model.service_account,
+                    "machine_type": resources.machine_spec.machine_type,
+                    "accelerator": (resources.machine_spec.accelerator_type.name, resources.machine_spec.accelerator_count),
+                    "replicas": (resources.min_replica_count, resources.max_replica_count),
+                    "autoscaling": [(m.metric_name, m.target) for m in resources.autoscaling_metric_specs],
+                    "traffic_split": dict(traffic_split),
+                },
+            )
+        )
+        error = self._failure("deploy_model")
+        if error:
+            return FakeOperation(self.calls, "deploy", error=error)
+        new_id = str(self.next_id)
+        self.next_id += 1
+        self.deployed[new_id] = {"model": deployed_model.model}
+        split = {(new_id if k == "0" else k): v for k, v in traffic_split.items()}
+        self._check_split(split)
+        self.split = split
+        return FakeOperation(self.calls, "deploy", SimpleNamespace(deployed_model=SimpleNamespace(id=new_id)))
+
+    def update_endpoint(self, endpoint: Any, update_mask: Any) -> Any:
+        split = dict(endpoint.traffic_split)
+        self.calls.append(("update_endpoint", {"name": endpoint.name, "traffic_split": split, "mask": list(update_mask.paths)}))
+        error = self._failure("update_endpoint")
+        if error:
+            raise error
+        self._check_split(split)
+        self.split = split
+        return endpoint
+
+    def mutate_deployed_model(self, endpoint: str, deployed_model: Any, update_mask: Any) -> FakeOperation:
+        resources = deployed_model.dedicated_resources
+        self.calls.append(
+            ("mutate_deployed_model", {"id": deployed_model.id, "replicas": (resources.min_replica_count, resources.max_replica_count)})
+        )
+        return FakeOperation(self.calls, "mutate")
+
+    def undeploy_model(self, endpoint: str, deployed_model_id: str, traffic_split: dict[str, int]) -> FakeOperation:
+        self.calls.append(("undeploy_model", {"id": deployed_model_id, "traffic_split": dict(traffic_split)}))
+        error = self._failure("undeploy_model")
+        if error:
+            return FakeOperation(self.calls, "undeploy", error=error)
+        if deployed_model_id not in self.deployed:
+            raise exceptions.NotFound(deployed_model_id)
+        split = dict(traffic_split) if traffic_split else {k: v for k, v in self.split.items() if k != deployed_model_id}
+        assert split.get(deployed_model_id, 0) == 0, "a deployed model with traffic cannot be undeployed"
+        del self.deployed[deployed_model_id]
+        split.pop(deployed_model_id, None)
+        self._check_split(split)
+        self.split = split
+        return FakeOperation(self.calls, "undeploy")
+
+    def get_endpoint(self, name: str) -> Any:
+        return SimpleNamespace(name=name, traffic_split=dict(self.split))
+
+    def methods(self) -> list[str]:
+        return [name for name, _ in self.calls if name not in ("wait", "get_model")]
+
+    def of(self, method: str) -> list[Any]:
+        return [args for name, args in self.calls if name == method]
+
+
+def props(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "project": "acme-ml",
+        "location": "us-central1",
+        "endpoint": ENDPOINT,
+        "model_id": "churn-prod",
+        "display_name": "churn-prod",
+        "service_account": "vtx-churn@acme-ml.iam.gserviceaccount.com",
+        "labels": {"team": "ml"},
+        "kms_key": "",
+        "machine": {"machine_type": "g2-standard-8", "accelerator_type": "NVIDIA_L4", "accelerator_count": 1},
+        "container": {"port": 8080, "predict_route": "/invocations", "health_route": "/ping"},
+        "replicas": {"live": {"min": 2, "max": 6}},
+        "autoscaling": {"target": 70},
+        "versions": {"live": {"artifact_uri": "gs://models/churn/5", "image_uri": "us-docker.pkg.dev/p/r/churn:5", "percent": 100}},
+        "shift": {"mode": "canary", "step_percent": 10, "wait_seconds": 600},
+        "timeout_seconds": 3600,
+    }
+    for key, value in changes.items():
+        base[key] = value
+    return base
+
+
+def with_canary(p: dict[str, Any], percent: int = 20, uri: str = "gs://models/churn/6") -> dict[str, Any]:
+    p = copy.deepcopy(p)
+    p["versions"]["live"]["percent"] = 100 - percent
+    p["versions"]["canary"] = {"artifact_uri": uri, "image_uri": "us-docker.pkg.dev/p/r/churn:5", "percent": percent}
+    p["replicas"]["canary"] = {"min": 1, "max": 6}
+    return p
+
+
+def provider_for(fake: FakeVertex) -> tuple[VertexDeploymentProvider, list[float]]:
+    sleeps: list[float] = []
+    locations: list[str] = []
+
+    def factory(location: str) -> VertexClients:
+        locations.append(location)
+        return VertexClients(endpoints=fake, models=fake)
+
+    return VertexDeploymentProvider(client_factory=factory, sleep=sleeps.append), sleeps
+
+
+def outs_of(result: Any) -> dict[str, Any]:
+    assert result.outs is not None
+    return dict(result.outs)
+
+
+def created(fake: FakeVertex, p: dict[str, Any]) -> dict[str, Any]:
+    provider, _ = provider_for(fake)
+    result = provider.create(p)
+    assert result.outs is not None
+    return result.outs
+
+
+def test_create_uploads_and_deploys_live_then_canary_with_the_split():
+    fake = FakeVertex()
+    outs = created(fake, with_canary(props(kms_key="projects/acme-ml/locations/us-central1/keyRings/ml/cryptoKeys/vertex")))
+    assert fake.methods() == ["upload_model", "deploy_model", "upload_model", "deploy_model"]
+    first, second = fake.of("upload_model")
+    assert (first["model_id"], first["parent_model"]) == ("churn-prod", "")  # new registry model
+    assert (second["model_id"], second["parent_model"]) == ("", REGISTRY)  # the canary is its next version
+    assert first["ports"] == [8080] and (first["predict_route"], first["health_route"]) == ("/invocations", "/ping")
+    assert first["kms_key"].endswith("/cryptoKeys/vertex") and first["labels"] == {"team": "ml", "mlops-role": "live"}
+    live, canary = fake.of("deploy_model")
+    assert live["model"] == f"{REGISTRY}@1" and live["traffic_split"] == {"0": 100}
+    assert canary["model"] == f"{REGISTRY}@2" and canary["traffic_split"] == {"0": 20, "100": 80}
+    assert live["machine_type"] == "g2-standard-8" and live["accelerator"] == ("NVIDIA_L4", 1)
+    assert live["replicas"] == (2, 6) and canary["replicas"] == (1, 6)
+    assert live["autoscaling"] == [(DUTY_CYCLE, 70)]
+    assert live["service_account"] == "vtx-churn@acme-ml.iam.gserviceaccount.com"
+    assert outs["traffic_split"] == {"100": 80, "101": 20}
+    assert outs["deployed"]["live"]["deployed_model_id"] == "100" and outs["deployed"]["canary"]["model"] == f"{REGISTRY}@2"
+    # every long-running operation is awaited with the configured timeout
+    waits = [args for name, args in fake.calls if name == "wait"]
+    assert len(waits) == 4 and {timeout for _, timeout, _ in waits} == {3600.0}
+
+
+def test_cpu_machines_autoscale_on_cpu_utilization():
+    fake = FakeVertex()
+    created(fake, props(machine={"machine_type": "n1-standard-4", "accelerator_type": "", "accelerator_count": 0}))
+    (deploy,) = fake.of("deploy_model")
+    assert deploy["accelerator"] == ("ACCELERATOR_TYPE_UNSPECIFIED", 0) and deploy["autoscaling"] == [(CPU_UTILIZATION, 70)]
+
+
+def test_failed_canary_deploy_cleans_up_everything_it_created():
+    fake = FakeVertex(fail={"deploy_model": {2: exceptions.ResourceExhausted("no L4 capacity in us-central1")}})
+    provider, _ = provider_for(fake)
+    with pytest.raises(VertexDeploymentError, match=r"cleaned up: .*no L4 capacity"):
+        provider.create(with_canary(props()))
+    assert fake.deployed == {} and fake.registry == {} and fake.split == {}
+    assert fake.methods()[-2:] == ["undeploy_model", "delete_model"]
+
+
+def test_deploy_timeout_is_reported_and_cleaned_up():
+    fake = FakeVertex(fail={"deploy_model": {1: concurrent.futures.TimeoutError()}})
+    provider, _ = provider_for(fake)
+    with pytest.raises(VertexDeploymentError, match="no result after 3600 s"):
+        provider.create(props())
+    assert fake.registry == {} and fake.methods() == ["upload_model", "deploy_model", "delete_model"]
+
+
+@pytest.mark.parametrize(
+    ("mode", "step", "splits"),
+    [
+        ("canary", 10, [{"0": 8, "100": 72, "101": 20}, {"102": 80, "100": 0, "101": 20}]),
+        (
+            "linear",
+            25,
+            [
+                {"0": 20, "100": 60, "101": 20},
+                {"102": 40, "100": 40, "101": 20},
+                {"102": 60, "100": 20, "101": 20},
+                {"102": 80, "100": 0, "101": 20},
+            ],
+        ),
+        ("all_at_once", 100, [{"0": 80, "100": 0, "101": 20}]),
+    ],
+)
+def test_new_live_version_shifts_the_live_share_stage_by_stage(mode, step, splits):
+    fake = FakeVertex()
+    old = created(fake, with_canary(props()))
+    new = with_canary(props(shift={"mode": mode, "step_percent": step, "wait_seconds": 900}))
+    new["versions"]["live"]["image_uri"] = "us-docker.pkg.dev/p/r/churn:5.1"
+    provider, sleeps = provider_for(fake)
+    fake.calls.clear()
+    outs = provider.update("id", old, new).outs
+    assert outs is not None
+    (upload,) = fake.of("upload_model")
+    assert upload["parent_model"] == REGISTRY and upload["image_uri"].endswith(":5.1")
+    (deploy,) = fake.of("deploy_model")
+    seen = [deploy["traffic_split"]] + [u["traffic_split"] for u in fake.of("update_endpoint")]
+    assert seen == splits
+    assert sleeps == [900.0] * len(shift_stages(mode, step))  # a bake after every stage, the last before undeploying
+    assert fake.of("undeploy_model") == [{"id": "100", "traffic_split": {"102": 80, "101": 20}}]
+    assert outs["deployed"]["live"]["deployed_model_id"] == "102" and outs["deployed"]["canary"]["deployed_model_id"] == "101"
+    assert outs["traffic_split"] == {"102": 80, "101": 20}
+    assert fake.registry[REGISTRY][-1] == {"artifact_uri": "gs://models/churn/5"}  # versions are kept as history
+
+
+def test_failed_step_rolls_traffic_back_to_the_old_version():
+    fake = FakeVertex(fail={"update_endpoint": {1: exceptions.InternalServerError("backend error")}})
+    old = created(fake, props())
+    new = props(versions={"live": {"artifact_uri": "gs://models/churn/6", "image_uri": "us-docker.pkg.dev/p/r/churn:5", "percent": 100}})
+    provider, _ = provider_for(fake)
+    with pytest.raises(VertexDeploymentError, match=r"rolled back to projects/.*/models/churn-prod@1: .*backend error"):
+        provider.update("id", old, new)
+    assert fake.split == {"100": 100} and set(fake.deployed) == {"100"}
+    assert fake.of("update_endpoint")[-1]["traffic_split"] == {"100": 100}
+    assert fake.of("undeploy_model") == [{"id": "101", "traffic_split": {"100": 100}}]
+
+
+def test_failed_deploy_of_a_new_version_leaves_traffic_untouched():
+    fake = FakeVertex(fail={"deploy_model": {2: exceptions.FailedPrecondition("image not found")}})
+    old = created(fake, props())
+    new = props(versions={"live": {"artifact_uri": "gs://models/churn/6", "image_uri": "us-docker.pkg.dev/p/r/churn:5", "percent": 100}})
+    provider, _ = provider_for(fake)
+    with pytest.raises(exceptions.FailedPrecondition):
+        provider.update("id", old, new)
+    assert fake.split == {"100": 100} and fake.of("update_endpoint") == []
+
+
+def test_replica_change_mutates_in_place():
+    fake = FakeVertex()
+    old = created(fake, props())
+    provider, _ = provider_for(fake)
+    fake.calls.clear()
+    provider.update("id", old, props(replicas={"live": {"min": 3, "max": 8}}))
+    assert fake.methods() == ["mutate_deployed_model"]
+    assert fake.of("mutate_deployed_model") == [{"id": "100", "replicas": (3, 8)}]
+
+
+def test_canary_reweight_new_version_and_removal():
+    fake = FakeVertex()
+    provider, _ = provider_for(fake)
+    state = created(fake, with_canary(props(), percent=10))
+    fake.calls.clear()
+    state = outs_of(provider.update("id", state, with_canary(props(), percent=30)))
+    assert fake.methods() == ["update_endpoint"] and fake.split == {"101": 30, "100": 70}
+    fake.calls.clear()
+    state = outs_of(provider.update("id", state, with_canary(props(), percent=30, uri="gs://models/churn/7")))
+    assert fake.methods() == ["upload_model", "deploy_model", "undeploy_model"]
+    assert fake.of("deploy_model")[0]["traffic_split"] == {"0": 30, "100": 70, "101": 0}
+    assert fake.split == {"102": 30, "100": 70}
+    fake.calls.clear()
+    state = outs_of(provider.update("id", state, props()))
+    assert fake.of("undeploy_model") == [{"id": "102", "traffic_split": {"100": 100}}]
+    assert set(state["deployed"]) == {"live"} and fake.split == {"100": 100}
+
+
+def test_delete_undeploys_canary_then_live_then_deletes_the_registry_model():
+    fake = FakeVertex()
+    provider, _ = provider_for(fake)
+    state = created(fake, with_canary(props()))
+    fake.calls.clear()
+    provider.delete("id", state)
+    assert fake.of("undeploy_model") == [{"id": "101", "traffic_split": {"100": 100}}, {"id": "100", "traffic_split": {}}]
+    assert fake.of("delete_model") == [REGISTRY] and fake.deployed == {} and fake.registry == {}
+    provider.delete("id", state)  # already gone: NotFound is success
+
+
+def test_diff_replaces_on_identity_and_updates_on_everything_else():
+    provider, _ = provider_for(FakeVertex())
+    base = props()
+    assert provider.diff("id", base, props()).changes is False
+    moved = provider.diff("id", base, props(endpoint=ENDPOINT.replace("1234567890", "1111111111")))
+    assert moved.changes and moved.replaces == ["endpoint"] and moved.delete_before_replace is False
+    image = props(versions={"live": {"artifact_uri": "gs://models/churn/5", "image_uri": "us-docker.pkg.dev/p/r/churn:6", "percent": 100}})
+    assert provider.diff("id", base, image).changes is True and provider.diff("id", base, image).replaces == []
+
+
+def test_check_rejects_splits_that_do_not_add_up():
+    provider, _ = provider_for(FakeVertex())
+    bad = with_canary(props())
+    bad["versions"]["live"]["percent"] = 90
+    failures = provider.check({}, bad).failures
+    assert [f.property for f in failures] == ["versions"]
+    assert provider.check({}, with_canary(props())).failures == []
+
+
+def test_read_reports_the_live_traffic_split():
+    fake = FakeVertex()
+    provider, _ = provider_for(fake)
+    state = created(fake, props())
+    fake.split = {"100": 100}
+    assert outs_of(provider.read("id", state))["traffic_split"] == {"100": 100}
+
+
+def test_the_provider_survives_pulumi_serialization():
+    provider = dill.loads(base64.b64decode(serialize_provider(VertexDeploymentProvider())))
+    assert isinstance(provider, VertexDeploymentProvider) and provider.client_factory.__name__ == "default_clients"
+
+
+def test_real_clients_target_the_regional_api(monkeypatch):
+    import google.auth
+    from google.auth.credentials import AnonymousCredentials
+
+    from components.endpoints.vertex_deploy import default_clients
+
+    monkeypatch.setattr(google.auth, "default", lambda *args, **kwargs: (AnonymousCredentials(), "acme-ml"))
+    clients = default_clients("europe-west4")
+    assert clients.endpoints.api_endpoint == clients.models.api_endpoint == "europe-west4-aiplatform.googleapis.com"
+
+
+# --- Azure ML traffic --------------------------------------------------------------------------------------------
+
+
+class FakeArm:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, Any]] = []
+        self.endpoint: dict[str, Any] = {
+            "location": "eastus",
+            "identity": {"type": "SystemAssigned"},
+            "kind": None,
+            "tags": {"team": "ml"},
+            "properties": {
+                "authMode": "AADToken",
+                "publicNetworkAccess": "Enabled",
+                "provisioningState": "Succeeded",
+                "scoringUri": "https://x",
+            },
+        }
+
+    def get(self, resource_id: str) -> dict[str, Any]:
+        self.calls.append(("GET", resource_id, None))
+        return copy.deepcopy(self.endpoint)
+
+    def put(self, resource_id: str, body: Any) -> dict[str, Any]:
+        self.calls.append(("PUT", resource_id, copy.deepcopy(body)))
+        self.endpoint = {**copy.deepcopy(body), "properties": {**body["properties"], "provisioningState": "Succeeded"}}
+        return copy.deepcopy(self.endpoint)
+
+
+def test_azure_traffic_is_read_then_written_back_with_the_maps():
+    arm = FakeArm()
+    provider = AzureMlTrafficProvider(arm_factory=lambda: arm)
+    p = {
+        "endpoint_id": "/subscriptions/s/.../onlineEndpoints/churn-prod",
+        "traffic": {"blue": 90, "green": 10},
+        "mirror_traffic": {"shadow": 20},
+    }
+    outs = provider.create(p).outs
+    assert [c[0] for c in arm.calls] == ["GET", "PUT"]
+    body = arm.calls[1][2]
+    assert body["properties"] == {
+        "authMode": "AADToken",
+        "publicNetworkAccess": "Enabled",
+        "traffic": {"blue": 90, "green": 10},
+        "mirrorTraffic": {"shadow": 20},
+    }
+    assert body["identity"] == {"type": "SystemAssigned"} and "kind" not in body
+    assert outs is not None and outs["applied"] == {"traffic": {"blue": 90, "green": 10}, "mirror_traffic": {"shadow": 20}}
+    provider.delete("id", p)
+    assert arm.calls[-1][2]["properties"]["traffic"] == {} and arm.calls[-1][2]["properties"]["mirrorTraffic"] == {}
+
+
+def test_azure_traffic_check_and_diff():
+    provider = AzureMlTrafficProvider(arm_factory=FakeArm)
+    assert [f.property for f in provider.check({}, {"traffic": {"blue": 90}, "mirror_traffic": {"shadow": 60}}).failures] == [
+        "traffic",
+        "mirror_traffic",
+    ]
+    old = {"endpoint_id": "e", "traffic": {"blue": 100}, "mirror_traffic": {}, "endpoint_revision": "a"}
+    assert provider.diff("id", old, dict(old)).changes is False
+    assert provider.diff("id", old, {**old, "endpoint_revision": "b"}).changes is True  # re-applied after an endpoint PUT
+    assert provider.diff("id", old, {**old, "endpoint_id": "f"}).replaces == ["endpoint_id"]

@@ -1,0 +1,339 @@
+"""MonitoringStack under Pulumi mocks: chart values, secrets, scrape wiring, rules, dashboards, drift monitor."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pulumi
+import pytest
+import yaml
+
+from components.config import PlatformConfig, validate_platform
+from components.config.monitoring import AlertReceiver
+from components.monitoring import MonitoringStack, MonitoringStackArgs, rule_files
+from components.monitoring.alertmanager import RECEIVER_SECRET, alertmanager_config, secret_path
+from components.monitoring.crds import custom_resource_errors
+from components.monitoring.dashboards import dashboard_texts
+from components.monitoring.servicemonitors import ScrapeTarget, service_monitor_manifest
+from components.monitoring.synth import monitoring_files, write_monitoring
+from tools.synthesis import to_manifest
+
+from .conftest import stack_values
+
+SECRET_VALUES = {
+    "pagerdutyRoutingKey": "pd-routing-key-SENTINEL-0001",
+    "slackWebhookUrl": "https://hooks.slack.invalid/SENTINEL-0002",
+    "retrainingWebhookUrl": "https://retrain.invalid/hook?token=SENTINEL-0003",
+}
+DRIFT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/drift-monitor:1.4.0@sha256:" + "ab" * 32
+
+
+def platform(stack: str = "prod", drift: bool = True, **monitoring: Any) -> PlatformConfig:
+    values = stack_values(stack)
+    values.pop("managed_endpoints", None)  # monitoring never reads them
+    section = values.setdefault("monitoring", {})
+    if drift:
+        section["drift"] = {
+            "enabled": True,
+            "image": DRIFT_IMAGE,
+            "reference_data_uri": "s3://acme-ml-reference/fraud/2026-10/",
+            "model_thresholds": {values["models"][0]["name"]: {"drift_score": 0.25, "min_quality": 0.9}},
+            "service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/drift-monitor"},
+        }
+        section.setdefault("receivers", []).append(
+            {"name": "retrain", "kind": "webhook", "secret_key": "retrainingWebhookUrl", "purpose": "retraining"}
+        )
+    section.update(monitoring)
+    return validate_platform(stack, values, set(), allow_missing_secrets=True)[0]
+
+
+def declare(monitor, run, cfg: PlatformConfig, secrets: dict[str, str] | None = None) -> tuple[MonitoringStack, list[dict[str, Any]]]:
+    created: dict[str, MonitoringStack] = {}
+
+    def build() -> None:
+        values = SECRET_VALUES if secrets is None else secrets
+        outputs = {key: pulumi.Output.secret(value) for key, value in values.items()}
+        args = MonitoringStackArgs.for_platform(cfg, outputs, cfg.common_labels)
+        created["stack"] = MonitoringStack("mon", args)
+
+    run(build)
+    return created["stack"], monitor.records
+
+
+def manifests(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [to_manifest(r) for r in records if r["custom"] and r["type"].startswith("kubernetes:")]
+
+
+def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [m for m in manifests(records) if m["kind"] == kind]
+
+
+@pytest.fixture
+def prod(pulumi_mocks, run_pulumi):
+    cfg = platform("prod")
+    stack, records = declare(pulumi_mocks, run_pulumi, cfg)
+    return cfg, stack, records
+
+
+def test_chart_is_pinned_and_sized_from_config(prod):
+    _cfg, stack, records = prod
+    chart = next(r for r in records if r["type"] == "kubernetes:helm.sh/v4:Chart")["inputs"]
+    assert (chart["chart"], chart["version"], chart["repositoryOpts"]["repo"]) == (
+        "kube-prometheus-stack",
+        "79.10.0",
+        "https://prometheus-community.github.io/helm-charts",
+    )
+    assert chart["namespace"] == "monitoring" and chart["name"] == "monitoring"
+    spec = chart["values"]["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == "30d" and spec["replicas"] == 2
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "500Gi"
+    assert spec["resources"] == {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"memory": "4Gi"}}
+    for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig"):
+        assert spec[f"{kind}Selector"] == {"matchLabels": stack.selector_labels}
+        assert spec[f"{kind}SelectorNilUsesHelmValues"] is False
+    assert stack.selector_labels == {"release": "monitoring"}
+    assert spec["externalLabels"] == {"environment": "prod", "cluster": "ml-prod"}
+    values = chart["values"]
+    assert values["alertmanager"]["alertmanagerSpec"]["secrets"] == [RECEIVER_SECRET]
+    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    assert values["grafana"]["ingress"]["hosts"] == ["grafana.ml.acme.example"]
+    assert values["grafana"]["sidecar"]["dashboards"]["label"] == "grafana_dashboard"
+    assert values["crds"] == {"enabled": True} and values["nodeExporter"] == {"enabled": True}
+    assert values["kubeEtcd"] == {"enabled": False}
+
+
+def test_custom_chart_source_for_air_gapped_clusters(pulumi_mocks, run_pulumi):
+    cfg = platform(
+        "dev", drift=False, chart="oci://registry.internal/charts/kube-prometheus-stack", repository=None, cluster_components=False
+    )
+    _, records = declare(pulumi_mocks, run_pulumi, cfg, {"slackWebhookUrl": "x"})
+    chart = next(r for r in records if r["type"] == "kubernetes:helm.sh/v4:Chart")["inputs"]
+    assert chart["chart"] == "oci://registry.internal/charts/kube-prometheus-stack" and "repositoryOpts" not in chart
+    assert chart["values"]["crds"] == {"enabled": False} and chart["values"]["prometheusOperator"]["enabled"] is False
+
+
+def test_no_secret_value_reaches_any_record(prod):
+    _, _, records = prod
+    text = json.dumps(records)
+    for value in SECRET_VALUES.values():
+        assert value not in text
+    assert "SENTINEL" not in text and "mock-password" not in text and "MockPw" not in text
+    secrets = {m["metadata"]["name"]: m for m in of_kind(records, "Secret")}
+    assert secrets[RECEIVER_SECRET]["stringData"] == dict.fromkeys(sorted(SECRET_VALUES), "[secret]")
+    assert secrets["grafana-admin"]["stringData"] == {"admin-user": "[secret]", "admin-password": "[secret]"}
+
+
+def test_alertmanager_routes_read_secrets_from_files(prod):
+    _cfg, _, records = prod
+    config = next(r for r in records if r["type"] == "kubernetes:helm.sh/v4:Chart")["inputs"]["values"]["alertmanager"]["config"]
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert receivers["ml-oncall"]["pagerduty_configs"][0]["routing_key_file"] == secret_path("pagerdutyRoutingKey")
+    assert receivers["ml-prod-slack"]["slack_configs"][0]["api_url_file"] == secret_path("slackWebhookUrl")
+    assert receivers["ml-prod-slack"]["slack_configs"][0]["channel"] == "#ml-prod-alerts"
+    assert receivers["retrain"]["webhook_configs"] == [{"url_file": secret_path("retrainingWebhookUrl"), "send_resolved": False}]
+    routes = {(r["receiver"], tuple(r["matchers"])) for r in config["route"]["routes"]}
+    assert ("ml-oncall", ('severity=~"page|critical"',)) in routes
+    assert ("ml-prod-slack", ('severity=~"ticket|warning"',)) in routes
+    assert ("retrain", ('category=~"drift|quality"',)) in routes
+    assert config["route"]["receiver"] == "null"
+
+
+def test_dev_pages_are_delivered_as_tickets():
+    slack = AlertReceiver(name="dev-slack", kind="slack", secret_key="slackWebhookUrl", severities=["ticket"])
+    routes = alertmanager_config([slack])["route"]["routes"]
+    assert [r["matchers"] for r in routes if r["receiver"] == "dev-slack"] == [
+        ['severity=~"page|critical"'],
+        ['severity=~"ticket|warning"'],
+    ]
+
+
+def test_alertmanager_config_passes_amtool(tmp_path, prod):
+    cfg, _, _ = prod
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.fail("amtool not found: `make test` installs it (apt-get install -y --no-install-recommends prometheus-alertmanager)")
+    config = alertmanager_config(cfg.monitoring.receivers)
+    # Debian's amtool is 0.25, which predates webhook `url_file` (0.26+, shipped by the chart): check that field apart
+    for receiver in config["receivers"]:
+        for hook in receiver.get("webhook_configs", []):
+            assert hook.pop("url_file").startswith(f"/etc/alertmanager/secrets/{RECEIVER_SECRET}/")
+            hook["url"] = "http://placeholder.invalid/"
+    config.pop("templates")
+    path = tmp_path / "alertmanager.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = subprocess.run([amtool, "check-config", str(path)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = copy.deepcopy(config)
+    broken["route"]["routes"][1]["receiver"] = "nobody"
+    path.write_text(yaml.safe_dump(broken))
+    assert subprocess.run([amtool, "check-config", str(path)], capture_output=True, check=False).returncode != 0
+
+
+def test_built_in_objects_validate_strictly(prod):
+    cfg, _, records = prod
+    objects = [m for m in manifests(records) if not m["apiVersion"].startswith("monitoring.coreos.com/")]
+    kinds = sorted({m["kind"] for m in objects})
+    assert kinds == ["ConfigMap", "CronJob", "Deployment", "NetworkPolicy", "Secret", "Service", "ServiceAccount"]
+    for manifest in objects:
+        kubernetes_validate.validate(manifest, cfg.cluster.kubernetes_version, strict=True)
+        assert manifest["metadata"]["namespace"] == "monitoring"
+        assert manifest["metadata"]["labels"]["app.kubernetes.io/part-of"] == "mlops-platform"
+
+
+def test_custom_resources_have_the_crd_shape_and_the_selector_label(prod):
+    _, stack, records = prod
+    custom = [m for m in manifests(records) if m["apiVersion"] == "monitoring.coreos.com/v1"]
+    assert {m["kind"] for m in custom} == {"PrometheusRule", "ServiceMonitor"}
+    for manifest in custom:
+        assert custom_resource_errors(manifest, stack.selector_labels) == []
+
+
+def test_crd_shape_check_catches_mistakes():
+    target = ScrapeTarget("x", "ns", {"app": "x"}, "metrics", "x")
+    good = service_monitor_manifest(target, "monitoring", {"release": "monitoring"})
+    assert custom_resource_errors(good, {"release": "monitoring"}) == []
+    snake = copy.deepcopy(good)
+    snake["spec"]["selector"] = {"match_labels": {"app": "x"}}
+    assert any("match_labels" in e for e in custom_resource_errors(snake))
+    assert custom_resource_errors(good, {"release": "other"}) == [
+        "ServiceMonitor metadata.labels: missing the selector label release=other"
+    ]
+    rule = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "r", "namespace": "m", "labels": {}},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "for": "5 minutes"}]}]},
+    }
+    assert any("5 minutes" in e for e in custom_resource_errors(rule))
+
+
+def test_service_monitors_scrape_triton_mlflow_dcgm_and_the_pushgateway(prod):
+    cfg, _, records = prod
+    monitors = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "ServiceMonitor")}
+    assert sorted(monitors) == ["dcgm-exporter", "mlflow", "pushgateway", "triton"]
+    assert monitors["triton"]["namespaceSelector"] == {"matchNames": [cfg.namespaces.serving]}
+    assert monitors["triton"]["endpoints"][0]["port"] == "metrics"
+    assert monitors["triton"]["endpoints"][0]["relabelings"] == [{"targetLabel": "job", "replacement": "triton", "action": "replace"}]
+    assert monitors["mlflow"]["namespaceSelector"] == {"matchNames": [cfg.namespaces.tracking]}
+    assert monitors["dcgm-exporter"]["namespaceSelector"] == {"matchNames": [cfg.gpu_operator.namespace]}
+    assert monitors["dcgm-exporter"]["selector"] == {"matchLabels": {"app": "nvidia-dcgm-exporter"}}
+    assert monitors["pushgateway"]["endpoints"][0]["honorLabels"] is True
+
+
+def test_prometheus_rules_are_the_synthesized_rule_files(prod):
+    cfg, stack, records = prod
+    from components.monitoring.spec import alert_spec
+
+    expected = rule_files(alert_spec(cfg))
+    rules = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "PrometheusRule")}
+    assert rules == {f"mlops-{name.split('.', 1)[0]}": content for name, content in expected.items()}
+    assert "ModelDataDrift" in stack.alert_names and "GpuMemorySaturated" in stack.alert_names
+
+
+def test_dashboards_ship_as_sidecar_config_maps(prod):
+    cfg, _, records = prod
+    from components.monitoring.spec import alert_spec
+
+    maps = {m["metadata"]["name"]: m for m in of_kind(records, "ConfigMap")}
+    texts = dashboard_texts(alert_spec(cfg))
+    assert sorted(maps) == sorted(f"dashboard-{name.rsplit('.', 1)[0]}" for name in texts)
+    for name, text in texts.items():
+        config_map = maps[f"dashboard-{name.rsplit('.', 1)[0]}"]
+        assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert config_map["metadata"]["annotations"] == {"grafana_folder": "MLOps"}
+        assert config_map["data"] == {name: text}
+        assert len(text.encode()) < 1_000_000
+
+
+def _restricted(pod: dict[str, Any]) -> None:
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    for container in pod["containers"]:
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"] is True
+        assert context["capabilities"] == {"drop": ["ALL"]} and context["runAsNonRoot"] is True
+        assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
+        assert "@sha256:" in container["image"] or ":" in container["image"].rsplit("/", 1)[-1]
+
+
+def test_drift_monitor_cronjob_is_restricted_pinned_and_pushes_to_the_pushgateway(prod):
+    cfg, stack, records = prod
+    cron = of_kind(records, "CronJob")[0]
+    spec = cron["spec"]
+    assert spec["schedule"] == "*/30 * * * *" and spec["concurrencyPolicy"] == "Forbid"
+    job = spec["jobTemplate"]["spec"]
+    assert job["activeDeadlineSeconds"] == 1200 and job["backoffLimit"] == 1
+    pod = job["template"]["spec"]
+    _restricted(pod)
+    container = pod["containers"][0]
+    assert container["image"] == DRIFT_IMAGE
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["REFERENCE_DATA_URI"] == "s3://acme-ml-reference/fraud/2026-10/"
+    assert env["PUSHGATEWAY_URL"] == stack.pushgateway_url == "http://pushgateway.monitoring.svc:9091"
+    assert env["DRIFT_MODELS"] == ",".join(f"{m.name}:{m.version}" for m in cfg.models)
+    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+    account = of_kind(records, "ServiceAccount")[0]
+    assert account["automountServiceAccountToken"] is False
+    assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/drift-monitor"}
+    drift_rules = rule_files(__import__("components.monitoring.spec", fromlist=["alert_spec"]).alert_spec(cfg))["drift.rules.yaml"]
+    first = drift_rules["groups"][0]["rules"][0]
+    assert first["expr"].endswith("> 0.25")  # the per-model threshold
+
+
+def test_pushgateway_is_restricted_and_pinned(prod):
+    _, _, records = prod
+    deployment = next(m for m in of_kind(records, "Deployment") if m["metadata"]["name"] == "pushgateway")
+    _restricted(deployment["spec"]["template"]["spec"])
+    assert "@sha256:" in deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_network_policies_open_only_what_the_stack_needs(prod):
+    _, stack, records = prod
+    policies = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "NetworkPolicy")}
+    assert sorted(policies) == ["allow-grafana-ingress", "allow-https-egress", "allow-intra-namespace", "allow-prometheus-scrape-egress"]
+    assert policies["allow-https-egress"]["egress"] == [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]
+    assert stack.scraper_peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+
+
+def test_no_drift_monitor_when_disabled(pulumi_mocks, run_pulumi):
+    cfg = platform("dev", drift=False)
+    _, records = declare(pulumi_mocks, run_pulumi, cfg, {"slackWebhookUrl": "x"})
+    assert of_kind(records, "CronJob") == [] and of_kind(records, "ServiceAccount") == []
+    assert "drift" not in {m["metadata"]["name"].split("-")[-1] for m in of_kind(records, "PrometheusRule")}
+
+
+def test_missing_receiver_secret_fails_before_any_object(pulumi_mocks):
+    cfg = platform("prod", drift=False)
+    with pytest.raises(ValueError, match="pagerdutyRoutingKey"):
+        MonitoringStack("mon", MonitoringStackArgs.for_platform(cfg, {"slackWebhookUrl": pulumi.Output.secret("x")}, {}))
+
+
+def test_children_are_parented_and_urns_unique(prod):
+    _, _, records = prod
+    component = next(r for r in records if r["type"] == "mlops:monitoring:MonitoringStack")
+    children = [r for r in records if r is not component and r["type"] != "pulumi:pulumi:Stack"]
+    assert children and all(r["parent"] == component["urn"] for r in children)
+    assert all(r["name"].startswith("mon-") for r in children)
+    urns = [r["urn"] for r in records]
+    assert len(urns) == len(set(urns))
+
+
+def test_synth_files_are_rules_and_dashboards(tmp_path):
+    cfg = platform("prod")
+    written = write_monitoring(cfg, tmp_path)
+    names = sorted(str(p.relative_to(tmp_path)) for p in written)
+    assert names == sorted(monitoring_files(cfg))
+    assert "prometheus/serving.rules.yaml" in names and "grafana/model-serving.json" in names
+    assert yaml.safe_load((tmp_path / "prometheus" / "serving.rules.yaml").read_text())["groups"]
+    assert json.loads((tmp_path / "grafana" / "canary.json").read_text())["uid"] == "mlops-canary"
+    assert monitoring_files(cfg) == monitoring_files(platform("prod"))
+    disabled = platform("dev", drift=False, enabled=False)
+    assert monitoring_files(disabled) == {}
+    assert not any(Path(p).suffix not in (".yaml", ".json") for p in names)
