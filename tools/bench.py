@@ -128,7 +128,13 @@ def generated_config(models: int, base: str = BASE_STACK) -> StackConfig:
     pools = json.loads(values.get(f"{PROJECT}:gpu_pools", "[]"))
     cloud = json.loads(values[f"{PROJECT}:cloud"])
     scheme = {"aws": "s3://", "gcp": "gs://", "azure": "as://acmemlmodels/"}[cloud["provider"]]
-    model: dict[str, Any] = {"version": 1, "repository_uri": f"{scheme}acme-ml-models-bench/triton", "replicas": {"min": 1, "max": 1}}
+    model: dict[str, Any] = {
+        "version": 1,
+        "repository_uri": f"{scheme}acme-ml-models-bench/triton",
+        "replicas": {"min": 1, "max": 1},
+        "inputs": [{"name": "features", "data_type": "FP32", "dims": [16]}],
+        "outputs": [{"name": "score", "data_type": "FP32", "dims": [1]}],
+    }
     if pools:
         pool = pools[0]
         per_node = GpuPoolConfig.model_validate(pool).schedulable_gpus_per_node
@@ -163,12 +169,8 @@ def raw_program(records: list[dict[str, Any]]) -> int:
     return sum(1 for r in monitor.records if r["type"] != "pulumi:pulumi:Stack")
 
 
-def _platform_resources(config: StackConfig) -> int:
-    """Synthesize a generated platform; the registrations it made."""
-    return len(synthesize(BENCH_STACK, config).records)
-
-
 def _platform_records(config: StackConfig) -> list[dict[str, Any]]:
+    """Synthesize a generated platform; the registrations it made."""
     return synthesize(BENCH_STACK, config).records
 
 
@@ -178,9 +180,10 @@ def bench_scaling() -> tuple[dict[str, Any], dict[str, Any]]:
     synthesize(BENCH_STACK, configs[SCALING_SIZES[0]])  # warm-up
     sizes, rows = [], []
     for n in SCALING_SIZES:
-        seconds, _, counts = _timed(functools.partial(_platform_resources, configs[n]))
+        seconds, _, runs = _timed(functools.partial(_platform_records, configs[n]))
+        counts = [len(r) for r in runs]
         platform_resources = counts[-1]
-        records = _platform_records(configs[n])
+        records = runs[-1]
         raw_program(records)  # warm-up
         raw_seconds, _, raw_counts = _timed(functools.partial(raw_program, records))
         if set(counts) != {platform_resources} or set(raw_counts) != {platform_resources}:
