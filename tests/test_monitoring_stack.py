@@ -11,6 +11,7 @@ from typing import Any
 
 import kubernetes_validate
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
@@ -299,7 +300,10 @@ def test_network_policies_open_only_what_the_stack_needs(prod):
     policies = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "NetworkPolicy")}
     assert sorted(policies) == ["allow-grafana-ingress", "allow-https-egress", "allow-intra-namespace", "allow-prometheus-scrape-egress"]
     assert policies["allow-https-egress"]["egress"] == [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]
-    assert stack.scraper_peer["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
+    assert stack.scraper_peer == k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "monitoring"}),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "prometheus"}),
+    )
 
 
 def test_no_drift_monitor_when_disabled(pulumi_mocks, run_pulumi):

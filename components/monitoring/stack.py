@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -121,11 +120,14 @@ class MonitoringStack(pulumi.ComponentResource):
         missing = [key for key in receiver_secret_keys(cfg.receivers) if key not in args.secrets]
         if missing:
             raise ValueError(f"MonitoringStackArgs.secrets lacks the receiver secrets {missing}")
+        receiver_values: dict[str, pulumi.Output[str]] = {
+            key: pulumi.Output.secret(args.secrets[key]) for key in receiver_secret_keys(cfg.receivers)
+        }
         receivers = k8s.core.v1.Secret(
             f"{name}-receivers",
             metadata=self._meta(RECEIVER_SECRET),
             type="Opaque",
-            string_data={key: pulumi.Output.secret(args.secrets[key]) for key in receiver_secret_keys(cfg.receivers)},
+            string_data=receiver_values,
             opts=child,
         )
         password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False, opts=child)
@@ -237,10 +239,9 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=child,
         )
         models = list(args.drift_models) or [(m.name, m.version) for m in args.spec.models]
-        spec: dict[str, Any] = drift_cronjob_spec(drift, args.namespace, models, args.spec.environment, args.labels)
         k8s.batch.v1.CronJob(
             f"{name}-drift-monitor",
             metadata=self._meta(DRIFT_MONITOR),
-            spec=spec,
+            spec=drift_cronjob_spec(drift, args.namespace, models, args.spec.environment, args.labels),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi_kubernetes as k8s
+
 from ..config.monitoring import ContainerResources, MonitoringConfig
 from .alertmanager import RECEIVER_SECRET, alertmanager_config
 
@@ -136,43 +138,56 @@ def chart_values(cfg: MonitoringConfig, namespace: str, environment: str, cluste
     }
 
 
-def network_policy_specs(grafana_ingress: bool) -> dict[str, dict[str, Any]]:
+def network_policy_specs(grafana_ingress: bool) -> dict[str, k8s.networking.v1.NetworkPolicySpecArgs]:
     """NetworkPolicies the monitoring namespace needs on top of its default-deny (name -> spec).
 
     Prometheus scrapes every namespace and the nodes; everything reaches the API server and external
     HTTPS endpoints (receivers, object stores); pods of the namespace talk to each other.
     """
-    everything: dict[str, Any] = {}
-    specs: dict[str, dict[str, Any]] = {
-        "allow-intra-namespace": {
-            "podSelector": everything,
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": [{"podSelector": everything}]}],
-            "egress": [{"to": [{"podSelector": everything}]}],
-        },
-        "allow-https-egress": {
-            "podSelector": everything,
-            "policyTypes": ["Egress"],
-            "egress": [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}],
-        },
-        "allow-prometheus-scrape-egress": {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-            "policyTypes": ["Egress"],
-            "egress": [{}],
-        },
+    everything = k8s.meta.v1.LabelSelectorArgs()
+    namespace_pods = k8s.networking.v1.NetworkPolicyPeerArgs(pod_selector=everything)
+    specs = {
+        "allow-intra-namespace": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=everything,
+            policy_types=["Ingress", "Egress"],
+            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=[namespace_pods])],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[namespace_pods])],
+        ),
+        "allow-https-egress": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=everything,
+            policy_types=["Egress"],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                    ports=[
+                        k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=443),
+                        k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=6443),
+                    ]
+                )
+            ],
+        ),
+        "allow-prometheus-scrape-egress": k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "prometheus"}),
+            policy_types=["Egress"],
+            egress=[k8s.networking.v1.NetworkPolicyEgressRuleArgs()],
+        ),
     }
     if grafana_ingress:
-        specs["allow-grafana-ingress"] = {
-            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "grafana"}},
-            "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"namespaceSelector": everything}], "ports": [{"protocol": "TCP", "port": 3000}]}],
-        }
+        specs["allow-grafana-ingress"] = k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "grafana"}),
+            policy_types=["Ingress"],
+            ingress=[
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[k8s.networking.v1.NetworkPolicyPeerArgs(namespace_selector=everything)],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=3000)],
+                )
+            ],
+        )
     return specs
 
 
-def scraper_peer(namespace: str) -> dict[str, Any]:
+def scraper_peer(namespace: str) -> k8s.networking.v1.NetworkPolicyPeerArgs:
     """The NetworkPolicy peer of this stack's Prometheus, for components that allow it to scrape them."""
-    return {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
-        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
-    }
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}),
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "prometheus"}),
+    )

@@ -15,9 +15,9 @@ with a read-only root filesystem; ``/tmp`` is writable.
 
 from __future__ import annotations
 
-from typing import Any
+import pulumi_kubernetes as k8s
 
-from ..config.monitoring import DriftMonitorConfig
+from ..config.monitoring import ContainerResources, DriftMonitorConfig
 
 PUSHGATEWAY = "pushgateway"
 PUSHGATEWAY_PORT = 9091
@@ -26,126 +26,134 @@ NONROOT_UID = 65534
 """`nobody`: the Prometheus images run as it; the drift monitor image must run as a non-root user too."""
 
 
-def pod_security_context(uid: int = NONROOT_UID) -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "fsGroup": uid,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+def pod_security_context(uid: int = NONROOT_UID) -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
 
 
-def container_security_context() -> dict[str, Any]:
-    return {
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
-        "runAsNonRoot": True,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    }
+def container_security_context() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def resource_requirements(resources: ContainerResources) -> k8s.core.v1.ResourceRequirementsArgs:
+    """The container `resources` of a configured ``ContainerResources``."""
+    block = resources.as_kubernetes()
+    return k8s.core.v1.ResourceRequirementsArgs(requests=block["requests"], limits=block["limits"])
 
 
 def pushgateway_url(namespace: str) -> str:
     return f"http://{PUSHGATEWAY}.{namespace}.svc:{PUSHGATEWAY_PORT}"
 
 
-def pushgateway_deployment_spec(image: str, labels: dict[str, str]) -> dict[str, Any]:
+def pushgateway_deployment_spec(image: str, labels: dict[str, str]) -> k8s.apps.v1.DeploymentSpecArgs:
     """One Pushgateway replica; pushed groups persist in an emptyDir across container restarts."""
     selector = {"app.kubernetes.io/name": PUSHGATEWAY}
-    return {
-        "replicas": 1,
-        "selector": {"matchLabels": selector},
-        "strategy": {"type": "Recreate"},
-        "template": {
-            "metadata": {"labels": {**labels, **selector}},
-            "spec": {
-                "automountServiceAccountToken": False,
-                "securityContext": pod_security_context(),
-                "containers": [
-                    {
-                        "name": PUSHGATEWAY,
-                        "image": image,
-                        "imagePullPolicy": "IfNotPresent",
-                        "args": ["--persistence.file=/data/pushgateway.db", "--persistence.interval=1m"],
-                        "ports": [{"name": "http", "containerPort": PUSHGATEWAY_PORT, "protocol": "TCP"}],
-                        "readinessProbe": {"httpGet": {"path": "/-/ready", "port": "http"}, "periodSeconds": 10},
-                        "livenessProbe": {"httpGet": {"path": "/-/healthy", "port": "http"}, "periodSeconds": 20},
-                        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-                        "securityContext": container_security_context(),
-                        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                    }
-                ],
-                "volumes": [{"name": "data", "emptyDir": {"sizeLimit": "512Mi"}}],
-            },
-        },
-    }
+    container = k8s.core.v1.ContainerArgs(
+        name=PUSHGATEWAY,
+        image=image,
+        image_pull_policy="IfNotPresent",
+        args=["--persistence.file=/data/pushgateway.db", "--persistence.interval=1m"],
+        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=PUSHGATEWAY_PORT, protocol="TCP")],
+        readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/-/ready", port="http"), period_seconds=10),
+        liveness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/-/healthy", port="http"), period_seconds=20),
+        resources=k8s.core.v1.ResourceRequirementsArgs(
+            requests={"cpu": "50m", "memory": "64Mi"},
+            limits={"cpu": "500m", "memory": "256Mi"},
+        ),
+        security_context=container_security_context(),
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")],
+    )
+    return k8s.apps.v1.DeploymentSpecArgs(
+        replicas=1,
+        selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+        strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+        template=k8s.core.v1.PodTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **selector}),
+            spec=k8s.core.v1.PodSpecArgs(
+                automount_service_account_token=False,
+                security_context=pod_security_context(),
+                containers=[container],
+                volumes=[k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="512Mi"))],
+            ),
+        ),
+    )
 
 
-def pushgateway_service_spec() -> dict[str, Any]:
-    return {
-        "type": "ClusterIP",
-        "selector": {"app.kubernetes.io/name": PUSHGATEWAY},
-        "ports": [{"name": "http", "port": PUSHGATEWAY_PORT, "targetPort": "http", "protocol": "TCP"}],
-    }
+def pushgateway_service_spec() -> k8s.core.v1.ServiceSpecArgs:
+    return k8s.core.v1.ServiceSpecArgs(
+        type="ClusterIP",
+        selector={"app.kubernetes.io/name": PUSHGATEWAY},
+        ports=[k8s.core.v1.ServicePortArgs(name="http", port=PUSHGATEWAY_PORT, target_port="http", protocol="TCP")],
+    )
 
 
-def drift_environment(drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str) -> list[dict[str, str]]:
+def drift_environment(
+    drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str
+) -> list[k8s.core.v1.EnvVarArgs]:
     """The drift monitor's contract, as environment variables (see the module docstring)."""
     assert drift.reference_data_uri is not None
-    return [
-        {"name": "REFERENCE_DATA_URI", "value": drift.reference_data_uri},
-        {"name": "PUSHGATEWAY_URL", "value": pushgateway_url(namespace)},
-        {"name": "PUSHGATEWAY_JOB", "value": DRIFT_MONITOR},
-        {"name": "DRIFT_MODELS", "value": ",".join(f"{name}:{version}" for name, version in models)},
-        {"name": "MLOPS_ENVIRONMENT", "value": environment},
-        {"name": "TMPDIR", "value": "/tmp"},
+    values = [
+        ("REFERENCE_DATA_URI", drift.reference_data_uri),
+        ("PUSHGATEWAY_URL", pushgateway_url(namespace)),
+        ("PUSHGATEWAY_JOB", DRIFT_MONITOR),
+        ("DRIFT_MODELS", ",".join(f"{name}:{version}" for name, version in models)),
+        ("MLOPS_ENVIRONMENT", environment),
+        ("TMPDIR", "/tmp"),
     ]
+    return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values]
 
 
 def drift_cronjob_spec(
     drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str, labels: dict[str, str]
-) -> dict[str, Any]:
+) -> k8s.batch.v1.CronJobSpecArgs:
     """The drift-monitor CronJob: one run at a time, bounded in time, restricted, pushing to the Pushgateway.
 
     ``models`` are (name, stable version) pairs the monitor scores.
     """
     assert drift.image is not None
-    selector = {"app.kubernetes.io/name": DRIFT_MONITOR}
-    return {
-        "schedule": drift.schedule,
-        "timeZone": "Etc/UTC",
-        "concurrencyPolicy": "Forbid",
-        "startingDeadlineSeconds": 300,
-        "successfulJobsHistoryLimit": 3,
-        "failedJobsHistoryLimit": 3,
-        "jobTemplate": {
-            "metadata": {"labels": {**labels, **selector}},
-            "spec": {
-                "backoffLimit": 1,
-                "activeDeadlineSeconds": drift.timeout_minutes * 60,
-                "ttlSecondsAfterFinished": 86400,
-                "template": {
-                    "metadata": {"labels": {**labels, **selector}},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "serviceAccountName": DRIFT_MONITOR,
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(),
-                        "containers": [
-                            {
-                                "name": DRIFT_MONITOR,
-                                "image": drift.image,
-                                "imagePullPolicy": "IfNotPresent",
-                                "env": drift_environment(drift, namespace, models, environment),
-                                "resources": drift.resources.as_kubernetes(),
-                                "securityContext": container_security_context(),
-                                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                            }
-                        ],
-                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}],
-                    },
-                },
-            },
-        },
-    }
+    pod_labels = {**labels, "app.kubernetes.io/name": DRIFT_MONITOR}
+    container = k8s.core.v1.ContainerArgs(
+        name=DRIFT_MONITOR,
+        image=drift.image,
+        image_pull_policy="IfNotPresent",
+        env=drift_environment(drift, namespace, models, environment),
+        resources=resource_requirements(drift.resources),
+        security_context=container_security_context(),
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+    )
+    pod = k8s.core.v1.PodSpecArgs(
+        restart_policy="Never",
+        service_account_name=DRIFT_MONITOR,
+        automount_service_account_token=False,
+        security_context=pod_security_context(),
+        containers=[container],
+        volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="2Gi"))],
+    )
+    return k8s.batch.v1.CronJobSpecArgs(
+        schedule=drift.schedule,
+        time_zone="Etc/UTC",
+        concurrency_policy="Forbid",
+        starting_deadline_seconds=300,
+        successful_jobs_history_limit=3,
+        failed_jobs_history_limit=3,
+        job_template=k8s.batch.v1.JobTemplateSpecArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=1,
+                active_deadline_seconds=drift.timeout_minutes * 60,
+                ttl_seconds_after_finished=86400,
+                template=k8s.core.v1.PodTemplateSpecArgs(metadata=k8s.meta.v1.ObjectMetaArgs(labels=pod_labels), spec=pod),
+            ),
+        ),
+    )
