@@ -2,57 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-
 import kubernetes_validate
 import pytest
 
-from tools.synthesis import ROOT
+from tools.crd_schemas import is_custom
 
 from .conftest import STACKS
-
-CRD_GROUPS = ("gateway.networking.k8s.io/", "monitoring.coreos.com/")
-"""Custom resources checked against the models generated from their official CRDs (tools/crd_validate)."""
-ENVOY_GATEWAY = "gateway.envoyproxy.io/"
-"""Envoy Gateway policies: no published schema package; their shapes are asserted in test_serving."""
-
-
-def validate_custom_resources(manifests: list[dict]) -> list[str]:
-    """Run the CRD validator over the manifests; the lines it printed."""
-    lines = "\n".join(json.dumps(m, sort_keys=True) for m in manifests) + "\n"
-    done = subprocess.run(["node", str(ROOT / "tools" / "crd_validate" / "validate.mjs")], input=lines, capture_output=True, text=True)
-    assert done.returncode in (0, 1), done.stderr
-    return done.stdout.splitlines()
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_manifests_validate_strictly_against_the_cluster_version(shipped, stack):
+    """Built-in kinds against Kubernetes' own schemas; custom resources against their CRDs in test_crds."""
     result = shipped[stack]
     version = result.config.cluster.kubernetes_version
     manifests = result.manifests()
-    assert manifests
-    custom = []
-    for manifest in manifests:
-        if manifest["apiVersion"].startswith(CRD_GROUPS):
-            custom.append(manifest)
-        elif not manifest["apiVersion"].startswith(ENVOY_GATEWAY):
-            kubernetes_validate.validate(manifest, version, strict=True)
-    if custom:
-        report = validate_custom_resources(custom)
-        assert [line for line in report if not line.startswith("ok ")] == []
-        assert len(report) == len(custom)
-
-
-def test_crd_validation_catches_a_bad_route():
-    bad = {
-        "apiVersion": "gateway.networking.k8s.io/v1",
-        "kind": "HTTPRoute",
-        "metadata": {"name": "bad"},
-        "spec": {"rules": [{"backendRefs": [{"name": "s", "port": "http", "weight": -1}]}]},
-    }
-    (line,) = validate_custom_resources([bad])
-    assert line.startswith("error HTTPRoute/bad:") and "weight must be >= 0" in line
+    built_in = [m for m in manifests if not is_custom(m)]
+    assert built_in
+    for manifest in built_in:
+        kubernetes_validate.validate(manifest, version, strict=True)
 
 
 def test_strict_validation_catches_a_typo():
