@@ -23,9 +23,10 @@ from components.monitoring.crds import custom_resource_errors
 from components.monitoring.dashboards import dashboard_texts
 from components.monitoring.servicemonitors import ScrapeTarget, service_monitor_manifest
 from components.monitoring.synth import monitoring_files, write_monitoring
+from tools import crd_schemas
 from tools.synthesis import to_manifest
 
-from .conftest import stack_values
+from .conftest import STACKS, stack_values
 
 SECRET_VALUES = {
     "pagerdutyRoutingKey": "pd-routing-key-SENTINEL-0001",
@@ -193,6 +194,12 @@ def test_custom_resources_have_the_crd_shape_and_the_selector_label(prod):
     assert {m["kind"] for m in custom} == {"PrometheusRule", "ServiceMonitor"}
     for manifest in custom:
         assert custom_resource_errors(manifest, stack.selector_labels) == []
+    # the same objects (the drift rules included, which no shipped stack enables) against the pinned official CRDs
+    try:
+        crd_schemas.load_crds()
+    except crd_schemas.GoMissingError as missing:
+        pytest.fail(str(missing))
+    assert {crd_schemas.describe(m): crd_schemas.validate(m) for m in custom} == {crd_schemas.describe(m): [] for m in custom}
 
 
 def test_crd_shape_check_catches_mistakes():
@@ -225,6 +232,41 @@ def test_service_monitors_scrape_triton_mlflow_dcgm_and_the_pushgateway(prod):
     assert monitors["dcgm-exporter"]["namespaceSelector"] == {"matchNames": [cfg.gpu_operator.namespace]}
     assert monitors["dcgm-exporter"]["selector"] == {"matchLabels": {"app": "nvidia-dcgm-exporter"}}
     assert monitors["pushgateway"]["endpoints"][0]["honorLabels"] is True
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_service_monitor_selects_a_service_with_its_port(shipped, stack):
+    """A ServiceMonitor that matches no Service, or a Service without its port, scrapes nothing and says nothing."""
+    result = shipped[stack]
+    cfg = result.config
+    manifests = result.manifests()
+    monitors = {m["metadata"]["name"]: m["spec"] for m in manifests if m["kind"] == "ServiceMonitor"}
+    expected = {"pushgateway"} | ({"triton"} if cfg.models else set()) | ({"mlflow"} if cfg.mlflow.enabled else set())
+    expected |= {"dcgm-exporter"} if cfg.gpu_operator_enabled else set()
+    assert set(monitors) == (expected if cfg.monitoring.enabled else set())
+    services = [m for m in manifests if m["kind"] == "Service"]
+    for name, spec in monitors.items():
+        if name == "dcgm-exporter":
+            # the GPU operator chart creates that Service (and its own ServiceMonitor stays off): check its values
+            operator = next(
+                r for r in result.records if r["type"] == "kubernetes:helm.sh/v4:Chart" and r["inputs"]["name"] == "gpu-operator"
+            )
+            assert operator["inputs"]["values"]["dcgmExporter"]["enabled"] is True
+            assert spec["namespaceSelector"]["matchNames"] == [cfg.gpu_operator.namespace]
+            continue
+        wanted = spec["selector"]["matchLabels"].items()
+        matched = [
+            s
+            for s in services
+            if s["metadata"]["namespace"] in spec["namespaceSelector"]["matchNames"] and wanted <= s["metadata"].get("labels", {}).items()
+        ]
+        assert matched, f"ServiceMonitor {name} selects no Service"
+        for service in matched:
+            assert spec["endpoints"][0]["port"] in {port["name"] for port in service["spec"]["ports"]}, service["metadata"]["name"]
+        if name == "mlflow":  # the tracking server itself, never the OIDC proxy in front of it
+            assert {s["spec"]["selector"]["app.kubernetes.io/component"] for s in matched} == {"server"}
+        if name == "triton":
+            assert {s["metadata"]["labels"]["mlops.platform/model"] for s in matched} == {m.name for m in cfg.models}
 
 
 def test_prometheus_rules_are_the_synthesized_rule_files(prod):

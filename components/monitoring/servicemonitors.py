@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .rules import DCGM_JOB, MLFLOW_JOB, PUSHGATEWAY_JOB, TRITON_JOB
+from .workloads import PUSHGATEWAY_LABELS
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,13 @@ class ScrapeTarget:
 TRITON_SELECTOR = {"app.kubernetes.io/name": "triton"}
 """Labels the Triton Service must carry (the serving component sets them)."""
 TRITON_METRICS_PORT = "metrics"
-MLFLOW_SELECTOR = {"app.kubernetes.io/name": "mlflow"}
+MLFLOW_SELECTOR = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "server"}
+"""The tracking server's own Service, not the OIDC proxy's in front of it (whose `/metrics` needs a login)."""
 MLFLOW_PORT = "http"
 DCGM_SELECTOR = {"app": "nvidia-dcgm-exporter"}
 """The GPU operator's DCGM exporter Service (port `gpu-metrics`, 9400)."""
 DCGM_PORT = "gpu-metrics"
-PUSHGATEWAY_SELECTOR = {"app.kubernetes.io/name": "pushgateway"}
+PUSHGATEWAY_SELECTOR = PUSHGATEWAY_LABELS
 
 
 def triton_target(namespace: str, selector: dict[str, str] | None = None, port: str = TRITON_METRICS_PORT) -> ScrapeTarget:

@@ -29,6 +29,7 @@ from .values import (
 from .workloads import (
     DRIFT_MONITOR,
     PUSHGATEWAY,
+    PUSHGATEWAY_LABELS,
     drift_cronjob_spec,
     pushgateway_deployment_spec,
     pushgateway_service_spec,
@@ -165,7 +166,9 @@ class MonitoringStack(pulumi.ComponentResource):
             spec=pushgateway_deployment_spec(cfg.pushgateway_image, args.labels),
             opts=child,
         )
-        k8s.core.v1.Service(f"{name}-pushgateway", metadata=self._meta(PUSHGATEWAY), spec=pushgateway_service_spec(), opts=child)
+        k8s.core.v1.Service(
+            f"{name}-pushgateway", metadata=self._meta(PUSHGATEWAY, PUSHGATEWAY_LABELS), spec=pushgateway_service_spec(), opts=child
+        )
 
         self.service_monitors = [self.service_monitor(t) for t in (*args.scrape_targets, pushgateway_target(ns))]
         self.rules = [

@@ -21,6 +21,8 @@ from ..config.monitoring import ContainerResources, DriftMonitorConfig
 
 PUSHGATEWAY = "pushgateway"
 PUSHGATEWAY_PORT = 9091
+PUSHGATEWAY_LABELS = {"app.kubernetes.io/name": PUSHGATEWAY}
+"""Labels of the Pushgateway's pods and Service: the Deployment, the Service and the ServiceMonitor select on them."""
 DRIFT_MONITOR = "drift-monitor"
 NONROOT_UID = 65534
 """`nobody`: the Prometheus images run as it; the drift monitor image must run as a non-root user too."""
@@ -58,7 +60,6 @@ def pushgateway_url(namespace: str) -> str:
 
 def pushgateway_deployment_spec(image: str, labels: dict[str, str]) -> k8s.apps.v1.DeploymentSpecArgs:
     """One Pushgateway replica; pushed groups persist in an emptyDir across container restarts."""
-    selector = {"app.kubernetes.io/name": PUSHGATEWAY}
     container = k8s.core.v1.ContainerArgs(
         name=PUSHGATEWAY,
         image=image,
@@ -76,10 +77,10 @@ def pushgateway_deployment_spec(image: str, labels: dict[str, str]) -> k8s.apps.
     )
     return k8s.apps.v1.DeploymentSpecArgs(
         replicas=1,
-        selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+        selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(PUSHGATEWAY_LABELS)),
         strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
         template=k8s.core.v1.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **selector}),
+            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **PUSHGATEWAY_LABELS}),
             spec=k8s.core.v1.PodSpecArgs(
                 automount_service_account_token=False,
                 security_context=pod_security_context(),
@@ -93,7 +94,7 @@ def pushgateway_deployment_spec(image: str, labels: dict[str, str]) -> k8s.apps.
 def pushgateway_service_spec() -> k8s.core.v1.ServiceSpecArgs:
     return k8s.core.v1.ServiceSpecArgs(
         type="ClusterIP",
-        selector={"app.kubernetes.io/name": PUSHGATEWAY},
+        selector=dict(PUSHGATEWAY_LABELS),
         ports=[k8s.core.v1.ServicePortArgs(name="http", port=PUSHGATEWAY_PORT, target_port="http", protocol="TCP")],
     )
 
