@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import runpy
 from typing import Any
 
 import pulumi
 import pytest
 
-from components.catalog.offers import ENDPOINT_OFFERS, endpoint_offer
+from components.catalog.offers import ENDPOINT_OFFERS, SERVERLESS_OFFERS, endpoint_offer, serverless_offer
 from components.config import ConfigError, validate_platform
 from components.config.cloud import CloudConfig
-from components.config.endpoints import ManagedEndpointConfig
-from components.endpoints import MATRIX, ManagedEndpoint, ManagedEndpointArgs, UnsupportedEndpointError, matrix_markdown
+from components.config.endpoints import SERVERLESS_MEMORY_MB, ManagedEndpointConfig
+from components.endpoints import (
+    MATRIX,
+    ManagedEndpoint,
+    ManagedEndpointArgs,
+    UnsupportedEndpointError,
+    capability_issues,
+    matrix_markdown,
+)
 from components.endpoints.capabilities import CLOUDS, FEATURES
 from components.endpoints.cost import HOURS_PER_MONTH, endpoint_cost
+from components.endpoints.readme import END as README_END
+from components.endpoints.readme import README, with_matrix
 from components.endpoints.sagemaker import has_local_nvme
 from tools.mocks import PlatformMocks, _digest
+from tools.synth import cost_summary, render_report
 from tools.synthesis import ROOT
 
 from .conftest import stack_values
@@ -369,8 +380,48 @@ def test_sagemaker_serverless_dev_endpoint(pulumi_mocks, run_pulumi):
     assert "kmsKeyArn" not in config
     for typ in ("aws:kms/key:Key", "aws:s3/bucket:Bucket", "aws:appautoscaling/target:Target", "aws:cloudwatch/metricAlarm:MetricAlarm"):
         assert of_type(pulumi_mocks, typ) == [], typ
-    assert one(pulumi_mocks, "aws:sagemaker/endpoint:Endpoint")["inputs"]["name"] == "churn-dev"
-    assert ep.cost.hourly_per_instance is None and ep.cost.monthly_at_max == 0
+    endpoint = one(pulumi_mocks, "aws:sagemaker/endpoint:Endpoint")["inputs"]
+    assert endpoint["name"] == "churn-dev" and "deploymentConfig" not in endpoint
+    # billed per invocation-second: nothing idle, at most 4 concurrent invocations of 3072 MB all month
+    assert (ep.cost.min_instances, ep.cost.max_instances, ep.cost.hourly_per_instance) == (0, 4, 0.216)
+    assert ep.cost.monthly_at_min == 0 and ep.cost.monthly_at_max == round(0.216 * 4 * HOURS_PER_MONTH, 2)
+
+
+def test_sagemaker_all_at_once_release_still_rolls_back_on_alarms(pulumi_mocks, run_pulumi):
+    declare(pulumi_mocks, run_pulumi, "aws", traffic_shift={"mode": "all_at_once", "wait_minutes": 5})
+    config = one(pulumi_mocks, "aws:sagemaker/endpoint:Endpoint")["inputs"]["deploymentConfig"]
+    assert config["blueGreenUpdatePolicy"] == {
+        "trafficRoutingConfiguration": {"type": "ALL_AT_ONCE", "waitIntervalInSeconds": 300},
+        "terminationWaitInSeconds": 300,
+        "maximumExecutionTimeoutInSeconds": 300 + 3600,
+    }
+    alarms = {r["name"]: mock_name(r) for r in of_type(pulumi_mocks, "aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert config["autoRollbackConfiguration"] == {
+        "alarms": [{"alarmName": alarms["churn-5xx-rate"]}, {"alarmName": alarms["churn-p99-latency"]}]
+    }
+    latency = one(pulumi_mocks, "aws:cloudwatch/metricAlarm:MetricAlarm", "churn-p99-latency")["inputs"]
+    assert latency["threshold"] == 1_000_000  # the default 1000 ms, in ModelLatency's microseconds
+    errors = one(pulumi_mocks, "aws:cloudwatch/metricAlarm:MetricAlarm", "churn-5xx-rate")["inputs"]
+    assert errors["threshold"] == 1.0
+
+
+def test_sagemaker_canary_without_rollback_creates_no_alarms(pulumi_mocks, run_pulumi):
+    declare(
+        pulumi_mocks, run_pulumi, "aws", traffic_shift={"mode": "canary", "step_percent": 25, "wait_minutes": 20, "auto_rollback": False}
+    )
+    config = one(pulumi_mocks, "aws:sagemaker/endpoint:Endpoint")["inputs"]["deploymentConfig"]
+    assert config == {
+        "blueGreenUpdatePolicy": {
+            "trafficRoutingConfiguration": {
+                "type": "CANARY",
+                "waitIntervalInSeconds": 1200,
+                "canarySize": {"type": "CAPACITY_PERCENT", "value": 25},
+            },
+            "terminationWaitInSeconds": 1200,
+            "maximumExecutionTimeoutInSeconds": 2 * 1200 + 3600,
+        }
+    }
+    assert of_type(pulumi_mocks, "aws:cloudwatch/metricAlarm:MetricAlarm") == []
 
 
 # --- Vertex AI ----------------------------------------------------------------------------------------------------
@@ -514,6 +565,27 @@ def test_azure_blue_green_shadow_traffic_and_capacity(pulumi_mocks, run_pulumi):
         "logs": [{"categoryGroup": "allLogs", "enabled": True}],
         "metrics": [{"category": "AllMetrics", "enabled": True}],
     }
+
+
+def test_azure_green_canary_gets_its_share_and_its_own_autoscale(pulumi_mocks, run_pulumi):
+    declare(pulumi_mocks, run_pulumi, "azure", canary={"model_uri": CANDIDATE["azure"], "percent": 25, "instances": 2})
+    traffic = one(pulumi_mocks, "pulumi-python:dynamic/azureml:EndpointTraffic")["inputs"]
+    assert (traffic["traffic"], traffic["mirror_traffic"]) == ({"blue": 75, "green": 25}, {})
+    green = one(pulumi_mocks, "azure-native:machinelearningservices:OnlineDeployment", "churn-green")["inputs"]
+    assert (green["deploymentName"], green["sku"]) == ("green", {"name": "Default", "capacity": 2})
+    assert green["properties"]["instanceType"] == "Standard_NC4as_T4_v3"
+    assert (
+        green["properties"]["environmentId"]
+        == one(pulumi_mocks, "azure-native:machinelearningservices:OnlineDeployment", "churn-blue")["inputs"]["properties"]["environmentId"]
+    )  # same image: one environment version
+    scales = {r["name"]: r["inputs"] for r in of_type(pulumi_mocks, "azure-native:monitor:AutoscaleSetting")}
+    assert sorted(scales) == ["churn-autoscale-blue", "churn-autoscale-green"]
+    green_scale = scales["churn-autoscale-green"]
+    assert green_scale["targetResourceUri"] == "churn-green-id"
+    assert green_scale["profiles"][0]["capacity"] == {"minimum": "2", "maximum": "4", "default": "2"}
+    assert [r["metricTrigger"]["metricResourceUri"] for r in green_scale["profiles"][0]["rules"]] == ["churn-green-id"] * 2
+    revision = traffic["endpoint_revision"]
+    assert len(revision) == 16 and int(revision, 16) >= 0
 
 
 def test_azure_private_endpoint(pulumi_mocks, run_pulumi):
@@ -680,6 +752,67 @@ def test_endpoint_model_errors(changes, field):
     assert f"managed_endpoints[0].{field}" in [i.path for i in caught.value.issues]
 
 
+def feature_request(cloud: str, feature: str) -> dict[str, Any]:
+    """The endpoint config that asks for a matrix feature on a cloud (scale to zero on aws: a serverless endpoint)."""
+    no_rollback = {"auto_rollback": False}
+    network: dict[str, Any] = {"private": True}
+    if cloud == "aws":
+        network |= {"subnet_ids": ["subnet-a"], "security_group_ids": ["sg-1"]}
+    requests: dict[str, dict[str, Any]] = {
+        "canary": {"traffic_shift": {"mode": "canary", "step_percent": 20, "wait_minutes": 10, **no_rollback}},
+        "linear": {"traffic_shift": {"mode": "linear", "step_percent": 25, "wait_minutes": 5, **no_rollback}},
+        "auto_rollback": {"traffic_shift": {"mode": "all_at_once", "auto_rollback": True}},
+        "weighted_canary": {"canary": {"model_uri": CANDIDATE[cloud], "percent": 20}},
+        "shadow": {"shadow": {"model_uri": CANDIDATE[cloud], "percent": 20}},
+        "scale_to_zero": {"instances": {"min": 0, "max": 2}},
+        "data_capture": {"data_capture": {"enabled": True, "sampling_percent": 5}},
+        "private_network": {"network": network},
+    }
+    if cloud == "aws":
+        requests["scale_to_zero"] = {"serverless": {}, "instance_type": None, "instances": None, "data_capture": {"enabled": False}}
+    return requests[feature]
+
+
+REJECTED_AT = {
+    "canary": "traffic_shift.mode",
+    "linear": "traffic_shift.mode",
+    "auto_rollback": "traffic_shift.auto_rollback",
+    "shadow": "shadow",
+    "scale_to_zero": "instances.min",
+}
+"""Where validation reports each feature a cloud cannot provide."""
+
+MATRIX_CELLS = [(cloud, feature) for cloud in CLOUDS for feature in FEATURES]
+
+
+@pytest.mark.parametrize(("cloud", "feature"), MATRIX_CELLS, ids=[f"{c}-{f}" for c, f in MATRIX_CELLS])
+def test_validation_enforces_exactly_the_matrix(cloud, feature, pulumi_mocks, run_pulumi):
+    """A "yes" cell validates and builds; a "no" cell is refused with the matrix's why and instead, before any resource."""
+    support = MATRIX[cloud][feature]
+    changes = feature_request(cloud, feature)
+    cfg = endpoint_config(cloud, **changes)
+    issues = {path: expected for path, _, expected in capability_issues(cfg, cloud, "prod")}
+    if support.supported:
+        assert issues == {}
+        declare(pulumi_mocks, run_pulumi, cloud, **changes)
+        assert one(pulumi_mocks, "mlops:serving:ManagedEndpoint")
+        return
+    assert set(issues) == {REJECTED_AT[feature]}, issues
+    assert support.how in issues[REJECTED_AT[feature]] and support.instead in issues[REJECTED_AT[feature]]
+    args = ManagedEndpointArgs(endpoint=cfg, cloud=CLOUD_CONFIGS[cloud], provider=None, environment="prod")  # type: ignore[arg-type]
+    with pytest.raises(UnsupportedEndpointError, match=re.escape(support.instead)):
+        ManagedEndpoint("churn", args)
+    assert pulumi_mocks.records == []
+
+
+def test_the_readme_matrix_is_generated_from_the_table_validation_uses():
+    text = README.read_text()
+    assert with_matrix(text) == text, "the README's endpoint capability matrix is stale: run `python -m components.endpoints.readme`"
+    assert matrix_markdown() in text
+    with pytest.raises(ValueError, match="needs one"):
+        with_matrix(text.replace(README_END, ""))
+
+
 def test_the_matrix_covers_every_feature_and_says_what_to_use_instead():
     for cloud in CLOUDS:
         assert set(MATRIX[cloud]) == set(FEATURES)
@@ -713,12 +846,57 @@ def test_every_endpoint_offer_is_priced_and_sourced():
         assert e.hourly_usd > 0 and e.source.strip()
 
 
+def test_every_serverless_memory_size_is_priced_with_source_and_date():
+    assert sorted(o.memory_mb for o in SERVERLESS_OFFERS) == list(SERVERLESS_MEMORY_MB)
+    for o in SERVERLESS_OFFERS:
+        # $0.0000200 per second per GB of memory, data processed $0.016 per GB
+        assert o.cloud == "aws" and o.per_second_usd == pytest.approx(0.00002 * o.memory_mb / 1024) and o.data_per_gb_usd == 0.016
+        assert "aws.amazon.com/sagemaker/pricing" in o.source and "read 2026-11" in o.source
+    assert serverless_offer("gcp", 2048) is None and serverless_offer("aws", 1500) is None
+
+
+def test_serverless_cost_is_zero_idle_and_bounded_by_concurrency():
+    cfg = endpoint_config(
+        "aws", instance_type=None, instances=None, serverless={"memory_mb": 2048, "max_concurrency": 5}, data_capture={"enabled": False}
+    )
+    entry = endpoint_cost(cfg, "aws").as_dict()
+    assert entry == {
+        "endpoint": "churn",
+        "cloud": "aws",
+        "instance_type": "serverless-2048mb",
+        "price_basis": "serverless 2048 MB: per invocation-second, idle free; +$0.016/GB processed, not estimated",
+        "hourly_per_instance_usd": 0.144,
+        "min_instances": 0,
+        "max_instances": 5,
+        "candidate_instances": 0,
+        "monthly_at_min_usd": 0.0,
+        "monthly_at_max_usd": round(0.00004 * 3600 * 5 * HOURS_PER_MONTH, 2),
+        "price_source": f"us-east-1 list price as of 2026-11: {serverless_offer('aws', 2048).source}",  # type: ignore[union-attr]
+    }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "prod-gcp", "prod-azure"])
+def test_endpoint_costs_reach_cost_json_and_the_report(shipped, stack):
+    result = shipped[stack]
+    cost = cost_summary(result)
+    report = render_report(result)
+    assert result.config.managed_endpoints
+    for endpoint, entry in zip(result.config.managed_endpoints, cost["managed_endpoints"], strict=True):
+        assert entry == endpoint_cost(endpoint, result.config.cloud.provider).as_dict()
+        assert "2026-11" in str(entry["price_source"])
+        line = (
+            f"| endpoint {endpoint.name} | `{entry['instance_type']}` | {entry['price_basis']} | {entry['hourly_per_instance_usd']:.4f} |"
+        )
+        assert line in report, report
+        assert f"${entry['monthly_at_max_usd']:,.2f} |" in report
+
+
 def test_local_nvme_families():
     assert has_local_nvme("ml.g5.xlarge") and has_local_nvme("ml.p4d.24xlarge") and has_local_nvme("ml.g4dn.xlarge")
     assert not has_local_nvme("ml.m5.xlarge") and not has_local_nvme("ml.c5.2xlarge")
 
 
-@pytest.mark.parametrize("stack", ["prod", "prod-gcp"])
+@pytest.mark.parametrize("stack", ["prod", "prod-gcp", "prod-azure"])
 def test_shipped_endpoints_are_valid(stack):
     platform, _ = validate_platform(stack, stack_values(stack), set(), allow_missing_secrets=True)
     for endpoint in platform.managed_endpoints:

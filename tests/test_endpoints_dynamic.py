@@ -6,12 +6,17 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import copy
+import inspect
 from types import SimpleNamespace
 from typing import Any
 
 import dill  # type: ignore[import-untyped]
 import pytest
-from google.api_core import exceptions
+from google.api_core import exceptions, operation
+from google.api_core.future import polling
+from google.longrunning import operations_pb2  # type: ignore[import-untyped]
+from google.protobuf import empty_pb2
+from google.rpc import status_pb2  # type: ignore[import-untyped]
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components.endpoints.azureml_traffic import AzureMlTrafficProvider
@@ -66,6 +71,9 @@ class FakeVertex:
         self.count[method] = self.count.get(method, 0) + 1
         return self.fail.get(method, {}).get(self.count[method])
 
+    def _operation(self, what: str, result: Any = None, error: BaseException | None = None) -> Any:
+        return FakeOperation(self.calls, what, result, error)
+
     def _check_split(self, split: dict[str, int]) -> None:
         assert not split or sum(split.values()) == 100, f"traffic split {split} does not add up to 100"
         assert set(split) <= set(self.deployed), f"traffic split {split} names undeployed models ({sorted(self.deployed)})"
@@ -98,10 +106,10 @@ class FakeVertex:
         )
         error = self._failure("upload_model")
         if error:
-            return FakeOperation(self.calls, "upload", error=error)
+            return self._operation("upload", error=error)
         versions = self.registry.setdefault(name, [])
         versions.append({"artifact_uri": model.artifact_uri})
-        return FakeOperation(self.calls, "upload", SimpleNamespace(model=name, model_version_id=str(len(versions))))
+        return self._operation("upload", SimpleNamespace(model=name, model_version_id=str(len(versions))))
 
     def delete_model(self, name: str) -> FakeOperation:
         self.calls.append(("delete_model", name))
@@ -110,7 +118,7 @@ class FakeVertex:
         in_use = [d for d in self.deployed.values() if d["model"].startswith(f"{name}@")]
         assert not in_use, f"model {name} is still deployed"
         del self.registry[name]
-        return FakeOperation(self.calls, "delete")
+        return self._operation("delete")
 
     # EndpointService
     def deploy_model(self, endpoint: str, deployed_model: Any, traffic_split: dict[str, int]) -> FakeOperation:
@@ -133,14 +141,14 @@ class FakeVertex:
         )
         error = self._failure("deploy_model")
         if error:
-            return FakeOperation(self.calls, "deploy", error=error)
+            return self._operation("deploy", error=error)
         new_id = str(self.next_id)
         self.next_id += 1
         self.deployed[new_id] = {"model": deployed_model.model}
         split = {(new_id if k == "0" else k): v for k, v in traffic_split.items()}
         self._check_split(split)
         self.split = split
-        return FakeOperation(self.calls, "deploy", SimpleNamespace(deployed_model=SimpleNamespace(id=new_id)))
+        return self._operation("deploy", SimpleNamespace(deployed_model=SimpleNamespace(id=new_id)))
 
     def update_endpoint(self, endpoint: Any, update_mask: Any) -> Any:
         split = dict(endpoint.traffic_split)
@@ -157,13 +165,13 @@ class FakeVertex:
         self.calls.append(
             ("mutate_deployed_model", {"id": deployed_model.id, "replicas": (resources.min_replica_count, resources.max_replica_count)})
         )
-        return FakeOperation(self.calls, "mutate")
+        return self._operation("mutate")
 
     def undeploy_model(self, endpoint: str, deployed_model_id: str, traffic_split: dict[str, int]) -> FakeOperation:
         self.calls.append(("undeploy_model", {"id": deployed_model_id, "traffic_split": dict(traffic_split)}))
         error = self._failure("undeploy_model")
         if error:
-            return FakeOperation(self.calls, "undeploy", error=error)
+            return self._operation("undeploy", error=error)
         if deployed_model_id not in self.deployed:
             raise exceptions.NotFound(deployed_model_id)
         split = dict(traffic_split) if traffic_split else {k: v for k, v in self.split.items() if k != deployed_model_id}
@@ -172,7 +180,7 @@ class FakeVertex:
         split.pop(deployed_model_id, None)
         self._check_split(split)
         self.split = split
-        return FakeOperation(self.calls, "undeploy")
+        return self._operation("undeploy")
 
     def get_endpoint(self, name: str) -> Any:
         return SimpleNamespace(name=name, traffic_split=dict(self.split))
@@ -425,6 +433,178 @@ def test_real_clients_target_the_regional_api(monkeypatch):
     monkeypatch.setattr(google.auth, "default", lambda *args, **kwargs: (AnonymousCredentials(), "acme-ml"))
     clients = default_clients("europe-west4")
     assert clients.endpoints.api_endpoint == clients.models.api_endpoint == "europe-west4-aiplatform.googleapis.com"
+
+
+# --- long-running operations polled by google-api-core itself ----------------------------------------------------
+
+FAST_POLLING = polling.DEFAULT_POLLING.with_delay(initial=0.001, maximum=0.001, multiplier=1.0)
+
+
+def _response(what: str, result: Any) -> Any:
+    """The aiplatform_v1 response message the real operation of `what` resolves to (empty when it fails)."""
+    from google.cloud import aiplatform_v1 as v1
+
+    if what == "upload":
+        return v1.UploadModelResponse(model=result.model, model_version_id=result.model_version_id) if result else v1.UploadModelResponse()
+    if what == "deploy":
+        return v1.DeployModelResponse(deployed_model=v1.DeployedModel(id=result.deployed_model.id)) if result else v1.DeployModelResponse()
+    if what == "undeploy":
+        return v1.UndeployModelResponse()
+    if what == "mutate":
+        return v1.MutateDeployedModelResponse()
+    return empty_pb2.Empty()
+
+
+class LroVertex(FakeVertex):
+    """The same fake Vertex AI, but every long-running call returns a real ``google.api_core.operation.Operation``:
+    api_core polls it, it reports not done until its `polls`-th refresh, then resolves to the real response
+    message or fails with the call's error as a google.rpc status, as the service's operations do."""
+
+    def __init__(self, polls: int = 3, fail: dict[str, dict[int, BaseException]] | None = None) -> None:
+        super().__init__(fail)
+        self.polls = polls
+        self.completed: list[tuple[str, int]] = []
+
+    def _operation(self, what: str, result: Any = None, error: BaseException | None = None) -> Any:
+        message = _response(what, result)
+        raw = type(message).pb(message) if hasattr(type(message), "pb") else message
+        refreshes = 0
+
+        def refresh(retry: Any = None) -> operations_pb2.Operation:
+            nonlocal refreshes
+            refreshes += 1
+            state = operations_pb2.Operation(name=f"{ENDPOINT}/operations/{len(self.completed)}", done=refreshes >= self.polls)
+            if state.done:
+                self.completed.append((what, refreshes))
+                if isinstance(error, exceptions.GoogleAPICallError) and error.grpc_status_code is not None:
+                    state.error.CopyFrom(status_pb2.Status(code=error.grpc_status_code.value[0], message=str(error)))
+                else:
+                    state.response.Pack(raw)
+            return state
+
+        initial = operations_pb2.Operation(name=f"{ENDPOINT}/operations/{len(self.completed)}", done=False)
+        return operation.Operation(initial, refresh, lambda: None, result_type=type(message), polling=FAST_POLLING)
+
+
+def test_long_running_operations_are_polled_until_done():
+    fake = LroVertex(polls=3)
+    provider, _ = provider_for(fake)
+    state = outs_of(provider.create(with_canary(props())))
+    assert state["deployed"]["live"]["deployed_model_id"] == "100" and state["deployed"]["live"]["model"] == f"{REGISTRY}@1"
+    assert state["deployed"]["canary"]["deployed_model_id"] == "101" and state["traffic_split"] == {"100": 80, "101": 20}
+    new = with_canary(props(shift={"mode": "canary", "step_percent": 10, "wait_seconds": 0}))
+    new["versions"]["live"]["image_uri"] = "us-docker.pkg.dev/p/r/churn:5.1"
+    new["replicas"]["canary"] = {"min": 2, "max": 6}
+    state = outs_of(provider.update("id", state, new))
+    assert state["deployed"]["live"]["deployed_model_id"] == "102" and fake.split == {"102": 80, "101": 20}
+    provider.delete("id", state)
+    assert fake.deployed == {} and fake.registry == {}
+    assert [what for what, _ in fake.completed] == [
+        "upload",
+        "deploy",
+        "upload",
+        "deploy",
+        "upload",  # the new live version
+        "deploy",
+        "undeploy",  # the old live version, after the bake
+        "mutate",  # the canary's new replica bounds
+        "undeploy",  # delete: canary, then live, then the registry model
+        "undeploy",
+        "delete",
+    ]
+    assert {polls for _, polls in fake.completed} == {3}
+
+
+def test_an_operation_that_ends_in_an_error_fails_the_step_and_cleans_up():
+    fake = LroVertex(polls=2, fail={"deploy_model": {2: exceptions.ResourceExhausted("no L4 capacity in us-central1")}})
+    provider, _ = provider_for(fake)
+    with pytest.raises(VertexDeploymentError, match=r"cleaned up: .*no L4 capacity") as caught:
+        provider.create(with_canary(props()))
+    assert isinstance(caught.value.__cause__, exceptions.ResourceExhausted)  # raised by api_core from the operation's status
+    assert fake.deployed == {} and fake.registry == {} and fake.split == {}
+
+
+def test_an_operation_that_never_finishes_times_out():
+    fake = LroVertex(polls=10**9)
+    provider, _ = provider_for(fake)
+    with pytest.raises(VertexDeploymentError, match=r"upload of the live model: no result after 0.05 s") as caught:
+        provider.create(props(timeout_seconds=0.05))
+    cause = caught.value.__cause__
+    assert cause is not None and isinstance(cause.__cause__, concurrent.futures.TimeoutError)
+    assert fake.methods() == ["upload_model", "delete_model"]  # the cleanup tries to remove what the upload may still create
+
+
+@pytest.mark.parametrize(
+    ("client", "method"),
+    [
+        ("ModelServiceClient", "get_model"),
+        ("ModelServiceClient", "upload_model"),
+        ("ModelServiceClient", "delete_model"),
+        ("EndpointServiceClient", "deploy_model"),
+        ("EndpointServiceClient", "update_endpoint"),
+        ("EndpointServiceClient", "mutate_deployed_model"),
+        ("EndpointServiceClient", "undeploy_model"),
+        ("EndpointServiceClient", "get_endpoint"),
+    ],
+)
+def test_the_fake_takes_the_real_clients_arguments(client, method):
+    """The resource calls the fake with keyword arguments; the real aiplatform_v1 clients must accept the same ones."""
+    from google.cloud import aiplatform_v1
+
+    real = set(inspect.signature(getattr(getattr(aiplatform_v1, client), method)).parameters)
+    fake = set(inspect.signature(getattr(FakeVertex, method)).parameters) - {"self"}
+    assert fake <= real, fake - real
+
+
+@pytest.mark.parametrize("key", ["project", "location", "endpoint", "model_id"])
+def test_diff_replaces_when_the_identity_changes(key):
+    provider, _ = provider_for(FakeVertex())
+    result = provider.diff("id", props(), props(**{key: "other"}))
+    assert result.changes and result.replaces == [key] and result.delete_before_replace is False
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"replicas": {"live": {"min": 3, "max": 6}}},
+        {"autoscaling": {"target": 60}},
+        {"shift": {"mode": "linear", "step_percent": 25, "wait_seconds": 600}},
+        {"labels": {"team": "ml", "owner": "churn"}},
+        {"machine": {"machine_type": "n1-standard-4", "accelerator_type": "", "accelerator_count": 0}},
+        {"service_account": "other@acme-ml.iam.gserviceaccount.com"},
+    ],
+)
+def test_diff_updates_in_place_for_everything_else(changes):
+    provider, _ = provider_for(FakeVertex())
+    result = provider.diff("id", props(), props(**changes))
+    assert result.changes is True and result.replaces == []
+
+
+def test_delete_keeps_the_state_when_an_undeploy_fails():
+    fake = FakeVertex(fail={"undeploy_model": {1: exceptions.PermissionDenied("aiplatform.endpoints.undeploy denied")}})
+    provider, _ = provider_for(fake)
+    state = created(fake, with_canary(props()))
+    with pytest.raises(exceptions.PermissionDenied):
+        provider.delete("id", state)  # Pulumi keeps the resource in its state and the next destroy retries
+    assert set(fake.deployed) == {"100", "101"} and REGISTRY in fake.registry
+
+
+def test_a_failed_rollback_says_where_traffic_stands():
+    fake = FakeVertex(
+        fail={
+            "update_endpoint": {1: exceptions.InternalServerError("backend error")},
+            "undeploy_model": {1: exceptions.ServiceUnavailable("undeploy unavailable")},
+        }
+    )
+    old = created(fake, props())
+    new = props(versions={"live": {"artifact_uri": "gs://models/churn/6", "image_uri": "us-docker.pkg.dev/p/r/churn:5", "percent": 100}})
+    provider, _ = provider_for(fake)
+    with pytest.raises(
+        VertexDeploymentError,
+        match=r"failed \(500 backend error\) and so did the rollback \(503 undeploy unavailable\): check the traffic split",
+    ):
+        provider.update("id", old, new)
+    assert fake.split == {"100": 100}  # traffic went back before the undeploy failed
 
 
 # --- Azure ML traffic --------------------------------------------------------------------------------------------

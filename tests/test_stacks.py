@@ -66,6 +66,37 @@ def test_dev_is_cheap(shipped):
     assert cfg.mlflow.database.size == "small" and not cfg.mlflow.database.high_availability
     assert not cfg.guardrails.protect_stateful
     assert not any("page" in r.severities for r in cfg.monitoring.receivers)
+    # managed endpoints: the smallest option that exists, SageMaker serverless (nothing billed while idle)
+    assert cfg.managed_endpoints and all(e.serverless is not None and e.instance_type is None for e in cfg.managed_endpoints)
+    (config,) = shipped["dev"].of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    assert all("serverlessConfig" in v and "instanceType" not in v for v in config["inputs"]["productionVariants"])
+    assert shipped["dev"].of_type("aws:appautoscaling/target:Target") == []
+
+
+def test_prod_releases_its_sagemaker_endpoint_by_canary_with_alarm_rollback(shipped):
+    result = shipped["prod"]
+    assert any(
+        e.traffic_shift and e.traffic_shift.mode == "canary" and e.traffic_shift.auto_rollback for e in result.config.managed_endpoints
+    )
+    (endpoint,) = result.of_type("aws:sagemaker/endpoint:Endpoint")
+    policy = endpoint["inputs"]["deploymentConfig"]
+    assert policy["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]["type"] == "CANARY"
+    alarms = result.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+    assert len(policy["autoRollbackConfiguration"]["alarms"]) == len(alarms) == 2
+    assert {a["inputs"].get("metricName", "5xx") for a in alarms} == {"ModelLatency", "5xx"}
+
+
+def test_prod_gcp_and_prod_azure_declare_the_closest_counterparts(shipped):
+    # Vertex AI: the same canary shift through the deployment resource, without alarm rollback (not offered).
+    (deployment,) = shipped["prod-gcp"].of_type("pulumi-python:dynamic/vertex:ModelDeployment")
+    assert deployment["inputs"]["shift"] == {"mode": "canary", "step_percent": 10, "wait_seconds": 900}
+    shift = shipped["prod-gcp"].config.managed_endpoints[0].traffic_shift
+    assert shift is not None and not shift.auto_rollback
+    # Azure ML: no progressive shift; the candidate is a green deployment holding its share of live traffic.
+    (traffic,) = shipped["prod-azure"].of_type("pulumi-python:dynamic/azureml:EndpointTraffic")
+    assert traffic["inputs"]["traffic"] == {"blue": 90, "green": 10}
+    slots = {r["inputs"]["deploymentName"] for r in shipped["prod-azure"].of_type("azure-native:machinelearningservices:OnlineDeployment")}
+    assert slots == {"blue", "green"}
 
 
 @pytest.mark.parametrize("stack", ["prod", "prod-gcp", "prod-azure"])

@@ -22,7 +22,8 @@ It is None when no spot figure was found or the one found was not a discount.
 
 Endpoint prices: SageMaker real-time inference (us-east-1) and Vertex AI online prediction (us-central1) are
 figures quoted by public cost tables that cite the providers' pricing pages; Azure ML managed online endpoints
-bill the VM price of the SKU, so those rows repeat the VM price. See each row's ``source``.
+bill the VM price of the SKU, so those rows repeat the VM price. SageMaker serverless inference bills per second of
+invocation by memory size plus data processed (``SERVERLESS_OFFERS``). See each row's ``source``.
 """
 
 from __future__ import annotations
@@ -268,6 +269,42 @@ ENDPOINT_OFFERS: tuple[EndpointOffer, ...] = (
     EndpointOffer("azure", "Standard_NC24ads_A100_v4", "nvidia-a100-80gb", 1, 3.673, _AZURE_ML),
     EndpointOffer("azure", "Standard_DS3_v2", None, 0, 0.293, _AZURE_ML),
 )
+
+
+@dataclass(frozen=True)
+class ServerlessOffer:
+    """The price of one serverless invocation slot: per second of compute at a memory size, plus data processed."""
+
+    cloud: Cloud
+    memory_mb: int
+    per_second_usd: float
+    """Compute, per second an invocation runs (billed by the millisecond); nothing while idle."""
+    data_per_gb_usd: float
+    """Data processed in and out, per GB."""
+    source: str
+
+
+_SAGEMAKER_SERVERLESS = (
+    "Amazon SageMaker AI Serverless Inference on-demand, us-east-1 (aws.amazon.com/sagemaker/pricing): compute "
+    "$0.0000200 per second per GB of memory, data processed $0.016 per GB in and out, as quoted by public cost tables "
+    "and an AWS serverless-inference cost sample in 2025-2026, read 2026-11; provisioned concurrency (not used) bills differently"
+)
+
+SERVERLESS_OFFERS: tuple[ServerlessOffer, ...] = (
+    ServerlessOffer("aws", 1024, 0.00002, 0.016, _SAGEMAKER_SERVERLESS),
+    ServerlessOffer("aws", 2048, 0.00004, 0.016, _SAGEMAKER_SERVERLESS),
+    ServerlessOffer("aws", 3072, 0.00006, 0.016, _SAGEMAKER_SERVERLESS),
+    ServerlessOffer("aws", 4096, 0.00008, 0.016, _SAGEMAKER_SERVERLESS),
+    ServerlessOffer("aws", 5120, 0.0001, 0.016, _SAGEMAKER_SERVERLESS),
+    ServerlessOffer("aws", 6144, 0.00012, 0.016, _SAGEMAKER_SERVERLESS),
+)
+"""SageMaker serverless inference, one row per memory size it offers. Vertex AI and Azure ML have no serverless
+option for custom containers (see the endpoint capability matrix)."""
+
+
+def serverless_offer(cloud: str, memory_mb: int) -> ServerlessOffer | None:
+    """The serverless price row of a memory size; None if the cloud has none."""
+    return next((s for s in SERVERLESS_OFFERS if s.cloud == cloud and s.memory_mb == memory_mb), None)
 
 
 def endpoint_offer(cloud: str, instance_type: str) -> EndpointOffer | None:

@@ -1,13 +1,19 @@
-"""What a managed endpoint costs, from the endpoint offer table: per instance, at min and at max instances."""
+"""What a managed endpoint costs, from the endpoint offer tables: per instance, at min and at max instances.
+
+A serverless endpoint has no instances: it bills per second of invocation. Its "instances" are concurrent
+invocations, 0 when idle and at most `serverless.max_concurrency`, so the same min/max figures bound its compute cost
+(data processed is billed per GB on top and is not estimated).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, endpoint_offer
+from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, endpoint_offer, serverless_offer
 from ..config.endpoints import ManagedEndpointConfig
 
 HOURS_PER_MONTH = 730
+SECONDS_PER_HOUR = 3600
 
 
 @dataclass(frozen=True)
@@ -17,32 +23,42 @@ class EndpointCost:
     endpoint: str
     cloud: str
     instance_type: str | None
-    hourly_per_instance: float | None
-    """None for serverless endpoints, which bill per request and are not estimated."""
+    """None for serverless endpoints."""
+    hourly_per_instance: float
+    """USD per instance-hour; for serverless, per hour of one invocation running (at the configured memory)."""
     min_instances: int
+    """Instances at min; 0 for serverless (idle costs nothing)."""
     max_instances: int
+    """Instances at max; for serverless, the maximum concurrent invocations."""
     candidate_instances: int
     """Instances of the canary and shadow versions, always on."""
     price_source: str
+    serverless_memory_mb: int | None = None
+    data_per_gb: float | None = None
+    """Serverless only: USD per GB processed, billed on top of compute and not estimated."""
 
     @property
     def monthly_at_min(self) -> float:
-        if self.hourly_per_instance is None:
-            return 0.0
         return round(self.hourly_per_instance * (self.min_instances + self.candidate_instances) * HOURS_PER_MONTH, 2)
 
     @property
     def monthly_at_max(self) -> float:
-        if self.hourly_per_instance is None:
-            return 0.0
         return round(self.hourly_per_instance * (self.max_instances + self.candidate_instances) * HOURS_PER_MONTH, 2)
+
+    @property
+    def price_basis(self) -> str:
+        if self.serverless_memory_mb is None:
+            return "on_demand"
+        return (
+            f"serverless {self.serverless_memory_mb} MB: per invocation-second, idle free; +${self.data_per_gb}/GB processed, not estimated"
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
             "endpoint": self.endpoint,
             "cloud": self.cloud,
-            "instance_type": self.instance_type or "serverless",
-            "price_basis": "on_demand" if self.hourly_per_instance is not None else "serverless: billed per request, not estimated",
+            "instance_type": self.instance_type or f"serverless-{self.serverless_memory_mb}mb",
+            "price_basis": self.price_basis,
             "hourly_per_instance_usd": self.hourly_per_instance,
             "min_instances": self.min_instances,
             "max_instances": self.max_instances,
@@ -54,11 +70,25 @@ class EndpointCost:
 
 
 def endpoint_cost(cfg: ManagedEndpointConfig, cloud: str) -> EndpointCost:
-    """The endpoint's cost; validation guarantees the instance type has a price row."""
-    candidates = sum(c.instances for c in cfg.candidates.values())
-    if cfg.instance_type is None:
-        return EndpointCost(cfg.name, cloud, None, None, 0, 0, 0, "serverless inference bills per request; not in the offer table")
-    offer = endpoint_offer(cloud, cfg.instance_type)
+    """The endpoint's cost; validation guarantees the instance type (or serverless memory size) has a price row."""
+    region = REFERENCE_REGIONS[cloud]
+    if cfg.serverless is not None:
+        serverless = serverless_offer(cloud, cfg.serverless.memory_mb)
+        if serverless is None:
+            raise ValueError(f"no {cloud} serverless price for {cfg.serverless.memory_mb} MB")
+        return EndpointCost(
+            cfg.name,
+            cloud,
+            None,
+            round(serverless.per_second_usd * SECONDS_PER_HOUR, 4),
+            0,
+            cfg.serverless.max_concurrency,
+            0,
+            f"{region} list price as of {PRICES_AS_OF}: {serverless.source}",
+            serverless_memory_mb=cfg.serverless.memory_mb,
+            data_per_gb=serverless.data_per_gb_usd,
+        )
+    offer = endpoint_offer(cloud, cfg.instance_type or "")
     if offer is None:
         raise ValueError(f"no {cloud} endpoint price for {cfg.instance_type}")
     return EndpointCost(
@@ -68,6 +98,6 @@ def endpoint_cost(cfg: ManagedEndpointConfig, cloud: str) -> EndpointCost:
         offer.hourly_usd,
         cfg.instances.min,
         cfg.instances.max,
-        candidates,
-        f"{REFERENCE_REGIONS[cloud]} list price as of {PRICES_AS_OF}: {offer.source}",
+        sum(c.instances for c in cfg.candidates.values()),
+        f"{region} list price as of {PRICES_AS_OF}: {offer.source}",
     )

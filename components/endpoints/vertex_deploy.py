@@ -121,7 +121,7 @@ class VertexApi:
         try:
             return operation.result(timeout=self.timeout)
         except concurrent.futures.TimeoutError as error:
-            raise VertexDeploymentError(f"{what}: no result after {self.timeout:.0f} s") from error
+            raise VertexDeploymentError(f"{what}: no result after {self.timeout:g} s") from error
 
     def upload(self, role: str) -> str:
         """Upload a version of the registry model; returns `projects/.../models/<id>@<version>`."""
