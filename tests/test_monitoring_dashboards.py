@@ -123,3 +123,24 @@ def test_dashboards_follow_the_stack_and_are_deterministic():
     assert list(dashboards(plain)) == ["model-serving.json", "canary.json"]
     assert dashboard_texts(FIXTURE) == dashboard_texts(dataclasses.replace(FIXTURE))
     assert "fraud: stable v7 vs candidate v8" in dashboards(FIXTURE)["canary.json"]["description"]
+
+
+def test_readme_catalogue_and_dashboards_are_generated_and_fresh():
+    from components.monitoring import readme
+    from components.monitoring.rules import CATALOGUE
+
+    text = readme.README.read_text()
+    assert readme.with_catalogue(text) == text, "README monitoring catalogue is stale: run `python -m components.monitoring.readme`"
+    block = text.split(readme.BEGIN)[1].split(readme.END)[0]
+    assert all(f"| `{a.name}` |" in block for a in CATALOGUE)
+    for name, titles in EXPECTED.items():
+        assert f"`grafana/{name}`" in block and all(f"| {t} |" in block for t in titles), name
+
+
+def test_readme_generator_needs_its_markers():
+    from components.monitoring import readme
+
+    with pytest.raises(ValueError, match="needs one"):
+        readme.with_catalogue("no markers here")
+    stale = readme.with_catalogue(f"a\n{readme.BEGIN}\nold table\n{readme.END}\nb\n")
+    assert "old table" not in stale and stale.startswith("a\n") and stale.endswith("\nb\n") and "ModelDataDrift" in stale
