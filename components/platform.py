@@ -15,6 +15,7 @@ from .mlflow import MlflowServer, MlflowServerArgs
 from .monitoring import MonitoringStack, MonitoringStackArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
 from .serving import CanaryRollback, CanaryRollbackArgs, ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
+from .serving.adapter import MetricsAdapter, MetricsAdapterArgs
 from .serving.metrics import canary_rule_group
 
 
@@ -37,7 +38,8 @@ class MlopsPlatform(pulumi.ComponentResource):
       * ``models``: model name to TritonDeployment;
       * ``mlflow``: the MlflowServer, when enabled (tracking URI, public URL, artifact destination);
       * ``monitoring``: the MonitoringStack, when enabled (selector labels, Prometheus/Grafana URLs);
-      * ``endpoints``: endpoint name to ManagedEndpoint.
+      * ``endpoints``: endpoint name to ManagedEndpoint;
+      * ``metrics_adapter``: the MetricsAdapter, when a model autoscales and a Prometheus is known (else None).
     """
 
     def __init__(self, name: str, args: MlopsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -170,6 +172,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             for endpoint in cfg.managed_endpoints
         }
         self.models = self._serving(name, cfg)
+        self.metrics_adapter = self._metrics_adapter(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
 
     def _serving(self, name: str, cfg: PlatformConfig) -> dict[str, TritonDeployment]:
@@ -201,6 +204,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     monitoring_namespace=monitoring_ns,
                     spread_required=cfg.guardrails.min_replicas >= 2,
                     canary_replicas=cfg.guardrails.min_replicas,
+                    custom_metrics=not cfg.serving.metrics_adapter.enabled or self._adapter_prometheus(cfg) is not None,
                     labels=self.labels,
                     tags=cfg.cloud_tags,
                 ),
@@ -221,3 +225,34 @@ class MlopsPlatform(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
         return models
+
+    def _adapter_prometheus(self, cfg: PlatformConfig) -> str | None:
+        """The Prometheus the metrics adapter queries: the configured one, else the monitoring stack's, else none."""
+        if cfg.serving.metrics_adapter.prometheus_url is not None:
+            return cfg.serving.metrics_adapter.prometheus_url
+        return self.monitoring.prometheus_url if cfg.monitoring.enabled else None
+
+    def _metrics_adapter(self, name: str, cfg: PlatformConfig) -> MetricsAdapter | None:
+        """prometheus-adapter for the custom metrics the autoscaling models' HPAs read.
+
+        Without any Prometheus there is no Triton signal to publish: the HPAs then scale on CPU alone.
+        """
+        adapter = cfg.serving.metrics_adapter
+        url = self._adapter_prometheus(cfg)
+        if not adapter.enabled or url is None or not any(model.autoscales for model in cfg.models):
+            return None
+        own_prometheus = adapter.prometheus_url is None
+        return MetricsAdapter(
+            f"{name}-metrics-adapter",
+            MetricsAdapterArgs(
+                config=adapter,
+                models=list(cfg.models),
+                serving_namespace=cfg.namespaces.serving,
+                prometheus_url=url,
+                replicas=adapter.replicas or cfg.guardrails.min_replicas,
+                kubernetes_version=cfg.cluster.kubernetes_version,
+                monitoring_namespace=cfg.namespaces.monitoring if own_prometheus else None,
+                labels=self.labels,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider]),
+        )

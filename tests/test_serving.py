@@ -228,9 +228,11 @@ def test_prod_requires_digests_and_gateway_auth():
     assert {"serving.triton_image.digest", "serving.gateway.auth"} <= paths
 
 
-def test_adapter_rules_are_scoped_to_the_namespace():
-    rules = adapter_rules("ml-serving")
-    assert [r["name"]["as"] for r in rules] == ["triton_queue_time_ms", "triton_inference_rate", "triton_gpu_utilization_percent"]
+def test_adapter_rules_cover_the_signals_of_scaling_models_only():
+    platform, _ = validate_platform("prod-gcp", stack_values("prod-gcp"), set(), allow_missing_secrets=True)
+    rules = adapter_rules("ml-serving", list(platform.models))
+    assert [r["name"]["as"] for r in rules] == ["triton_queue_time_ms", "triton_inference_rate"]
+    assert all(r["seriesQuery"].startswith(("nv_inference_queue_duration_us{", "nv_inference_count{")) for r in rules)
     assert all('namespace="ml-serving"' in r["seriesQuery"] for r in rules)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from .base import DnsLabel, Issue, PinnedVersion, StrictModel, raise_issues
+from .monitoring import ContainerResources
 
 _REPO_URI = re.compile(
     r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?"
@@ -184,6 +185,11 @@ class ModelConfig(StrictModel):
         return self
 
     @property
+    def autoscales(self) -> bool:
+        """The replica count can move: an HPA scales the stable track on the model's Triton signal."""
+        return self.replicas.max > self.replicas.min
+
+    @property
     def max_gpus(self) -> int:
         """GPUs the model can hold at full scale, canary included (the canary runs one replica)."""
         return self.gpus_per_replica * (self.replicas.max + (1 if self.canary else 0))
@@ -266,6 +272,65 @@ class GatewayConfig(StrictModel):
         return self
 
 
+def _default_adapter_resources() -> ContainerResources:
+    return ContainerResources(cpu_request="100m", memory_request="128Mi", cpu_limit="500m", memory_limit="512Mi")
+
+
+class MetricsAdapterConfig(StrictModel):
+    """prometheus-adapter, which publishes the Triton signals HPAs scale on as the custom metrics API.
+
+    The API (`v1beta1.custom.metrics.k8s.io`) is one per cluster: where two stacks share a cluster and
+    both autoscale models, one adapter must serve it and the other stack sets `enabled: false`.
+    """
+
+    enabled: bool = Field(
+        default=True,
+        description="Deploy the adapter whenever a model autoscales (replicas.max > replicas.min). Default: true.",
+    )
+    namespace: DnsLabel = Field(default="custom-metrics", description="Namespace of the adapter. Default: `custom-metrics`.")
+    chart: str = Field(
+        default="prometheus-adapter",
+        min_length=1,
+        description="Chart name in `repository`, an `oci://` reference, or a local chart path (air-gapped clusters). "
+        "Default: `prometheus-adapter`.",
+    )
+    repository: str | None = Field(
+        default="https://prometheus-community.github.io/helm-charts",
+        description="Helm repository URL; null when `chart` is an OCI reference or a local path. "
+        "Default: the prometheus-community repository.",
+    )
+    version: str = Field(default="4.14.1", pattern=r"^v?\d+\.\d+\.\d+$", description="Pinned chart version. Default: `4.14.1`.")
+    image: ImageRef = Field(
+        default_factory=_image("registry.k8s.io/prometheus-adapter/prometheus-adapter", "v0.12.0"),
+        description="Adapter image. Default: `registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0`.",
+    )
+    replicas: int | None = Field(
+        default=None,
+        ge=1,
+        le=5,
+        description="Adapter replicas; HPAs stop scaling while none is available. Default: guardrails.min_replicas.",
+    )
+    resources: ContainerResources = Field(
+        default_factory=_default_adapter_resources,
+        description="Adapter container resources. Default: 100m / 128Mi requested, 500m / 512Mi limits.",
+    )
+    prometheus_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/:]+(:\d+)?/?$",
+        description="Prometheus the adapter queries (`http(s)://host[:port]`). Default: the monitoring stack's Prometheus.",
+    )
+    relist_interval_seconds: int = Field(default=60, ge=10, le=600, description="How often the adapter rediscovers series. Default: 60.")
+
+    @model_validator(mode="after")
+    def _chart_source(self) -> MetricsAdapterConfig:
+        local = self.chart.startswith(("oci://", "./", "/", "../")) or self.chart.endswith(".tgz")
+        if local and self.repository is not None:
+            raise_issues([("repository", self.repository, "null: the chart is an OCI reference or a local path")])
+        if not local and self.repository is None:
+            raise_issues([("repository", None, "a Helm repository URL for chart name " + repr(self.chart))])
+        return self
+
+
 class ServingConfig(StrictModel):
     """How models are served: images, the gateway, automatic canary rollback."""
 
@@ -288,4 +353,8 @@ class ServingConfig(StrictModel):
         default=None,
         pattern=r"^https?://",
         description="Prometheus the rollback job queries. Default: `prometheus-operated` in the monitoring namespace.",
+    )
+    metrics_adapter: MetricsAdapterConfig = Field(
+        default_factory=MetricsAdapterConfig,
+        description="prometheus-adapter serving the HPAs' custom metrics. Default: deployed when a model autoscales.",
     )

@@ -37,6 +37,8 @@ class TritonDeploymentArgs:
     """Refuse to schedule replicas that would break the zone spread (prod); else best effort."""
     canary_replicas: int = 1
     """Replicas of the candidate during a canary; the environment's minimum keeps it highly available too."""
+    custom_metrics: bool = True
+    """The cluster's custom metrics API publishes the Triton signal (prometheus-adapter); else the HPA scales on CPU."""
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -50,7 +52,8 @@ class TritonDeployment(pulumi.ComponentResource):
 
     Per track: a ConfigMap with the generated config.pbtxt, a Deployment that copies exactly that
     version from the model repository and loads it, and a Service. Once per model: the workload
-    identity, a PodDisruptionBudget, an HPA on the configured Triton signal with CPU as fallback,
+    identity, a PodDisruptionBudget, an HPA on the configured Triton signal with CPU as fallback
+    (when ``replicas.max`` > ``replicas.min``),
     NetworkPolicies (gateway to HTTP/gRPC, monitoring to metrics, egress to object storage) and,
     behind the gateway, an HTTPRoute with the canary weight.
 
@@ -113,7 +116,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 f"{name}-{track}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
                 spec=k8s.apps.v1.DeploymentSpecArgs(
-                    # the HPA owns the stable replica count once created
+                    # where the model autoscales, the HPA owns the stable replica count once created
                     replicas=replicas,
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                     strategy=k8s.apps.v1.DeploymentStrategyArgs(
@@ -134,7 +137,7 @@ class TritonDeployment(pulumi.ComponentResource):
                     parent=self,
                     provider=args.k8s_provider,
                     depends_on=[config, identity],
-                    ignore_changes=["spec.replicas"] if track == "stable" else None,
+                    ignore_changes=["spec.replicas"] if track == "stable" and model.autoscales else None,
                 ),
             )
             k8s.policy.v1.PodDisruptionBudget(
@@ -161,7 +164,8 @@ class TritonDeployment(pulumi.ComponentResource):
                 ),
                 opts=k8s_opts,
             )
-        self._autoscaler(name, model, ns, base, k8s_opts)
+        if model.autoscales:
+            self._autoscaler(name, model, ns, base, k8s_opts, args.custom_metrics)
         self._network_policies(name, args, base, k8s_opts)
         self.canary_weight = model.canary.weight if model.canary else 0
         if args.serving.gateway.enabled:
@@ -169,8 +173,14 @@ class TritonDeployment(pulumi.ComponentResource):
         self.service = _track_name(model.name, "stable")
         self.register_outputs({"service": self.service, "canary_weight": self.canary_weight})
 
-    def _autoscaler(self, name: str, model: ModelConfig, ns: str, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
-        """HPA on the model's Triton signal (per-pod custom metric), CPU utilisation as the fallback."""
+    def _autoscaler(
+        self, name: str, model: ModelConfig, ns: str, labels: dict[str, str], opts: pulumi.ResourceOptions, custom_metrics: bool
+    ) -> None:
+        """HPA on the model's Triton signal (per-pod custom metric), CPU utilisation as the fallback.
+
+        Only for models whose replicas can move: with min == max an HPA would scale nothing yet
+        still need the custom metrics API, which a cluster can serve from one adapter only.
+        """
         target = model.autoscaling.target
         signal = k8s.autoscaling.v2.MetricSpecArgs(
             type="Pods",
@@ -194,7 +204,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 ),
                 min_replicas=model.replicas.min,
                 max_replicas=model.replicas.max,
-                metrics=[signal, cpu],
+                metrics=[signal, cpu] if custom_metrics else [cpu],
                 behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
                     scale_up=k8s.autoscaling.v2.HPAScalingRulesArgs(
                         stabilization_window_seconds=0,

@@ -16,32 +16,59 @@ CUSTOM_METRICS = {
 CANARY_ALERT = "TritonCanaryRegression"
 
 
-def adapter_rules(namespace: str) -> list[dict[str, Any]]:
-    """prometheus-adapter rules publishing Triton's signals per pod, scoped to the serving namespace."""
-    scope = f'namespace="{namespace}",pod!=""'
-    resources = {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}}
+SERIES = {
+    "queue_time": "nv_inference_queue_duration_us",
+    "inference_rate": "nv_inference_count",
+    "gpu_utilization": "nv_gpu_utilization",
+}
+"""Autoscaling signal to the Triton series its custom metric is computed from."""
+
+
+def stable_pods(models: list[str]) -> str:
+    """Regex (anchored by Prometheus) of the pods of the models' stable Deployments, and of no candidate's.
+
+    A Deployment's pods are `<deployment>-<pod-template-hash>-<suffix>`; the candidate's Deployment
+    name adds `-canary`, one more segment, so it never matches.
+    """
+    return f"triton-({'|'.join(sorted(models))})-[a-z0-9]+-[a-z0-9]+"
+
+
+def _metrics_query(signal: str, series: str) -> str:
     per_pod = "sum by (<<.GroupBy>>)"
-    return [
-        {
-            "seriesQuery": f"nv_inference_queue_duration_us{{{scope}}}",
-            "resources": resources,
-            "name": {"matches": "^nv_inference_queue_duration_us$", "as": CUSTOM_METRICS["queue_time"]},
-            "metricsQuery": f"{per_pod} (rate(nv_inference_queue_duration_us{{<<.LabelMatchers>>}}[2m])) / "
-            f"clamp_min({per_pod} (rate(nv_inference_request_success{{<<.LabelMatchers>>}}[2m])), 1e-9) / 1000",
-        },
-        {
-            "seriesQuery": f"nv_inference_count{{{scope}}}",
-            "resources": resources,
-            "name": {"matches": "^nv_inference_count$", "as": CUSTOM_METRICS["inference_rate"]},
-            "metricsQuery": f"{per_pod} (rate(nv_inference_count{{<<.LabelMatchers>>}}[2m]))",
-        },
-        {
-            "seriesQuery": f"nv_gpu_utilization{{{scope}}}",
-            "resources": resources,
-            "name": {"matches": "^nv_gpu_utilization$", "as": CUSTOM_METRICS["gpu_utilization"]},
-            "metricsQuery": "100 * avg by (<<.GroupBy>>) (nv_gpu_utilization{<<.LabelMatchers>>})",
-        },
-    ]
+    if signal == "queue_time":
+        # cumulative queue time over successful requests: average ms a request waited
+        return (
+            f"{per_pod} (rate({series}{{<<.LabelMatchers>>}}[2m])) / "
+            f"clamp_min({per_pod} (rate(nv_inference_request_success{{<<.LabelMatchers>>}}[2m])), 1e-9) / 1000"
+        )
+    if signal == "inference_rate":
+        return f"{per_pod} (rate({series}{{<<.LabelMatchers>>}}[2m]))"
+    return f"100 * avg by (<<.GroupBy>>) ({series}{{<<.LabelMatchers>>}})"
+
+
+def adapter_rules(namespace: str, models: list[ModelConfig]) -> list[dict[str, Any]]:
+    """prometheus-adapter rules for exactly the signals the autoscaling models' HPAs read.
+
+    One rule per signal in use, published per pod and discovered only on the serving namespace's
+    series of those models' stable pods; models with fixed replicas have no HPA and need no rule.
+    """
+    users: dict[str, list[str]] = {}
+    for model in models:
+        if model.autoscales:
+            users.setdefault(model.autoscaling.metric, []).append(model.name)
+    resources = {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}}
+    rules = []
+    for signal in sorted(users, key=list(CUSTOM_METRICS).index):
+        series = SERIES[signal]
+        rules.append(
+            {
+                "seriesQuery": f'{series}{{namespace="{namespace}",pod=~"{stable_pods(users[signal])}"}}',
+                "resources": resources,
+                "name": {"matches": f"^{series}$", "as": CUSTOM_METRICS[signal]},
+                "metricsQuery": _metrics_query(signal, series),
+            }
+        )
+    return rules
 
 
 def canary_rule(model: ModelConfig, namespace: str) -> dict[str, Any]:
