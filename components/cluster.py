@@ -30,16 +30,31 @@ class ClusterAccess(pulumi.ComponentResource):
     kubeconfig, so a stack can never deploy to whatever cluster a shell happens to point at.
     """
 
-    cloud_provider: pulumi.ProviderResource
+    cloud_provider: pulumi.ProviderResource | None
+    """None on provider `kubernetes`, which has no cloud account."""
     k8s_provider: k8s.Provider
 
     def __init__(self, name: str, args: ClusterAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:platform:ClusterAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        cloud = adapter(args.cloud.provider)
-        self.cloud_provider = cloud.provider(f"{name}-{args.cloud.provider}", args.cloud, args.tags, child)
+        has_cloud = args.cloud.provider != "kubernetes"
+        cloud = adapter(args.cloud.provider) if has_cloud else None
+        self.cloud_provider = cloud.provider(f"{name}-{args.cloud.provider}", args.cloud, args.tags, child) if cloud else None
         source = args.cluster.source
+        if source == "render":
+            self.render_directory = args.cluster.render_directory or f"build/engine/{pulumi.get_stack()}"
+            self.k8s_provider = k8s.Provider(
+                f"{name}-k8s",
+                render_yaml_to_directory=self.render_directory,
+                enable_server_side_apply=True,
+                delete_unreachable=False,
+                opts=child,
+            )
+            self.cluster_identifier = pulumi.Output.from_input(f"render/{self.render_directory}")
+            self.register_outputs({"cluster_identifier": self.cluster_identifier})
+            return
         if source == "existing":
+            assert cloud is not None and self.cloud_provider is not None  # validated: 'existing' needs a cloud
             kubeconfig = cloud.cluster_kubeconfig(args.cloud, args.cluster, self.cloud_provider)
             identifier: pulumi.Input[str] = f"{args.cloud.provider}/{args.cluster.name}"
         elif source == "kubeconfig_secret":

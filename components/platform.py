@@ -112,7 +112,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     cloud=cfg.cloud,
                     cluster_name=cfg.cluster.name,
                     cluster_location=cfg.cluster.location,
-                    provider=self.cluster.cloud_provider,
+                    provider=self._cloud_provider(),
                     tags=cfg.cloud_tags,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -139,7 +139,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     cluster_name=cfg.cluster.name,
                     cluster_location=cfg.cluster.location,
                     namespace=self.namespaces["tracking"],
-                    provider=self.cluster.cloud_provider,
+                    provider=self._cloud_provider(),
                     k8s_provider=self.cluster.k8s_provider,
                     oidc_client_secret=args.secrets.get(secret_key) if secret_key else None,
                     protect=cfg.guardrails.protect_stateful,
@@ -162,7 +162,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 ManagedEndpointArgs(
                     endpoint=endpoint,
                     cloud=cfg.cloud,
-                    provider=self.cluster.cloud_provider,
+                    provider=self._cloud_provider(),
                     environment=cfg.environment,
                     tags=cfg.cloud_tags,
                     protect_stateful=cfg.guardrails.protect_stateful,
@@ -174,6 +174,11 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.models = self._serving(name, cfg)
         self.metrics_adapter = self._metrics_adapter(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
+
+    def _cloud_provider(self) -> pulumi.ProviderResource:
+        """The cloud provider of a cloud resource; validation keeps them off provider `kubernetes`."""
+        assert self.cluster.cloud_provider is not None
+        return self.cluster.cloud_provider
 
     def _serving(self, name: str, cfg: PlatformConfig) -> dict[str, TritonDeployment]:
         """Triton per model on its pool, the gateway in front, and the canary rollback job."""
@@ -187,7 +192,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                 f"{name}-gateway", ServingGatewayArgs(config=cfg.serving.gateway, namespace=serving_ns, labels=self.labels), opts=k8s_opts
             )
         models: dict[str, TritonDeployment] = {}
-        assert cfg.cluster.name is not None  # validated: workload identity needs the cluster
+        # validated: workload identity needs the cluster's name, except on provider `kubernetes` (no cloud identity)
+        assert cfg.cluster.name is not None or cfg.cloud.provider == "kubernetes"
         for model in cfg.models:
             pool = self.gpu_pools[model.gpu_pool].wiring if model.gpu_pool else None
             models[model.name] = TritonDeployment(
@@ -197,7 +203,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     serving=cfg.serving,
                     namespace=serving_ns,
                     cloud=cfg.cloud,
-                    cluster_name=cfg.cluster.name,
+                    cluster_name=cfg.cluster.name or "",
                     cloud_provider=self.cluster.cloud_provider,
                     k8s_provider=self.cluster.k8s_provider,
                     pool=pool,

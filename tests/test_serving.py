@@ -15,6 +15,7 @@ import yaml
 from google.protobuf import text_format
 
 from components.config import ConfigError, validate_platform
+from components.serving.deployment import store_port
 from components.serving.metrics import CANARY_ALERT, adapter_rules, canary_rule_group
 from components.serving.model_config import parse, render
 from components.serving.rollback import SCRIPT
@@ -154,12 +155,12 @@ def test_network_policies_admit_only_gateway_and_monitoring(shipped, stack):
     for model in result.config.models:
         ingress = policies[f"triton-{model.name}-ingress"]["spec"]["ingress"]
         sources = {rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: rule["ports"] for rule in ingress}
-        assert sources == {
-            "envoy-gateway-system": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 8001}],
-            result.config.namespaces.monitoring: [{"protocol": "TCP", "port": 8002}],
-        }
+        expected = {"envoy-gateway-system": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 8001}]}
+        if result.config.monitoring.enabled:
+            expected[result.config.namespaces.monitoring] = [{"protocol": "TCP", "port": 8002}]
+        assert sources == expected
         egress = policies[f"triton-{model.name}-egress"]["spec"]["egress"]
-        assert egress == [{"ports": [{"protocol": "TCP", "port": 443}]}]
+        assert egress == [{"ports": [{"protocol": "TCP", "port": store_port(result.config.cloud)}]}]
 
 
 @pytest.mark.parametrize(

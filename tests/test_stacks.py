@@ -43,7 +43,11 @@ def test_kubernetes_objects_use_the_stack_provider(shipped, stack):
     provider = next(r["urn"] for r in result.records if r["type"] == "pulumi:providers:kubernetes")
     objects = [r for r in result.records if r["custom"] and r["type"].startswith("kubernetes:")]
     assert objects and all(r["provider"] == provider for r in objects)
-    assert result.one("pulumi:providers:kubernetes", "mlops-cluster-k8s")["inputs"]["kubeconfig"] == "[secret]"
+    inputs = result.one("pulumi:providers:kubernetes", "mlops-cluster-k8s")["inputs"]
+    if result.config.cluster.source == "render":
+        assert "kubeconfig" not in inputs and inputs["renderYamlToDirectory"] == "build/engine/local"
+    else:
+        assert inputs["kubeconfig"] == "[secret]"
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -114,7 +118,7 @@ def test_prod_is_highly_available_and_protected(shipped, stack):
 
 def test_every_cloud_is_exercised(shipped):
     providers = {result.config.cloud.provider for result in shipped.values()}
-    assert providers == {"aws", "gcp", "azure"}
+    assert providers == {"aws", "gcp", "azure", "kubernetes"}
     assert {r["type"] for result in shipped.values() for r in result.records} >= {
         "pulumi:providers:aws",
         "pulumi:providers:gcp",
@@ -123,7 +127,8 @@ def test_every_cloud_is_exercised(shipped):
 
 
 def test_each_cluster_source_is_used(shipped):
-    assert {result.config.cluster.source for result in shipped.values()} == {"existing", "kubeconfig_secret", "stack_reference"}
+    sources = {result.config.cluster.source for result in shipped.values()}
+    assert sources == {"existing", "kubeconfig_secret", "stack_reference", "render"}
 
 
 def test_only_the_stack_cloud_sdk_is_imported():

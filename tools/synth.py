@@ -108,7 +108,7 @@ def render_report(result: Synthesis, policies: list[PolicyResult] | None = None)
         f"# Synthesis report: stack `{result.stack}`",
         "",
         f"- Environment: `{cfg.environment}`",
-        f"- Cloud: `{cfg.cloud.provider}` ({cfg.cloud.region or cfg.cloud.location})",
+        f"- Cloud: `{cfg.cloud.provider}` ({cfg.cloud.region or cfg.cloud.location or cfg.cloud.s3_endpoint})",
         f"- Cluster: `{cfg.cluster.source}` ({result.outputs.get('cluster', '')})",
         f"- Resources: {len(result.records)} ({sum(1 for r in result.records if r['custom'])} custom, "
         f"{sum(1 for r in result.records if not r['custom'])} components)",

@@ -113,13 +113,19 @@ def read_stack_file(stack: str, root: Path = ROOT, path: Path | None = None) -> 
     return StackConfig(values=values, secret_keys=sorted(secret_keys))
 
 
+def validate_stack(stack: str, config: StackConfig) -> tuple[PlatformConfig, list[str]]:
+    """The validated platform config of a stack file, and the secret keys it references but lacks."""
+    prefix = f"{PROJECT}:"
+    ours = {k[len(prefix) :]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
+    secrets = {k[len(prefix) :] for k in config.secret_keys if k.startswith(prefix)}
+    return validate_platform(stack, ours, secrets, allow_missing_secrets=True)
+
+
 def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT) -> Synthesis:
     """Run the stack's program under mocks; raises ConfigError on invalid configuration."""
     config = config or read_stack_file(stack, root)
     prefix = f"{PROJECT}:"
-    ours = {k[len(prefix) :]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
-    secrets = {k[len(prefix) :] for k in config.secret_keys if k.startswith(prefix)}
-    platform, missing = validate_platform(stack, ours, secrets, allow_missing_secrets=True)
+    platform, missing = validate_stack(stack, config)
     values = dict(config.values)
     values.update({f"{prefix}{key}": SECRET_PLACEHOLDER for key in missing})
     secret_keys = sorted(set(config.secret_keys) | {f"{prefix}{key}" for key in missing})

@@ -41,13 +41,16 @@ class Sections:
 
 def cross_section_issues(s: Sections) -> list[Issue]:
     """Every cross-section problem of the valid parts of a configuration."""
-    issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _serving_issues(s) + _endpoint_issues(s)
+    if s.cloud is not None and s.cloud.provider == "kubernetes":
+        issues = _unique_names(s) + _kubernetes_issues(s) + _model_issues(s) + _serving_issues(s)
+    else:
+        issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _serving_issues(s) + _endpoint_issues(s)
     if s.guardrails is not None and s.environment is not None:
         issues += _environment_issues(s)
     if s.monitoring is not None:
         digest = s.guardrails.require_image_digest if s.guardrails is not None else False
         issues += monitoring_issues(s.monitoring, [m.name for _, m in s.models], digest, s.environment)
-    if s.mlflow is not None and s.cloud is not None and s.cluster is not None:
+    if s.mlflow is not None and s.cloud is not None and s.cluster is not None and s.cloud.provider != "kubernetes":
         digest = s.guardrails.require_image_digest if s.guardrails is not None else False
         issues += mlflow_issues(s.mlflow, s.cloud.provider, cluster_name=s.cluster.name, require_image_digest=digest)
     return issues
@@ -81,6 +84,36 @@ def _cluster_issues(s: Sections) -> list[Issue]:
         issues.append(("cluster.name", None, "the managed cluster's name: gpu_pools attach to the cluster by name"))
     if s.cluster.location is not None and s.cloud is not None and s.cloud.provider != "gcp":
         issues.append(("cluster.location", s.cluster.location, f"not set: it applies to gcp only, not {s.cloud.provider}"))
+    return issues
+
+
+def _kubernetes_issues(s: Sections) -> list[Issue]:
+    """What needs a cloud account, which provider `kubernetes` does not have; each says what to do instead."""
+    issues: list[Issue] = []
+    if s.cluster is not None and s.cluster.source == "existing":
+        issues.append(
+            (
+                "cluster.source",
+                "existing",
+                "kubeconfig_secret, stack_reference or render: 'existing' looks the cluster up in a cloud account",
+            )
+        )
+    if s.cluster is not None and s.cluster.location is not None:
+        issues.append(("cluster.location", s.cluster.location, "not set: it applies to gcp only, not kubernetes"))
+    for i, pool in s.gpu_pools:
+        issues.append((f"gpu_pools[{i}]", pool.name, "no entry: provider 'kubernetes' creates no cloud node groups; use a cloud provider"))
+    for i, endpoint in s.managed_endpoints:
+        issues.append(
+            (
+                f"managed_endpoints[{i}]",
+                endpoint.name,
+                "no entry: managed endpoints run on a cloud's inference service; use a cloud provider",
+            )
+        )
+    if s.mlflow is not None and s.mlflow.enabled:
+        issues.append(
+            ("mlflow.enabled", True, "false: the tracking server needs a managed PostgreSQL and bucket, which provider 'kubernetes' lacks")
+        )
     return issues
 
 
@@ -195,7 +228,8 @@ def _serving_issues(s: Sections) -> list[Issue]:
         issues.append(
             ("serving.gateway.enabled", False, f"true: models in {s.environment} are served through the gateway (TLS, auth, rate limits)")
         )
-    if s.cluster is not None and not s.cluster.name and not s.gpu_pools:
+    cloud_identity = s.cloud is None or s.cloud.provider != "kubernetes"
+    if cloud_identity and s.cluster is not None and not s.cluster.name and not s.gpu_pools:
         issues.append(("cluster.name", None, "the managed cluster's name: served models read their repository through workload identity"))
     return issues
 

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from .base import Issue, StrictModel, raise_issues
 
-CloudProvider = Literal["aws", "gcp", "azure"]
+CloudProvider = Literal["aws", "gcp", "azure", "kubernetes"]
 
 _AWS_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 _GCP_REGION = re.compile(r"^[a-z]+-[a-z]+\d$")
@@ -17,12 +17,21 @@ _GCP_PROJECT = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
 _AZURE_LOCATION = re.compile(r"^[a-z]+[a-z0-9]*$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _AWS_ACCOUNT = re.compile(r"^\d{12}$")
+_HTTPS_URL = re.compile(r"^https://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:\d{1,5})?/?$")
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 class CloudConfig(StrictModel):
-    """The cloud account. Only the fields of the chosen provider may be set."""
+    """The cloud account. Only the fields of the chosen provider may be set.
 
-    provider: CloudProvider = Field(description="Cloud to deploy to: `aws`, `gcp` or `azure`. Required.")
+    `kubernetes` is a cluster with no cloud account behind the platform (on-premises, a laptop
+    cluster, or manifests rendered for GitOps): only Kubernetes objects are created, and model
+    repositories live in an S3-compatible store the cluster already reaches.
+    """
+
+    provider: CloudProvider = Field(
+        description="Cloud to deploy to: `aws`, `gcp`, `azure`, or `kubernetes` (Kubernetes objects only, no cloud account). Required."
+    )
     region: str | None = Field(
         default=None,
         description="AWS region (e.g. `us-east-1`) or GCP region (e.g. `us-central1`). Required on aws and gcp.",
@@ -38,6 +47,17 @@ class CloudConfig(StrictModel):
     resource_group: str | None = Field(
         default=None, description="Azure only: the resource group holding the platform's resources. Required on azure."
     )
+    s3_endpoint: str | None = Field(
+        default=None,
+        description="kubernetes only: the S3-compatible object store (e.g. MinIO) holding the model repositories, "
+        "an `https://` URL. Required on kubernetes.",
+    )
+    s3_credentials_secret: str | None = Field(
+        default=None,
+        description="kubernetes only: name of an existing Secret, in every namespace that reads the store, with the "
+        "keys `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (created by the cluster's secret management, never by "
+        "the stack). Required on kubernetes.",
+    )
 
     @model_validator(mode="after")
     def _provider_fields(self) -> CloudConfig:
@@ -46,12 +66,27 @@ class CloudConfig(StrictModel):
             "aws": {"region", "account_id"},
             "gcp": {"region", "project"},
             "azure": {"subscription_id", "location", "resource_group"},
+            "kubernetes": {"s3_endpoint", "s3_credentials_secret"},
         }[self.provider]
-        for field in ("region", "account_id", "project", "subscription_id", "location", "resource_group"):
+        for field in (
+            "region",
+            "account_id",
+            "project",
+            "subscription_id",
+            "location",
+            "resource_group",
+            "s3_endpoint",
+            "s3_credentials_secret",
+        ):
             value = getattr(self, field)
             if value is not None and field not in own:
                 issues.append((field, value, f"not set: it does not apply to provider '{self.provider}'"))
-        required = {"aws": ["region"], "gcp": ["region", "project"], "azure": ["subscription_id", "location", "resource_group"]}
+        required = {
+            "aws": ["region"],
+            "gcp": ["region", "project"],
+            "azure": ["subscription_id", "location", "resource_group"],
+            "kubernetes": ["s3_endpoint", "s3_credentials_secret"],
+        }
         for field in required[self.provider]:
             if getattr(self, field) is None:
                 issues.append((field, None, f"a value: required when provider is '{self.provider}'"))
@@ -62,6 +97,8 @@ class CloudConfig(StrictModel):
             ("gcp", "project"): (_GCP_PROJECT, "a GCP project ID (6-30 lowercase letters, digits or '-')"),
             ("azure", "subscription_id"): (_UUID, "an Azure subscription ID (lowercase UUID)"),
             ("azure", "location"): (_AZURE_LOCATION, "an Azure location such as 'eastus2'"),
+            ("kubernetes", "s3_endpoint"): (_HTTPS_URL, "an https:// URL of the store, e.g. 'https://minio.storage.svc:9000'"),
+            ("kubernetes", "s3_credentials_secret"): (_SECRET_NAME, "a Kubernetes Secret name (DNS label)"),
         }
         for (provider, field), (pattern, expected) in checks.items():
             value = getattr(self, field)
@@ -71,7 +108,7 @@ class CloudConfig(StrictModel):
         return self
 
 
-ClusterSource = Literal["existing", "kubeconfig_secret", "stack_reference"]
+ClusterSource = Literal["existing", "kubeconfig_secret", "stack_reference", "render"]
 
 
 class ClusterConfig(StrictModel):
@@ -85,7 +122,8 @@ class ClusterConfig(StrictModel):
         description="How to reach the cluster: `existing` (look up a managed cluster by name in the "
         "stack's cloud and authenticate with the cloud CLI's token plugin), `kubeconfig_secret` (a "
         "kubeconfig held in a Pulumi secret config key), or `stack_reference` (a kubeconfig output "
-        "of another stack). Required."
+        "of another stack), or `render` (no cluster: the Kubernetes provider writes every object as YAML "
+        "to `render_directory`, for review, GitOps hand-off or an offline `pulumi up`). Required."
     )
     name: str | None = Field(default=None, description="`existing` only: the EKS / GKE / AKS cluster name. Required for `existing`.")
     location: str | None = Field(
@@ -104,6 +142,11 @@ class ClusterConfig(StrictModel):
     output: str | None = Field(
         default=None, description="`stack_reference` only: the output holding the kubeconfig. Default: `kubeconfig`."
     )
+    render_directory: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.][-A-Za-z0-9_./]*$",
+        description="`render` only: directory, relative to the project, the manifests are written to. Default: `build/engine/<stack>`.",
+    )
     kubernetes_version: str = Field(
         default="1.31",
         pattern=r"^1\.(2[5-9]|3[0-7])$",
@@ -114,11 +157,18 @@ class ClusterConfig(StrictModel):
     @model_validator(mode="after")
     def _source_fields(self) -> ClusterConfig:
         issues: list[Issue] = []
-        own = {"existing": set(), "kubeconfig_secret": {"secret_key"}, "stack_reference": {"stack", "output"}}
-        for field in ("secret_key", "stack", "output"):
+        own = {
+            "existing": set(),
+            "kubeconfig_secret": {"secret_key"},
+            "stack_reference": {"stack", "output"},
+            "render": {"render_directory"},
+        }
+        for field in ("secret_key", "stack", "output", "render_directory"):
             value = getattr(self, field)
             if value is not None and field not in own[self.source]:
                 issues.append((field, value, f"not set: it does not apply to source '{self.source}'"))
+        if self.render_directory is not None and ".." in self.render_directory.split("/"):
+            issues.append(("render_directory", self.render_directory, "a path inside the project (no '..')"))
         if self.source == "existing" and not self.name:
             issues.append(("name", self.name, "a cluster name: required when source is 'existing'"))
         if self.source == "stack_reference":

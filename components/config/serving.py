@@ -16,8 +16,9 @@ _REPO_URI = re.compile(
     r"|as://[a-z0-9]{3,24}/[a-z0-9](-?[a-z0-9])+(/.*)?)$"
 )
 
-REPOSITORY_SCHEMES = {"aws": "s3://", "gcp": "gs://", "azure": "as://"}
-"""The object-store URI scheme of each cloud, in Triton's own spelling (`as://` is Azure Storage)."""
+REPOSITORY_SCHEMES = {"aws": "s3://", "gcp": "gs://", "azure": "as://", "kubernetes": "s3://"}
+"""The object-store URI scheme of each cloud, in Triton's own spelling (`as://` is Azure Storage;
+`kubernetes` reads an S3-compatible store)."""
 
 
 DataType = Literal[

@@ -67,4 +67,6 @@ def pool_cost(pool: GpuPoolConfig, cloud: str) -> PoolCost:
 
 def price_reference(cloud: str) -> str:
     """Where and when the prices were read, for reports."""
+    if cloud not in REFERENCE_REGIONS:
+        return f"no cloud prices: provider '{cloud}' creates no billed cloud resources"
     return f"{REFERENCE_REGIONS[cloud]} list prices as of {PRICES_AS_OF} (components/catalog/offers.py)"

@@ -16,7 +16,7 @@ import pulumi_kubernetes as k8s
 from ..config.cloud import CloudConfig
 
 _URI = re.compile(r"^(?P<scheme>s3|gs|as)://(?P<bucket>[^/]+)(/(?P<rest>.*))?$")
-_ADAPTERS = {"aws": "aws", "gcp": "gcp", "azure": "azure"}
+_ADAPTERS = {"aws": "aws", "gcp": "gcp", "azure": "azure", "kubernetes": "kubernetes"}
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,8 @@ class WorkloadIdentityArgs:
     service_account: str
     cloud: CloudConfig
     cluster_name: str
-    provider: pulumi.ProviderResource
+    provider: pulumi.ProviderResource | None
+    """The cloud provider; None on provider `kubernetes`."""
     grants: list[ObjectStoreGrant] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)

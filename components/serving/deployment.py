@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,7 +28,8 @@ class TritonDeploymentArgs:
     namespace: str
     cloud: CloudConfig
     cluster_name: str
-    cloud_provider: pulumi.ProviderResource
+    cloud_provider: pulumi.ProviderResource | None
+    """The cloud provider of the workload identity; None on provider `kubernetes`."""
     k8s_provider: k8s.Provider
     pool: PoolWiring | None = None
     """The GPU pool's wiring (node selector, tolerations, GPU resource); None for CPU models."""
@@ -41,6 +43,13 @@ class TritonDeploymentArgs:
     """The cluster's custom metrics API publishes the Triton signal (prometheus-adapter); else the HPA scales on CPU."""
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+def store_port(cloud: CloudConfig) -> int:
+    """The TCP port the model repository is read on: 443, or the S3-compatible endpoint's own port."""
+    if cloud.provider == "kubernetes" and cloud.s3_endpoint:
+        return urlsplit(cloud.s3_endpoint).port or 443
+    return 443
 
 
 def _track_name(model: str, track: str) -> str:
@@ -251,9 +260,12 @@ class TritonDeployment(pulumi.ComponentResource):
             spec=k8s.networking.v1.NetworkPolicySpecArgs(
                 pod_selector=pods,
                 policy_types=["Egress"],
-                # object storage and the cloud's token endpoints are public HTTPS endpoints
+                # object storage and the cloud's token endpoints are public HTTPS endpoints; on provider
+                # `kubernetes` the S3-compatible store listens on its endpoint's port
                 egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=443)])
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=store_port(args.cloud))]
+                    )
                 ],
             ),
             opts=opts,

@@ -31,10 +31,24 @@ def restricted(read_only: bool = True) -> k8s.core.v1.SecurityContextArgs:
 def rclone_env(cloud: CloudConfig, location: StoreLocation) -> tuple[list[k8s.core.v1.EnvVarArgs], str]:
     """rclone remote `repo` configured from the environment, and the remote path of the repository.
 
-    Credentials come from workload identity (`env_auth`): the pod holds no key.
+    Credentials come from workload identity (`env_auth`): the pod holds no key. On provider
+    `kubernetes` (no cloud account) they come from the existing Secret `cloud.s3_credentials_secret`.
     """
     env: dict[str, str] = {"RCLONE_CONFIG_REPO_ENV_AUTH": "true", "RCLONE_CACHE_DIR": "/tmp/rclone", "HOME": "/tmp"}
-    if location.scheme == "s3":
+    from_secret: list[k8s.core.v1.EnvVarArgs] = []
+    if cloud.provider == "kubernetes":
+        env.update(RCLONE_CONFIG_REPO_TYPE="s3", RCLONE_CONFIG_REPO_PROVIDER="Other", RCLONE_CONFIG_REPO_ENDPOINT=cloud.s3_endpoint or "")
+        path = f"{location.bucket}/{location.prefix}".rstrip("/")
+        from_secret = [
+            k8s.core.v1.EnvVarArgs(
+                name=key,
+                value_from=k8s.core.v1.EnvVarSourceArgs(
+                    secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=cloud.s3_credentials_secret, key=key)
+                ),
+            )
+            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        ]
+    elif location.scheme == "s3":
         env.update(RCLONE_CONFIG_REPO_TYPE="s3", RCLONE_CONFIG_REPO_PROVIDER="AWS", RCLONE_CONFIG_REPO_REGION=cloud.region or "")
         path = f"{location.bucket}/{location.prefix}".rstrip("/")
     elif location.scheme == "gs":
@@ -43,7 +57,7 @@ def rclone_env(cloud: CloudConfig, location: StoreLocation) -> tuple[list[k8s.co
     else:
         env.update(RCLONE_CONFIG_REPO_TYPE="azureblob", RCLONE_CONFIG_REPO_ACCOUNT=location.bucket)
         path = f"{location.container}/{location.prefix}".rstrip("/")
-    return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())], path
+    return [k8s.core.v1.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())] + from_secret, path
 
 
 def pod_spec(

@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print the pack config for one stack, for `pulumi preview --policy-pack-config`.")
     parser.add_argument("environment", choices=ENVIRONMENTS)
     parser.add_argument("monthly_budget_usd", type=float)
-    parser.add_argument("cloud", choices=("aws", "gcp", "azure"))
+    parser.add_argument("cloud", choices=("aws", "gcp", "azure", "kubernetes"))
     args = parser.parse_args(argv)
     json.dump(pack_config_for(args.environment, args.monthly_budget_usd, args.cloud), sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")

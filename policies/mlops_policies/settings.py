@@ -49,7 +49,7 @@ def budget_properties(threshold_percent: float) -> dict[str, dict[str, Any]]:
             "description": "Report when the estimate exceeds this share of the budget, in percent.",
         },
         "hoursPerMonth": {"type": "number", "minimum": 1, "default": HOURS_PER_MONTH, "description": "Hours billed per month."},
-        "cloud": {"type": "string", "default": "", "description": "The stack's cloud (aws, gcp, azure), shown in messages."},
+        "cloud": {"type": "string", "default": "", "description": "The stack's cloud (aws, gcp, azure, kubernetes), shown in messages."},
     }
 
 

@@ -85,15 +85,28 @@ def stack_file(stack: str) -> str:
     return f"stacks/Pulumi.{stack}.yaml"
 
 
+def rendered_only(stack_file_text: str) -> bool:
+    """Whether a stack file renders to files (`cluster.source: render`): the offline engine's stacks,
+    which the engine tests run and no release workflow deploys."""
+    import yaml
+
+    data = yaml.safe_load(stack_file_text) or {}
+    cluster = (data.get("config") or {}).get(f"{PROJECT}:cluster")
+    return isinstance(cluster, dict) and cluster.get("source") == "render"
+
+
 def stack_names(root: Path) -> list[str]:
-    """The stacks of the work tree, from ``stacks/Pulumi.<name>.yaml``."""
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml"))
+    """The deployed stacks of the work tree, from ``stacks/Pulumi.<name>.yaml``."""
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml") if not rendered_only(p.read_text())
+    )
 
 
 def stacks_at(root: Path, commit: str) -> list[str]:
-    """The stacks at a commit."""
+    """The deployed stacks at a commit."""
     listing = git(root, "ls-tree", "--name-only", commit, "stacks/").stdout.split()
-    return sorted(n[len("stacks/Pulumi.") : -len(".yaml")] for n in listing if n.startswith("stacks/Pulumi.") and n.endswith(".yaml"))
+    files = [n for n in listing if n.startswith("stacks/Pulumi.") and n.endswith(".yaml")]
+    return sorted(n[len("stacks/Pulumi.") : -len(".yaml")] for n in files if not rendered_only(git(root, "show", f"{commit}:{n}").stdout))
 
 
 def require_stack(root: Path, stack: str) -> None:

@@ -1,0 +1,79 @@
+"""Provider `kubernetes` and cluster source `render`: what the local stack may and may not declare."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import validate_platform
+from components.serving.deployment import store_port
+
+from .conftest import stack_values
+from .test_config_errors import one, problems
+
+
+@pytest.fixture
+def local() -> dict[str, Any]:
+    return stack_values("local")
+
+
+def test_shipped_local_is_valid(local):
+    platform, missing = validate_platform("local", local, set(), allow_missing_secrets=True)
+    assert platform.cloud.provider == "kubernetes" and platform.cluster.source == "render" and missing == []
+
+
+def test_kubernetes_needs_its_store_and_takes_no_cloud_fields(local):
+    local["cloud"] = {"provider": "kubernetes", "region": "us-east-1"}
+    found = problems(local)
+    assert any(p.startswith("cloud.region: ") and "does not apply to provider 'kubernetes'" in p for p in found), found
+    assert any(p.startswith("cloud.s3_endpoint: ") and "required when provider is 'kubernetes'" in p for p in found), found
+    assert any(p.startswith("cloud.s3_credentials_secret: ") for p in found), found
+
+
+def test_store_endpoint_must_be_https(local):
+    local["cloud"]["s3_endpoint"] = "http://minio:9000"
+    assert "expected an https:// URL" in one(local, "cloud.s3_endpoint")
+
+
+def test_everything_that_needs_a_cloud_is_rejected_at_once(local):
+    dev = stack_values("dev")
+    local["gpu_pools"] = dev["gpu_pools"]
+    local["managed_endpoints"] = dev["managed_endpoints"]
+    local["mlflow"] = {"enabled": True}
+    local["cluster"] = {"source": "existing", "name": "on-prem"}
+    found = problems(local)
+    for path in ("gpu_pools[0]", "managed_endpoints[0]", "mlflow.enabled", "cluster.source"):
+        assert any(p.startswith(f"{path}: ") for p in found), (path, found)
+    assert "creates no cloud node groups" in one(local, "gpu_pools[0]")
+
+
+def test_render_directory_stays_inside_the_project(local):
+    local["cluster"]["render_directory"] = "../outside"
+    assert "a path inside the project" in one(local, "cluster.render_directory")
+
+
+def test_render_directory_belongs_to_render_only(local):
+    local["cluster"] = {"source": "kubeconfig_secret", "render_directory": "out"}
+    assert "does not apply to source 'kubeconfig_secret'" in one(local, "cluster.render_directory")
+
+
+def test_models_read_the_store_on_its_own_port(local):
+    platform, _ = validate_platform("local", local, set(), allow_missing_secrets=True)
+    assert store_port(platform.cloud) == 9000
+
+
+def test_local_synth_renders_credentials_from_the_existing_secret(shipped):
+    result = shipped["local"]
+    deployment = next(m for m in result.manifests() if m["kind"] == "Deployment" and m["metadata"]["name"] == "triton-fraud-detector")
+    fetch = deployment["spec"]["template"]["spec"]["initContainers"][0]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in fetch["env"] if "valueFrom" in e}
+    assert refs == {
+        "AWS_ACCESS_KEY_ID": {"name": "model-store-credentials", "key": "AWS_ACCESS_KEY_ID"},
+        "AWS_SECRET_ACCESS_KEY": {"name": "model-store-credentials", "key": "AWS_SECRET_ACCESS_KEY"},
+    }
+    plain = {e["name"]: e["value"] for e in fetch["env"] if "value" in e}
+    assert plain["RCLONE_CONFIG_REPO_ENDPOINT"] == "https://minio.storage.svc:9000"
+    assert plain["RCLONE_CONFIG_REPO_PROVIDER"] == "Other"
+    types = {r["type"].split(":")[0] for r in result.records}
+    assert types <= {"kubernetes", "mlops", "pulumi"}, f"the local stack registers only Kubernetes resources, got {types}"
