@@ -6,9 +6,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-NODE_STAMP := tools/crd_validate/node_modules/.installed
-
-.PHONY: synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback
+.PHONY: synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
@@ -24,26 +22,22 @@ synth: $(STAMP)
 synth-all: $(STAMP)
 	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; $(PY) -m tools.synth $${s%.yaml} || exit 1; done
 
-# promtool (Debian's prometheus package), jq and node are the real validators the tests run.
+# promtool (Debian's prometheus package), amtool, jq and shellcheck are real validators the tests run.
 system-tools:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
-	command -v node >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(NODE_STAMP): tools/crd_validate/package.json tools/crd_validate/package-lock.json | system-tools
-	cd tools/crd_validate && npm ci --no-audit --no-fund --loglevel=error
-	@touch $@
-
 ## test: lint, type-check, docs freshness and the test suite
-test: $(STAMP) system-tools $(NODE_STAMP) lint typecheck
-	$(PY) -m pytest
+# The engine tests run when the engine is built (make engine; .ci/run builds it and requires them).
+test: $(STAMP) system-tools go lint typecheck
+	MLOPS_ENGINE_BIN=$$($(ENGINE) --cached 2>/dev/null || true) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -75,6 +69,32 @@ rollback: $(STAMP)
 	@case "$(origin STACK)" in "command line"|environment) ;; *) echo "make rollback: STACK=<stack> is required" >&2; exit 2;; esac
 	@test -n "$(TO)" || { echo "make rollback: TO=<git ref> is required" >&2; exit 2; }
 	$(PY) -m tools.release.rollback --stack "$(STACK)" --to "$(TO)"
+
+# Go builds the offline engine. GO_VERSION is the toolchain the engine is built and tested with; a
+# machine without it installs Debian's golang-go and lets it fetch exactly this toolchain from the
+# Go module proxy (GOTOOLCHAIN), the only Go source CI reaches.
+GO_VERSION := 1.26.8
+export PATH := /usr/local/go/bin:$(PATH)
+go:
+	@if ! command -v go >/dev/null; then \
+	  echo "installing golang-go (bootstrap for go$(GO_VERSION))"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go ca-certificates >/dev/null; \
+	fi
+	@have=$$(go env GOVERSION); if [ "$$have" != "go$(GO_VERSION)" ]; then \
+	  echo "go: $$have found; using go$(GO_VERSION) from the module proxy"; \
+	  GOTOOLCHAIN=go$(GO_VERSION) go version; \
+	fi
+
+ENGINE_GOTOOLCHAIN = $(shell go env GOVERSION 2>/dev/null | grep -qx go$(GO_VERSION) && echo local || echo go$(GO_VERSION))
+ENGINE = GOTOOLCHAIN=$(ENGINE_GOTOOLCHAIN) tools/engine/build.sh
+
+## engine: build the pulumi CLI, Python language host and Kubernetes provider from Go modules (cached)
+engine: $(STAMP) go
+	@$(ENGINE) >/dev/null
+
+## preview / up: the real engine on STACK (local: rendered to build/engine/local, file state in build/state)
+preview up: engine
+	MLOPS_ENGINE_BIN=$$($(ENGINE)) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up,$@),--yes)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,185 @@
+"""The real engine on the `local` stack: preview, up, a no-op second up, the manifests the real
+Kubernetes provider rendered, a policy rejection and the stack outputs.
+
+The engine is built by `make engine` (Go modules, cached); `make test` passes its bin directory as
+MLOPS_ENGINE_BIN when it exists. Without it these tests skip, except under MLOPS_REQUIRE_ENGINE=1
+(.ci/run), where a missing engine fails them. Each test runs on its own copy of the project, so the
+repository's build/ and stack files are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools.synthesis import ROOT, synthesize
+
+ENGINE_BIN = os.environ.get("MLOPS_ENGINE_BIN", "")
+REQUIRED = os.environ.get("MLOPS_REQUIRE_ENGINE") == "1"
+COPIED = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "policies", "stacks", "tools")
+# The engine's Go sources stay behind: the tests pass the built engine in MLOPS_ENGINE_BIN.
+IGNORED = shutil.ignore_patterns("node_modules", "__pycache__", "*-embed.json", "go.mod", "go.sum", "*.go")
+
+
+@pytest.fixture(scope="module")
+def engine() -> str:
+    if not ENGINE_BIN or not (Path(ENGINE_BIN) / "pulumi").is_file():
+        if REQUIRED:
+            pytest.fail(f"MLOPS_REQUIRE_ENGINE=1 but no engine at MLOPS_ENGINE_BIN={ENGINE_BIN!r}; run make engine")
+        pytest.skip("the engine is not built (make engine)")
+    return ENGINE_BIN
+
+
+def copy_project(dest: Path) -> Path:
+    """A copy of the project that shares the repository's virtualenv."""
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=IGNORED)
+        else:
+            shutil.copy2(src, dest / name)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+    return dest
+
+
+def run(project: Path, engine: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """tools/engine/pulumi.sh in ``project``; the output is kept for assertion messages."""
+    env = {**os.environ, "MLOPS_PROJECT_DIR": str(project), "MLOPS_ENGINE_BIN": engine}
+    return subprocess.run(
+        [str(project / "tools" / "engine" / "pulumi.sh"), stack, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def describe(done: subprocess.CompletedProcess[str]) -> str:
+    return f"exit {done.returncode}\n--- stdout\n{done.stdout[-6000:]}\n--- stderr\n{done.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def deployed(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """preview, up, up again and the outputs of the local stack, run once for the module."""
+    project = copy_project(tmp_path_factory.mktemp("engine-project"))
+    runs = {"preview": run(project, engine, "local", "preview")}
+    runs["up"] = run(project, engine, "local", "up", "--yes", "--skip-preview")
+    runs["up-again"] = run(project, engine, "local", "up", "--yes", "--expect-no-changes")
+    runs["outputs"] = run(project, engine, "local", "stack", "output", "--json")
+    yield {"project": project, **runs}
+
+
+def test_preview_runs_the_program_and_the_policy_pack(deployed: dict[str, Any]) -> None:
+    done = deployed["preview"]
+    assert done.returncode == 0, describe(done)
+    assert re.search(r"mlops-platform@v\d+\.\d+\.\d+", done.stdout), "the policy pack ran\n" + describe(done)
+    assert "kubernetes:apps/v1:Deployment" in done.stdout or "+ 2 to create" in done.stdout or "to create" in done.stdout, describe(done)
+
+
+def test_up_creates_the_stack_and_a_second_up_changes_nothing(deployed: dict[str, Any]) -> None:
+    assert deployed["up"].returncode == 0, describe(deployed["up"])
+    assert re.search(r"\+ \d+ created", deployed["up"].stdout), describe(deployed["up"])
+    again = deployed["up-again"]
+    assert again.returncode == 0, "--expect-no-changes failed: the second up would change something\n" + describe(again)
+    assert re.search(r"\d+ unchanged", again.stdout) and "created" not in again.stdout, describe(again)
+
+
+def _normalise(obj: dict[str, Any]) -> dict[str, Any]:
+    """Key order, numbers (the mocks see JSON numbers as floats) and what the provider adds on its own."""
+    text = json.dumps(obj, sort_keys=True)
+    data: dict[str, Any] = json.loads(text, parse_float=lambda v: int(float(v)) if float(v).is_integer() else float(v))
+    metadata = data.get("metadata", {})
+    for field in ("labels", "annotations"):
+        values = {k: v for k, v in metadata.get(field, {}).items() if not k.startswith("pulumi.com/")}
+        if values:
+            metadata[field] = values
+        else:
+            metadata.pop(field, None)
+    return data
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata", {})
+    return obj["apiVersion"], obj["kind"], meta.get("namespace", ""), meta["name"]
+
+
+def test_rendered_manifests_are_the_objects_synth_produced(deployed: dict[str, Any]) -> None:
+    assert deployed["up"].returncode == 0, describe(deployed["up"])
+    rendered_dir = deployed["project"] / "build" / "engine" / "local"
+    files = sorted(rendered_dir.rglob("*.yaml"))
+    assert files, f"the provider rendered nothing into {rendered_dir}"
+    rendered = {}
+    for path in files:
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                rendered[_key(doc)] = _normalise(doc)
+    synthesized = {_key(m): _normalise(m) for m in synthesize("local").manifests()}
+    assert sorted(rendered) == sorted(synthesized), "the same objects (apiVersion, kind, namespace, name)"
+    for key, obj in synthesized.items():
+        assert rendered[key] == obj, f"{key} differs between the real provider and synth"
+
+
+def test_outputs_are_the_documented_ones(deployed: dict[str, Any]) -> None:
+    done = deployed["outputs"]
+    assert done.returncode == 0, describe(done)
+    outputs = json.loads(done.stdout)
+    documented = documented_outputs()
+    assert set(outputs) == documented - {"mlflow"}, "the local stack exports every documented output but mlflow (disabled)"
+    assert outputs["environment"] == "dev"
+    assert outputs["cloud"]["provider"] == "kubernetes"
+    assert outputs["cluster"] == "render/build/engine/local"
+    assert outputs["model_versions"] == {"fraud-detector": 7}
+    assert outputs["model_canaries"] == {"fraud-detector": "8@10%"}
+
+
+def documented_outputs() -> set[str]:
+    """The output names of the README's "Stack outputs" table."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Stack outputs", 1)[1].split("\n## ", 1)[0]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_a_stack_that_loosens_its_guardrails_is_stopped_by_the_policy_pack(engine: str, tmp_path: Path) -> None:
+    """Config validation accepts per-stack guardrail overrides; the pack, configured from the
+    environment alone, still holds a prod stack to prod's rules, through the real engine."""
+    project = copy_project(tmp_path)
+    stack_file = project / "stacks" / "Pulumi.local.yaml"
+    data = yaml.safe_load(stack_file.read_text())
+    data["config"]["mlops-platform:environment"] = "prod"
+    data["config"]["mlops-platform:guardrails"] = {"require_image_digest": False, "min_replicas": 1, "require_auth": True}
+    (project / "stacks" / "Pulumi.local-unsafe.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    done = run(project, engine, "local-unsafe", "preview")
+    assert done.returncode != 0, "the preview must fail\n" + describe(done)
+    assert "mandatory" in done.stdout and "k8s-image-pinned" in done.stdout, describe(done)
+
+
+def _go_mod_version(module_dir: str, module: str) -> str:
+    text = (ROOT / "tools" / "engine" / module_dir / "go.mod").read_text()
+    match = re.search(rf"^\s*{re.escape(module)} (v\S+)", text, flags=re.MULTILINE)
+    assert match, f"{module} is not required by tools/engine/{module_dir}/go.mod"
+    return match.group(1)
+
+
+def _pip_pin(package: str) -> str:
+    match = re.search(rf"^{re.escape(package)}==(\S+)$", (ROOT / "requirements.txt").read_text(), flags=re.MULTILINE)
+    assert match, f"{package} is not pinned in requirements.txt"
+    return match.group(1)
+
+
+def test_engine_versions_match_the_python_packages() -> None:
+    """The CLI and language host speak the `pulumi` package's protocol; the provider binary is the
+    release the `pulumi-kubernetes` SDK was generated from."""
+    assert _go_mod_version("cli", "github.com/pulumi/pulumi/pkg/v3") == "v" + _pip_pin("pulumi")
+    assert _go_mod_version("cli", "github.com/pulumi/pulumi/sdk/v3") == "v" + _pip_pin("pulumi")
+    assert _go_mod_version("kubernetes", "github.com/pulumi/pulumi-kubernetes/sdk/v4") == "v" + _pip_pin("pulumi-kubernetes")

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Run the real Pulumi engine (built by build.sh) on a stack, offline:
+#   tools/engine/pulumi.sh <stack> <pulumi command> [args...]   e.g. `local preview`, `local up`
+#
+# State lives in a local file backend (<project>/build/state); update checks, plugin downloads and
+# registry lookups are off; HOME and the kubeconfig variables are cleared so a render-mode stack can
+# never reach a real cluster. `preview` and `up` run with the policy pack and the pack config derived
+# from the stack's environment (tools/engine/policy_config.py). MLOPS_PROJECT_DIR selects another
+# copy of the project (the tests use one); MLOPS_ENGINE_BIN skips the build lookup.
+set -euo pipefail
+
+[ $# -ge 2 ] || { echo "usage: $0 <stack> <pulumi command> [args...]" >&2; exit 2; }
+stack="$1"
+shift
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+project="$(cd "${MLOPS_PROJECT_DIR:-$here/../..}" && pwd)"
+bin="${MLOPS_ENGINE_BIN:-$("$here/build.sh")}"
+py="$project/.venv/bin/python"
+
+mkdir -p "$project/build/state" "$project/build/engine-home"
+export PATH="$bin:$PATH"
+export HOME="$project/build/engine-home"
+export PULUMI_HOME="$HOME/.pulumi"
+export PULUMI_BACKEND_URL="file://$project/build/state"
+export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_DISABLE_REGISTRY_RESOLVE=true
+unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT PULUMI_ACCESS_TOKEN
+if [ "$stack" = local ] || [[ "$stack" == local-* ]]; then
+  # The local stacks hold no secrets; the passphrase only opens the secrets provider of their file state.
+  export PULUMI_CONFIG_PASSPHRASE="mlops-platform-local"
+fi
+
+cd "$project"
+# The provider comes from the plugin cache, at exactly the version the pulumi-kubernetes package
+# asks for, never from PATH: a provider built from another release fails here instead of running.
+export PULUMI_IGNORE_AMBIENT_PLUGINS=true
+k8s_version="$("$py" -c 'import importlib.metadata as m; print(m.version("pulumi_kubernetes"))')"
+if ! pulumi plugin ls --json | "$py" -c 'import json,sys; v=sys.argv[1]; sys.exit(0 if any(p["name"] == "kubernetes" and p["version"] == v for p in json.load(sys.stdin) or []) else 1)' "$k8s_version"; then
+  pulumi plugin install resource kubernetes "$k8s_version" --file "$bin/pulumi-resource-kubernetes" >/dev/null
+fi
+pulumi stack select "$stack" --create --secrets-provider passphrase --non-interactive >/dev/null
+
+command="$1"
+shift
+case "$command" in
+  preview | up)
+    policy_config="$project/build/engine/policy-config.$stack.json"
+    mkdir -p "$(dirname "$policy_config")"
+    "$py" -m tools.engine.policy_config "$stack" >"$policy_config"
+    set -- --policy-pack policies --policy-pack-config "$policy_config" "$@"
+    ;;
+esac
+exec pulumi "$command" --stack "$stack" --non-interactive "$@"
