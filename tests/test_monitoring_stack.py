@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 import json
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from components.monitoring.dashboards import dashboard_texts
 from components.monitoring.servicemonitors import ScrapeTarget, service_monitor_manifest
 from components.monitoring.synth import monitoring_files, write_monitoring
 from tools import crd_schemas
+from tools.crd_schemas import wire_form
 from tools.synthesis import to_manifest
 
 from .conftest import STACKS, stack_values
@@ -383,3 +386,119 @@ def test_synth_files_are_rules_and_dashboards(tmp_path):
     disabled = platform("dev", drift=False, enabled=False)
     assert monitoring_files(disabled) == {}
     assert not any(Path(p).suffix not in (".yaml", ".json") for p in names)
+
+
+# --- reachability under the synthesized NetworkPolicies ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Peer:
+    """One end of a connection: a pod (namespace and labels) or, with ``namespace`` None, an address outside the pod network."""
+
+    namespace: str | None
+    labels: dict[str, str]
+    ip: str
+
+
+PROMETHEUS_POD_LABELS = {
+    "app.kubernetes.io/name": "prometheus",
+    "app.kubernetes.io/managed-by": "prometheus-operator",
+    "prometheus": "monitoring-prometheus",
+}
+"""The labels prometheus-operator puts on the Prometheus pods of kube-prometheus-stack."""
+API_SERVER = Peer(None, {}, "10.0.12.34")
+"""The API server endpoint a Service's ClusterIP is translated to: outside the pod network on managed clusters."""
+
+
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    assert set(selector) <= {"matchLabels"}, f"only matchLabels is evaluated here: {selector}"
+    return selector.get("matchLabels", {}).items() <= labels.items()
+
+
+def _peer_matches(peer: dict[str, Any], policy_namespace: str, other: Peer, namespace_labels: dict[str, dict[str, str]]) -> bool:
+    if "ipBlock" in peer:
+        block = peer["ipBlock"]
+        address = ipaddress.ip_address(other.ip)
+        excluded = any(address in ipaddress.ip_network(cidr) for cidr in block.get("except", []))
+        return address in ipaddress.ip_network(block["cidr"]) and not excluded
+    if other.namespace is None:
+        return False
+    if "namespaceSelector" in peer:
+        labels = {**namespace_labels.get(other.namespace, {}), "kubernetes.io/metadata.name": other.namespace}
+        in_namespace = _selects(peer["namespaceSelector"], labels)
+    else:
+        in_namespace = other.namespace == policy_namespace
+    return in_namespace and ("podSelector" not in peer or _selects(peer["podSelector"], other.labels))
+
+
+def _port_matches(ports: list[dict[str, Any]] | None, port: int, port_name: str | None) -> bool:
+    if not ports:
+        return True
+    return any(p.get("protocol", "TCP") == "TCP" and ("port" not in p or p["port"] in (port, port_name)) for p in ports)
+
+
+def _admits(manifests: list[dict[str, Any]], direction: str, subject: Peer, other: Peer, port: int, port_name: str | None) -> bool:
+    """Whether the policies isolating ``subject`` in ``direction`` (Ingress/Egress) let ``other`` through; unisolated pods admit all."""
+    if subject.namespace is None:
+        return True  # no NetworkPolicy applies outside the pod network
+    namespace_labels = {m["metadata"]["name"]: m["metadata"].get("labels", {}) for m in manifests if m["kind"] == "Namespace"}
+    rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    isolating = [
+        (m["metadata"]["namespace"], wire_form(m["spec"]))
+        for m in manifests
+        if m["kind"] == "NetworkPolicy"
+        and m["metadata"]["namespace"] == subject.namespace
+        and direction in m["spec"]["policyTypes"]
+        and _selects(m["spec"]["podSelector"], subject.labels)
+    ]
+    if not isolating:
+        return True
+    return any(
+        _port_matches(rule.get("ports"), port, port_name)
+        and (peers_key not in rule or any(_peer_matches(peer, ns, other, namespace_labels) for peer in rule[peers_key]))
+        for ns, spec in isolating
+        for rule in spec.get(rules_key, [])
+    )
+
+
+def reachable(manifests: list[dict[str, Any]], source: Peer, target: Peer, port: int, port_name: str | None = None) -> bool:
+    """A TCP connection from ``source`` to ``target``'s ``port`` passes both the source's egress and the target's ingress policies."""
+    return _admits(manifests, "Egress", source, target, port, port_name) and _admits(manifests, "Ingress", target, source, port, port_name)
+
+
+def pod_template(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The pod template of a Deployment, Job or CronJob."""
+    spec = manifest["spec"]
+    if manifest["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return dict(spec["template"])
+
+
+def test_reachability_follows_isolation_selectors_and_ports():
+    def policy(namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "NetworkPolicy", "metadata": {"name": "p", "namespace": namespace}, "spec": spec}
+
+    deny = policy("a", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    client, server = Peer("a", {"app": "client"}, "10.1.0.1"), Peer("b", {"app": "server"}, "10.2.0.1")
+    assert reachable([], client, server, 80)
+    assert not reachable([deny], client, server, 80)
+    egress = policy(
+        "a", {"podSelector": {"matchLabels": {"app": "client"}}, "policyTypes": ["Egress"], "egress": [{"ports": [{"port": 80}]}]}
+    )
+    assert reachable([deny, egress], client, server, 80) and not reachable([deny, egress], client, server, 81)
+    closed = policy("b", {"podSelector": {}, "policyTypes": ["Ingress"]})
+    opened = policy(
+        "b",
+        {
+            "podSelector": {"matchLabels": {"app": "server"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "a"}}}], "ports": [{"port": "http"}]}
+            ],
+        },
+    )
+    assert not reachable([closed], client, server, 80)
+    assert reachable([closed, opened], client, server, 8080, "http") and not reachable([closed, opened], client, server, 8080, "web")
+    assert not reachable([closed, opened], Peer("c", {"app": "client"}, "10.3.0.1"), server, 8080, "http")
+    cidr = policy("a", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]})
+    assert reachable([cidr], client, API_SERVER, 443) and not reachable([cidr], client, Peer(None, {}, "192.0.2.1"), 443)

@@ -15,13 +15,16 @@ import yaml
 from google.protobuf import text_format
 
 from components.config import ConfigError, validate_platform
+from components.config.serving import ImageRef
 from components.serving.deployment import store_port
 from components.serving.metrics import CANARY_ALERT, adapter_rules, canary_rule_group
 from components.serving.model_config import parse, render
-from components.serving.rollback import SCRIPT
+from components.serving.rollback import SCRIPT, CanaryRollback, CanaryRollbackArgs
+from tools.crd_schemas import wire_form
 from tools.synthesis import Synthesis
 
 from .conftest import STACKS, stack_values
+from .test_monitoring_stack import API_SERVER, PROMETHEUS_POD_LABELS, Peer, pod_template, reachable
 
 
 def objects(result: Synthesis, kind: str) -> dict[str, dict[str, Any]]:
@@ -385,3 +388,54 @@ def test_canary_regression_fires_on_latency(tmp_path):
     ]
     done = _promtool_suite(tmp_path, series, alerts)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rollback_job_reaches_prometheus_and_the_api_server(shipped, stack):
+    """The job's pod passes its own egress policy and the monitoring namespace's ingress, where nothing else of serving does."""
+    result = shipped[stack]
+    cfg = result.config
+    manifests = result.manifests()
+    jobs = [m for m in manifests if m["kind"] == "CronJob" and m["metadata"]["name"] == "canary-rollback"]
+    deploys = cfg.serving.auto_rollback and cfg.monitoring.enabled and cfg.serving.gateway.enabled and any(m.canary for m in cfg.models)
+    assert len(jobs) == int(deploys)
+    if not deploys:
+        return
+    serving, monitoring = cfg.namespaces.serving, cfg.namespaces.monitoring
+    assert jobs[0]["metadata"]["namespace"] == serving
+    job = Peer(serving, pod_template(jobs[0])["metadata"]["labels"], "10.1.0.7")
+    prometheus = Peer(monitoring, PROMETHEUS_POD_LABELS, "10.1.0.9")
+    assert reachable(manifests, job, prometheus, 9090)
+    assert reachable(manifests, job, API_SERVER, 443) and reachable(manifests, job, API_SERVER, 6443)
+    assert not reachable(manifests, job, prometheus, 9093) and not reachable(manifests, job, Peer(None, {}, "192.0.2.1"), 80)
+    triton = Peer(serving, pod_template(objects(result, "Deployment")[f"triton-{cfg.models[0].name}"])["metadata"]["labels"], "10.1.0.8")
+    assert not reachable(manifests, triton, prometheus, 9090)  # the monitoring namespace stays closed to the rest of serving
+
+
+@pytest.mark.parametrize(
+    ("url", "own"),
+    [
+        ("http://prometheus-operated.monitoring.svc:9090", True),
+        ("http://prometheus-operated.monitoring.svc.cluster.local:9090", True),
+        ("http://prometheus.monitoring-other.svc:9090", False),
+        ("https://prometheus.example.com/", False),
+    ],
+)
+def test_rollback_policies_follow_the_prometheus_url(pulumi_mocks, run_pulumi, url, own):
+    args = CanaryRollbackArgs(
+        namespace="ml-serving", prometheus_url=url, image=ImageRef(repository="alpine/k8s", tag="1.31.4"), monitoring_namespace="monitoring"
+    )
+    run_pulumi(lambda: CanaryRollback("rollback", args))
+    policies = {
+        r["name"]: wire_form(r["inputs"]) for r in pulumi_mocks.records if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+    }
+    prometheus, api_server = policies["rollback-egress"]["spec"]["egress"]
+    assert api_server == {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
+    port = 9090 if url.endswith(":9090") else 443
+    assert prometheus["ports"] == [{"protocol": "TCP", "port": port}]
+    if own:
+        assert prometheus["to"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+        ingress = policies["rollback-prometheus-ingress"]
+        assert ingress["metadata"]["namespace"] == "monitoring" and ingress["spec"]["ingress"][0]["ports"] == prometheus["ports"]
+    else:  # not the platform's Prometheus: nothing to open in the monitoring namespace, and the port alone narrows egress
+        assert "to" not in prometheus and set(policies) == {"rollback-egress"}

@@ -5,14 +5,63 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.serving import ImageRef
+from .adapter import API_SERVER_PORTS, split_url
 from .pod import restricted
 
 SCRIPT = Path(__file__).with_name("rollback.sh")
+POD_LABELS = {"app.kubernetes.io/name": "canary-rollback"}
+PROMETHEUS_PODS = {"app.kubernetes.io/name": "prometheus"}
+
+
+def in_namespace(url: str, namespace: str) -> bool:
+    """Whether ``url`` names a Service of ``namespace`` (`svc.ns`, `svc.ns.svc`, `svc.ns.svc.<cluster domain>`)."""
+    parts = (urlsplit(url).hostname or "").split(".")
+    return len(parts) >= 2 and parts[1] == namespace and (len(parts) == 2 or parts[2] == "svc")
+
+
+def network_policy_specs(
+    prometheus_url: str, namespace: str, monitoring_namespace: str
+) -> tuple[k8s.networking.v1.NetworkPolicySpecArgs, k8s.networking.v1.NetworkPolicySpecArgs | None]:
+    """The job's egress (its namespace allows DNS only) and Prometheus' ingress (the monitoring namespace admits only itself).
+
+    The job reaches Prometheus and the API server (to patch HTTPRoutes), whose address differs per
+    cluster and is outside the pod network on managed clusters, so only its ports narrow it. Prometheus
+    is narrowed to its pods, and opened for the job, only where the URL is the monitoring namespace's.
+    """
+    net, meta = k8s.networking.v1, k8s.meta.v1
+    _, port = split_url(prometheus_url)
+    prometheus_port = [net.NetworkPolicyPortArgs(protocol="TCP", port=port)]
+    api_server = net.NetworkPolicyEgressRuleArgs(ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in API_SERVER_PORTS])
+    job = meta.LabelSelectorArgs(match_labels=POD_LABELS)
+    if not in_namespace(prometheus_url, monitoring_namespace):
+        egress = net.NetworkPolicySpecArgs(
+            pod_selector=job, policy_types=["Egress"], egress=[net.NetworkPolicyEgressRuleArgs(ports=prometheus_port), api_server]
+        )
+        return egress, None
+
+    def peer(peer_namespace: str, pods: dict[str, str]) -> net.NetworkPolicyPeerArgs:
+        return net.NetworkPolicyPeerArgs(
+            namespace_selector=meta.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": peer_namespace}),
+            pod_selector=meta.LabelSelectorArgs(match_labels=pods),
+        )
+
+    egress = net.NetworkPolicySpecArgs(
+        pod_selector=job,
+        policy_types=["Egress"],
+        egress=[net.NetworkPolicyEgressRuleArgs(to=[peer(monitoring_namespace, PROMETHEUS_PODS)], ports=prometheus_port), api_server],
+    )
+    ingress = net.NetworkPolicySpecArgs(
+        pod_selector=meta.LabelSelectorArgs(match_labels=PROMETHEUS_PODS),
+        policy_types=["Ingress"],
+        ingress=[net.NetworkPolicyIngressRuleArgs(from_=[peer(namespace, POD_LABELS)], ports=prometheus_port)],
+    )
+    return egress, ingress
 
 
 @dataclass(frozen=True)
@@ -23,6 +72,7 @@ class CanaryRollbackArgs:
     prometheus_url: str
     image: ImageRef
     monitoring_namespace: str
+    """The platform's monitoring namespace: its Prometheus admits the job when ``prometheus_url`` points there."""
     rule_group: dict[str, Any] | None = None
     """The canary regression alert group, installed as a PrometheusRule next to the job."""
     rule_labels: dict[str, str] = field(default_factory=dict)
@@ -33,14 +83,15 @@ class CanaryRollbackArgs:
 class CanaryRollback(pulumi.ComponentResource):
     """Every minute: firing `TritonCanaryRegression` alerts -> candidate weight 0 on its HTTPRoute.
 
-    The job may only get and patch HTTPRoutes in its own namespace. The rollback holds until the
-    next `pulumi up`; making it permanent is a one-line config change (drop the model's `canary`).
+    The job may only get and patch HTTPRoutes in its own namespace, and reach only Prometheus and the
+    API server; the monitoring namespace admits it to Prometheus. The rollback holds until the next
+    `pulumi up`; making it permanent is a one-line config change (drop the model's `canary`).
     """
 
     def __init__(self, name: str, args: CanaryRollbackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:serving:CanaryRollback", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        labels = {**args.labels, "app.kubernetes.io/name": "canary-rollback"}
+        labels = {**args.labels, **POD_LABELS}
 
         def meta(object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
             return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=args.namespace, labels=labels)
@@ -62,31 +113,7 @@ class CanaryRollback(pulumi.ComponentResource):
         script = k8s.core.v1.ConfigMap(
             f"{name}-script", metadata=meta("canary-rollback"), data={"rollback.sh": SCRIPT.read_text()}, opts=child
         )
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-egress",
-            metadata=meta("canary-rollback-egress"),
-            spec=k8s.networking.v1.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "canary-rollback"}),
-                policy_types=["Egress"],
-                egress=[
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        to=[
-                            k8s.networking.v1.NetworkPolicyPeerArgs(
-                                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                    match_labels={"kubernetes.io/metadata.name": args.monitoring_namespace}
-                                )
-                            )
-                        ],
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=9090)],
-                    ),
-                    # the API server's address differs per cluster; only its ports are known
-                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
-                        ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in (443, 6443)]
-                    ),
-                ],
-            ),
-            opts=child,
-        )
+        self._network_policies(name, args, labels, child)
         container = k8s.core.v1.ContainerArgs(
             name="rollback",
             image=args.image.reference,
@@ -146,3 +173,24 @@ class CanaryRollback(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs({})
+
+    @staticmethod
+    def _network_policies(name: str, args: CanaryRollbackArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """Egress from the job and, where the platform runs Prometheus, its admission in the monitoring namespace."""
+        net = k8s.networking.v1
+        egress, ingress = network_policy_specs(args.prometheus_url, args.namespace, args.monitoring_namespace)
+        net.NetworkPolicy(
+            f"{name}-egress",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name="canary-rollback-egress", namespace=args.namespace, labels=labels),
+            spec=egress,
+            opts=opts,
+        )
+        if ingress is not None:
+            net.NetworkPolicy(
+                f"{name}-prometheus-ingress",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name="allow-canary-rollback-queries", namespace=args.monitoring_namespace, labels=args.labels
+                ),
+                spec=ingress,
+                opts=opts,
+            )
