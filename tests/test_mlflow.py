@@ -495,7 +495,8 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     pod = spec["template"]["spec"]
     (container,) = pod.pop("containers")
-    hosts = ",".join(allowed_hosts(NAMESPACE, "mlflow.ml.acme.example", ["mlflow-server", "mlflow"]))
+    names = allowed_hosts(NAMESPACE, "mlflow.ml.acme.example", ["mlflow-server", "mlflow"])
+    hosts = ",".join([*names, "$(POD_IP):5000", "[$(POD_IP)]:5000"])  # Prometheus scrapes the pod by its IP
     probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
     assert container == {
         "name": "mlflow",
@@ -514,6 +515,8 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
             f"s3://{server.bucket}/artifacts",
             "--allowed-hosts",
             hosts,
+            "--expose-prometheus",
+            "/var/lib/mlflow/metrics",
             "--cors-allowed-origins",
             "https://mlflow.ml.acme.example",
         ],
@@ -526,6 +529,7 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
             {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},
             {"name": "AWS_REGION", "value": "us-east-1"},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
         ],
         "ports": [{"name": "http", "containerPort": 5000, "protocol": "TCP"}],
         "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 60},
@@ -533,7 +537,7 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
         "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
         "securityContext": SECURITY,
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "metrics", "mountPath": "/var/lib/mlflow/metrics"}],
     }
     spread = {
         "maxSkew": 1,
@@ -557,7 +561,7 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
             {"topologyKey": "kubernetes.io/hostname", **spread},
         ],
         "terminationGracePeriodSeconds": 60,
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}}],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}}, {"name": "metrics", "emptyDir": {"sizeLimit": "256Mi"}}],
     }
     assert "mlflow.ml.acme.example" in hosts.split(",") and "mlflow.mlflow.svc.cluster.local:*" in hosts.split(",")
     assert not any(h.startswith(("10.", "*")) for h in hosts.split(","))

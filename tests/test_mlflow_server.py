@@ -6,7 +6,9 @@ plain environment run here unchanged, except for these substitutions, which stan
 * ``MLFLOW_BACKEND_STORE_URI`` (from the Kubernetes Secret, PostgreSQL in the cloud) -> a local SQLite file;
 * ``--artifacts-destination`` (the cloud bucket) -> a local folder;
 * ``--host 0.0.0.0`` -> ``127.0.0.1`` and ``--port 5000`` -> a free local port (nothing listens beyond loopback);
-* ``HOME`` and ``TMPDIR`` (the pod's ``/tmp`` emptyDir) -> folders of the test's temporary directory;
+* ``HOME`` and ``TMPDIR`` (the pod's ``/tmp`` emptyDir) and ``--expose-prometheus`` (the metrics emptyDir) -> folders
+  of the test's temporary directory;
+* ``POD_IP`` (the Downward API) -> a fixed address, sent in the Host header as Prometheus does when it scrapes the pod;
 * ``mlflow`` -> the ``mlflow`` executable of this virtualenv, whose version must equal the image's.
 
 The server runs in its own session (process group) and is stopped by signalling the whole group, so its
@@ -34,12 +36,16 @@ import pulumi
 import pulumi_aws
 import pulumi_kubernetes as k8s
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from components.config.cloud import CloudConfig
 from components.config.mlflow import MlflowConfig
 from components.mlflow import MlflowServer, MlflowServerArgs
+from components.monitoring.dashboards import dashboard_texts
+from components.monitoring.readme import EXAMPLE
 
 HOSTNAME = "mlflow.ml.acme.example"
+POD_IP = "10.20.30.40"
 NAMESPACE = "mlflow"
 BIN = Path(sys.executable).parent
 DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -88,7 +94,10 @@ def environment(container: dict[str, Any], tmp: Path, backend: str) -> dict[str,
     """The container's environment: plain values as rendered, the Secret-backed URI replaced by SQLite."""
     env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "LANG": "C.UTF-8"}
     for var in container["env"]:
-        if "valueFrom" in var:
+        if var.get("valueFrom", {}).get("fieldRef"):
+            assert var == {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}
+            env[var["name"]] = POD_IP
+        elif "valueFrom" in var:
             assert var["name"] == "MLFLOW_BACKEND_STORE_URI" and var["valueFrom"]["secretKeyRef"]["name"] == "mlflow-db"
             env[var["name"]] = backend
         else:
@@ -185,7 +194,16 @@ def server(pulumi_mocks, run_pulumi, tmp_path: Path) -> Iterator[dict[str, Any]]
     # 2. The server with the Deployment's command and arguments.
     port = free_port()
     assert container["command"] == ["mlflow"]
-    args = substitute(container["args"], artifacts_destination=str(artifacts), host="127.0.0.1", port=str(port))
+    metrics_dir = tmp_path / "metrics"
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert container["args"][container["args"].index("--expose-prometheus") + 1] in mounts  # a writable emptyDir in the pod
+    args = substitute(
+        kubelet_expand(container["args"], env),
+        artifacts_destination=str(artifacts),
+        host="127.0.0.1",
+        port=str(port),
+        expose_prometheus=str(metrics_dir),
+    )
     log = (tmp_path / "server.log").open("w")
     started = time.monotonic()
     process = subprocess.Popen([mlflow, *args], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -200,7 +218,16 @@ def server(pulumi_mocks, run_pulumi, tmp_path: Path) -> Iterator[dict[str, Any]]
             except OSError:
                 pass
             time.sleep(0.25)
-        yield {"base": base, "port": port, "pgid": process.pid, "artifacts": artifacts, "args": args, "env": env, "tmp": tmp_path}
+        yield {
+            "base": base,
+            "port": port,
+            "pgid": process.pid,
+            "artifacts": artifacts,
+            "args": args,
+            "env": env,
+            "tmp": tmp_path,
+            "metrics_dir": metrics_dir,
+        }
     finally:
         stopped = stop_group(process)
         process.wait(timeout=10)
@@ -213,6 +240,7 @@ def test_real_server_with_the_rendered_arguments(server):
     """One server start (about 5 s) covers the HTTP checks and a training client's round trip."""
     check_http(server)
     check_training_client(server)
+    check_metrics(server)
 
 
 def check_http(server: dict[str, Any]) -> None:
@@ -283,3 +311,28 @@ def check_training_client(server: dict[str, Any]) -> None:
     assert run["artifact_uri"].startswith("mlflow-artifacts:/")  # proxied: clients never need bucket credentials
     stored = list(server["artifacts"].rglob("model.txt"))
     assert len(stored) == 1 and run["run_id"] in str(stored[0]) and stored[0].read_text() == "weights v1"
+
+
+def check_metrics(server: dict[str, Any]) -> None:
+    """`/metrics` answers Prometheus as it scrapes a pod (Host: <pod IP>:5000) with the series the dashboard reads."""
+    status, headers, body = metrics(f"{server['base']}/metrics", f"{POD_IP}:5000")
+    assert status == 200, body[:500]
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    requests = families["mlflow_http_request"]  # the parser drops a counter's `_total`
+    assert requests.type == "counter" and sum(s.value for s in requests.samples if s.labels.get("status") == "200") > 0
+    exposed = {sample.name for family in families.values() for sample in family.samples}
+    dashboard = dashboard_texts(EXAMPLE)["mlflow.json"]
+    queried = set(re.findall(r'([a-zA-Z_:][a-zA-Z0-9_:]*)\{job=\\"mlflow\\"', dashboard)) - {"up"}  # `up` is Prometheus' own
+    assert queried and queried <= exposed, f"the MLflow dashboard queries series the server does not expose: {sorted(queried - exposed)}"
+    assert any(server["metrics_dir"].glob("*.db")), "multiprocess mode: every worker writes its samples to the directory"
+    assert metrics(f"{server['base']}/metrics", "evil.example.com")[0] == 403  # --allowed-hosts still guards /metrics
+
+
+def metrics(url: str, host: str) -> tuple[int, Any, str]:
+    req = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with DIRECT.open(req, timeout=10) as response:
+            return response.status, response.headers, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read().decode()

@@ -187,7 +187,8 @@ def test_built_in_objects_validate_strictly(prod):
     assert kinds == ["ConfigMap", "CronJob", "Deployment", "NetworkPolicy", "Secret", "Service", "ServiceAccount"]
     for manifest in objects:
         kubernetes_validate.validate(manifest, cfg.cluster.kubernetes_version, strict=True)
-        assert manifest["metadata"]["namespace"] == "monitoring"
+        scrape_policy = (manifest["kind"], manifest["metadata"]["name"]) == ("NetworkPolicy", "allow-prometheus-scrape-mlflow")
+        assert manifest["metadata"]["namespace"] == (cfg.namespaces.tracking if scrape_policy else "monitoring")
         assert manifest["metadata"]["labels"]["app.kubernetes.io/part-of"] == "mlops-platform"
 
 
@@ -341,9 +342,26 @@ def test_pushgateway_is_restricted_and_pinned(prod):
 
 
 def test_network_policies_open_only_what_the_stack_needs(prod):
-    _, stack, records = prod
-    policies = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "NetworkPolicy")}
+    cfg, stack, records = prod
+    policies = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "NetworkPolicy") if m["metadata"]["namespace"] == "monitoring"}
     assert sorted(policies) == ["allow-grafana-ingress", "allow-https-egress", "allow-intra-namespace", "allow-prometheus-scrape-egress"]
+    (scrape,) = [m for m in of_kind(records, "NetworkPolicy") if m["metadata"]["namespace"] != "monitoring"]
+    assert (scrape["metadata"]["namespace"], scrape["metadata"]["name"]) == (cfg.namespaces.tracking, "allow-prometheus-scrape-mlflow")
+    assert wire_form(scrape["spec"]) == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "server"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [
+                    {
+                        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                    }
+                ],
+                "ports": [{"protocol": "TCP", "port": 5000}],
+            }
+        ],
+    }
     assert policies["allow-https-egress"]["egress"] == [{"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}]
     assert stack.scraper_peer == k8s.networking.v1.NetworkPolicyPeerArgs(
         namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "monitoring"}),
@@ -502,3 +520,60 @@ def test_reachability_follows_isolation_selectors_and_ports():
     assert not reachable([closed, opened], Peer("c", {"app": "client"}, "10.3.0.1"), server, 8080, "http")
     cidr = policy("a", {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}]}]})
     assert reachable([cidr], client, API_SERVER, 443) and not reachable([cidr], client, Peer(None, {}, "192.0.2.1"), 443)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_reaches_the_pods_behind_every_service_monitor(shipped, stack):
+    """A scrape blocked by a default-deny namespace fails as silently as a missing Service: follow Service to pods to port."""
+    result = shipped[stack]
+    cfg = result.config
+    manifests = result.manifests()
+    prometheus = Peer(cfg.namespaces.monitoring, PROMETHEUS_POD_LABELS, "10.1.0.9")
+    workloads = [m for m in manifests if m["kind"] in ("Deployment", "StatefulSet", "DaemonSet")]
+    checked = set()
+    for monitor in (m for m in manifests if m["kind"] == "ServiceMonitor"):
+        spec = monitor["spec"]
+        (endpoint,) = spec["endpoints"]
+        (namespace,) = spec["namespaceSelector"]["matchNames"]
+        services = [
+            s
+            for s in manifests
+            if s["kind"] == "Service"
+            and s["metadata"]["namespace"] == namespace
+            and spec["selector"]["matchLabels"].items() <= s["metadata"].get("labels", {}).items()
+        ]
+        for service in services:
+            (service_port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+            pods = [
+                w
+                for w in workloads
+                if w["metadata"]["namespace"] == namespace
+                and service["spec"]["selector"].items() <= pod_template(w)["metadata"]["labels"].items()
+            ]
+            assert pods, f"{service['metadata']['name']} selects no pods"
+            for workload in pods:
+                template = pod_template(workload)
+                ports = [p for c in template["spec"]["containers"] for p in c.get("ports", [])]
+                target = service_port.get("targetPort", service_port["port"])
+                (container_port,) = [p for p in ports if target in (p["containerPort"], p.get("name"))]
+                pod = Peer(namespace, template["metadata"]["labels"], "10.1.0.10")
+                assert reachable(manifests, prometheus, pod, container_port["containerPort"], container_port.get("name")), (
+                    f"Prometheus cannot scrape {workload['metadata']['name']} on {container_port}"
+                )
+                checked.add(monitor["metadata"]["name"])
+    expected = {"pushgateway"} | ({"triton"} if cfg.models else set()) | ({"mlflow"} if cfg.mlflow.enabled else set())
+    assert checked == (expected if cfg.monitoring.enabled else set())  # dcgm-exporter: the GPU operator's chart owns its pods
+
+
+def test_mlflow_admits_only_the_stacks_prometheus_on_the_server_port(shipped):
+    result = shipped["prod"]
+    manifests = result.manifests()
+    tracking, monitoring = result.config.namespaces.tracking, result.config.namespaces.monitoring
+    server = next(m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["name"] == "mlflow-server")
+    pod = Peer(tracking, pod_template(server)["metadata"]["labels"], "10.1.0.10")
+    prometheus = Peer(monitoring, PROMETHEUS_POD_LABELS, "10.1.0.9")
+    assert result.config.mlflow.auth.mode == "oidc"  # only the proxy reaches the server otherwise
+    assert reachable(manifests, prometheus, pod, 5000, "http")
+    assert not reachable(manifests, Peer(monitoring, {"app.kubernetes.io/name": "grafana"}, "10.1.0.11"), pod, 5000, "http")
+    assert not reachable(manifests, Peer("ml-serving", PROMETHEUS_POD_LABELS, "10.1.0.12"), pod, 5000, "http")
+    assert not reachable(manifests, prometheus, pod, 5432)

@@ -6,12 +6,14 @@ Kubernetes side, in the tracking namespace (which starts closed: default-deny, D
   rolls (Pulumi waits for the Job), so replicas never race on schema migrations;
 * ``Deployment`` ``mlflow-server``: ``mlflow server`` with the backend store URI from a Secret (env
   ``MLFLOW_BACKEND_STORE_URI``, never on the command line or in a manifest), proxied artifacts on the bucket,
-  ``--allowed-hosts`` for exactly the Service and ingress names, restricted security context, probes on
+  ``--allowed-hosts`` for exactly the Service and ingress names and the pod's own address (Prometheus scrapes
+  ``/metrics`` by pod IP), ``--expose-prometheus`` on an emptyDir, restricted security context, probes on
   ``/health``, zone and node spread;
 * with ``auth.mode: oidc``: ``Deployment`` ``mlflow-auth`` (oauth2-proxy) in front, the only pods that may reach
   the server; the ``mlflow`` Service points at the proxy, ``mlflow-server`` at the server;
 * ``Service`` ``mlflow`` (port 80): the address every client uses, ``http://mlflow.<namespace>.svc.cluster.local``;
-* ``NetworkPolicy`` per pod role for exactly the flows it needs; ``PodDisruptionBudget`` with two or more replicas;
+* ``NetworkPolicy`` per pod role for exactly the flows it needs (the monitoring stack admits its own Prometheus to
+  the server's port, as it knows its namespace); ``PodDisruptionBudget`` with two or more replicas;
 * ``Ingress`` for ``hostname`` with TLS, to the proxy.
 """
 
@@ -32,6 +34,10 @@ from ..identity import WorkloadIdentity, WorkloadIdentityArgs
 from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
 
 SERVER_PORT = 5000
+"""The server's port: the API, the UI and, with ``--expose-prometheus``, ``/metrics``."""
+METRICS_DIR = "/var/lib/mlflow/metrics"
+"""prometheus_flask_exporter's multiprocess files, one set per worker process (an emptyDir: the root filesystem is read-only)."""
+POD_IP_ENV = "POD_IP"
 PROXY_PORT = 4180
 SERVICE_PORT = 80
 SERVICE = "mlflow"
@@ -66,10 +72,20 @@ def allowed_hosts(namespace: str, hostname: str | None, services: Sequence[str])
     return [host for name in names for host in (name, f"{name}:*")]
 
 
+def pod_address_hosts(port: int) -> list[str]:
+    """Host headers of requests to the pod's own IP (IPv4 and IPv6 forms), as Prometheus scrapes an endpoint.
+
+    ``$(POD_IP)`` is expanded by the kubelet from the Downward API. An IP literal is not a name DNS rebinding
+    could point at the pod, so allowing it keeps the protection ``--allowed-hosts`` exists for.
+    """
+    return [f"$({POD_IP_ENV}):{port}", f"[$({POD_IP_ENV})]:{port}"]
+
+
 def server_args(workers: int, destination: str, hosts: str, origins: Sequence[str]) -> list[pulumi.Input[str]]:
     """The arguments of `mlflow server` (the backend store URI comes from the environment)."""
     args: list[pulumi.Input[str]] = ["server", "--host", "0.0.0.0", "--port", str(SERVER_PORT), "--workers", str(workers)]
     args += ["--serve-artifacts", "--artifacts-destination", destination, "--allowed-hosts", hosts]
+    args += ["--expose-prometheus", METRICS_DIR]
     if origins:
         args += ["--cors-allowed-origins", ",".join(origins)]
     return args
@@ -342,9 +358,15 @@ class MlflowServer(pulumi.ComponentResource):
     ) -> k8s.apps.v1.Deployment:
         cfg, args = self._args.config, self._args
         services = [SERVER_SERVICE, SERVICE] if self.oidc else [SERVICE]
-        hosts = self._ns.apply(lambda ns: ",".join(allowed_hosts(ns, cfg.hostname, services)))
+        hosts = self._ns.apply(lambda ns: ",".join(allowed_hosts(ns, cfg.hostname, services) + pod_address_hosts(SERVER_PORT)))
         origins = [self.public_url] if self.public_url else []
         volumes, mounts = self._scratch(cfg.resources.scratch)
+        volumes.append(k8s.core.v1.VolumeArgs(name="metrics", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="metrics", mount_path=METRICS_DIR))
+        pod_ip = k8s.core.v1.EnvVarArgs(
+            name=POD_IP_ENV,
+            value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")),
+        )
         http_get = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
         deployment = k8s.apps.v1.Deployment(
             f"{self._name}-server",
@@ -371,7 +393,7 @@ class MlflowServer(pulumi.ComponentResource):
                                 image=cfg.server_image,
                                 command=["mlflow"],
                                 args=server_args(cfg.workers, artifacts.destination, hosts, origins),  # type: ignore[arg-type]
-                                env=self._server_env(artifacts.env),
+                                env=[*self._server_env(artifacts.env), pod_ip],
                                 ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=SERVER_PORT, protocol="TCP")],
                                 startup_probe=k8s.core.v1.ProbeArgs(
                                     http_get=http_get, period_seconds=5, timeout_seconds=5, failure_threshold=60

@@ -20,6 +20,8 @@ from .spec import AlertSpec
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
+MLFLOW_HTTP = "mlflow_http_request"
+"""prometheus_flask_exporter's request series as `mlflow server --expose-prometheus` names them (prefix `mlflow`)."""
 FOLDER = "MLOps"
 
 
@@ -262,7 +264,7 @@ def mlflow_dashboard(spec: AlertSpec) -> gd.Dashboard:
                 "Error ratio (5m)",
                 "percentunit",
                 "HTTP 5xx / all requests.",
-                f'sum(rate(flask_http_request_total{{{sel}, status=~"5.."}}[5m])) / sum(rate(flask_http_request_total{{{sel}}}[5m]))',
+                f'sum(rate({MLFLOW_HTTP}_total{{{sel}, status=~"5.."}}[5m])) / sum(rate({MLFLOW_HTTP}_total{{{sel}}}[5m]))',
                 "5xx",
             )
         )
@@ -281,7 +283,7 @@ def mlflow_dashboard(spec: AlertSpec) -> gd.Dashboard:
                 "Requests by status",
                 "reqps",
                 "Tracking and registry API requests per second (prometheus_flask_exporter).",
-                (f"sum by (status) (rate(flask_http_request_total{{{sel}}}[{RATE}]))", "{{status}}"),
+                (f"sum by (status) (rate({MLFLOW_HTTP}_total{{{sel}}}[{RATE}]))", "{{status}}"),
             )
         )
         .with_panel(
@@ -290,11 +292,11 @@ def mlflow_dashboard(spec: AlertSpec) -> gd.Dashboard:
                 "s",
                 "Request latency from the exporter's histogram.",
                 (
-                    f"histogram_quantile(0.5, sum by (le) (rate(flask_http_request_duration_seconds_bucket{{{sel}}}[{RATE}])))",
+                    f"histogram_quantile(0.5, sum by (le) (rate({MLFLOW_HTTP}_duration_seconds_bucket{{{sel}}}[{RATE}])))",
                     "p50",
                 ),
                 (
-                    f"histogram_quantile(0.99, sum by (le) (rate(flask_http_request_duration_seconds_bucket{{{sel}}}[{RATE}])))",
+                    f"histogram_quantile(0.99, sum by (le) (rate({MLFLOW_HTTP}_duration_seconds_bucket{{{sel}}}[{RATE}])))",
                     "p99",
                 ),
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..mlflow.server import SERVER_PORT as MLFLOW_SERVER_PORT
 from .rules import DCGM_JOB, MLFLOW_JOB, PUSHGATEWAY_JOB, TRITON_JOB
 from .workloads import PUSHGATEWAY_LABELS
 
@@ -33,6 +34,9 @@ class ScrapeTarget:
     honor_labels: bool = False
     """Keep the scraped series' own `job`/`instance` labels (the Pushgateway's pushed groups)."""
     extra_relabelings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    admit: tuple[dict[str, str], int] | None = None
+    """Pod labels and container port Prometheus must be admitted to by the monitoring stack itself: the target's
+    namespace is default-deny and its component does not know the monitoring namespace. None: nothing to open."""
 
 
 TRITON_SELECTOR = {"app.kubernetes.io/name": "triton"}
@@ -53,8 +57,9 @@ def triton_target(namespace: str, selector: dict[str, str] | None = None, port: 
 
 
 def mlflow_target(namespace: str, selector: dict[str, str] | None = None, port: str = MLFLOW_PORT) -> ScrapeTarget:
-    """The MLflow server's `/metrics` (served with `--expose-prometheus`)."""
-    return ScrapeTarget("mlflow", namespace, selector or dict(MLFLOW_SELECTOR), port, MLFLOW_JOB)
+    """The MLflow server's `/metrics` (served with `--expose-prometheus` on the server's port, behind Service port `http`)."""
+    pods = selector or dict(MLFLOW_SELECTOR)  # the Service's labels are its pods' selector labels
+    return ScrapeTarget("mlflow", namespace, pods, port, MLFLOW_JOB, admit=(pods, MLFLOW_SERVER_PORT))
 
 
 def dcgm_target(namespace: str, selector: dict[str, str] | None = None, port: str = DCGM_PORT) -> ScrapeTarget:

@@ -171,6 +171,9 @@ class MonitoringStack(pulumi.ComponentResource):
         )
 
         self.service_monitors = [self.service_monitor(t) for t in (*args.scrape_targets, pushgateway_target(ns))]
+        for target in args.scrape_targets:
+            if target.admit is not None:
+                self._admit_scraper(target, *target.admit)
         self.rules = [
             k8s.apiextensions.CustomResource(
                 f"{name}-rules-{file.split('.', 1)[0]}",
@@ -225,6 +228,26 @@ class MonitoringStack(pulumi.ComponentResource):
             metadata=self._meta(target.name, self.selector_labels),
             spec=service_monitor_spec(target),
             opts=pulumi.ResourceOptions.merge(self._after_crds, opts),
+        )
+
+    def _admit_scraper(self, target: ScrapeTarget, pods: dict[str, str], port: int) -> None:
+        """In the target's namespace: its pods admit this stack's Prometheus on the metrics port, and nothing else."""
+        net = k8s.networking.v1
+        net.NetworkPolicy(
+            f"{self._name}-scrape-{target.name}",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=f"allow-prometheus-scrape-{target.name}", namespace=target.namespace, labels=self._args.labels
+            ),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(pods)),
+                policy_types=["Ingress"],
+                ingress=[
+                    net.NetworkPolicyIngressRuleArgs(
+                        from_=[self.scraper_peer], ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)]
+                    )
+                ],
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _drift_monitor(self, name: str, args: MonitoringStackArgs) -> None:
