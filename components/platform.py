@@ -81,7 +81,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             (
                 "monitoring",
                 cfg.namespaces.monitoring,
-                cfg.monitoring.enabled,
+                # An existing installation (install: false) owns its namespace.
+                cfg.monitoring.enabled and cfg.monitoring.install,
                 # Node exporter and the DCGM exporter read host metrics (hostNetwork, hostPID,
                 # hostPath), which only the privileged level admits; audit and warn stay restricted.
                 PlatformNamespaceArgs(
@@ -150,10 +151,15 @@ class MlopsPlatform(pulumi.ComponentResource):
             )
         self.rule_labels: dict[str, str] = {}
         if cfg.monitoring.enabled:
+            owned = cfg.monitoring.install
             self.monitoring = MonitoringStack(
                 f"{name}-monitoring",
-                MonitoringStackArgs.for_platform(cfg, args.secrets, self.labels, namespace_resource=self.namespaces["monitoring"]),
-                opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider], depends_on=[self.monitoring_namespace]),
+                MonitoringStackArgs.for_platform(
+                    cfg, args.secrets, self.labels, namespace_resource=self.namespaces["monitoring"] if owned else None
+                ),
+                opts=pulumi.ResourceOptions(
+                    parent=self, providers=[self.cluster.k8s_provider], depends_on=[self.monitoring_namespace] if owned else []
+                ),
             )
             self.rule_labels = self.monitoring.selector_labels
         self.endpoints = {
@@ -221,7 +227,9 @@ class MlopsPlatform(pulumi.ComponentResource):
                 f"{name}-rollback",
                 CanaryRollbackArgs(
                     namespace=serving_ns,
-                    prometheus_url=cfg.serving.prometheus_url or f"http://prometheus-operated.{monitoring_ns}.svc:9090",
+                    prometheus_url=cfg.serving.prometheus_url
+                    or cfg.monitoring.prometheus_url
+                    or f"http://prometheus-operated.{monitoring_ns}.svc:9090",
                     image=cfg.serving.rollback_image,
                     monitoring_namespace=monitoring_ns,
                     rule_group=canary_rule_group(list(cfg.models), serving_ns),

@@ -70,6 +70,9 @@ def test_every_hpa_metric_is_published_and_every_rule_is_used(shipped, stack):
     if not used:
         assert chart is None  # nothing reads the custom metrics API: no adapter, no APIService to own
         return
+    if not result.config.serving.metrics_adapter.enabled:
+        assert chart is None  # the cluster's one adapter belongs to another installation
+        return
     assert chart is not None
     rules = chart["values"]["rules"]["custom"]
     assert uncovered_metrics(scaling, rules) == []

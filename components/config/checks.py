@@ -276,7 +276,8 @@ def _environment_issues(s: Sections) -> list[Issue]:
         if g.require_ha_database and not s.mlflow.database.high_availability:
             issues.append(("mlflow.database.high_availability", False, f"true: guardrails.require_ha_database is true in {s.environment}"))
     pages = s.monitoring is not None and any("page" in r.severities for r in s.monitoring.receivers)
-    if s.environment == "prod" and s.monitoring is not None and s.monitoring.enabled and not pages:
+    # With install false, paging is the existing Alertmanager's routing, outside this stack.
+    if s.environment == "prod" and s.monitoring is not None and s.monitoring.enabled and s.monitoring.install and not pages:
         issues.append(
             ("monitoring.receivers", [r.name for r in s.monitoring.receivers], "at least one receiver of severity 'page' in prod")
         )

@@ -234,6 +234,19 @@ class MonitoringConfig(StrictModel):
     """The Prometheus/Grafana stack and the alerting it routes."""
 
     enabled: bool = Field(default=True, description="Deploy the monitoring stack. Default: true.")
+    install: bool = Field(
+        default=True,
+        description="Install Prometheus, Alertmanager and Grafana (the chart). Set false when the cluster already runs a "
+        "Prometheus Operator and a Grafana with its dashboard sidecar: the stack then creates only its rules, "
+        "ServiceMonitors, dashboards and Pushgateway, labelled with the selector label that Prometheus must select, and "
+        "alerts route through that installation's Alertmanager. Default: true.",
+    )
+    prometheus_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/.*)?$",
+        description="`install: false` only: in-cluster URL of the existing Prometheus (for the canary rollback and "
+        "prometheus-adapter). Required when `install` is false.",
+    )
     retention_days: int = Field(default=15, ge=1, le=365, description="Prometheus retention in days. Default: 15.")
     storage_gb: int = Field(default=50, ge=10, le=10000, description="Prometheus volume size in GiB. Default: 50.")
     storage_class: str | None = Field(
@@ -294,6 +307,15 @@ class MonitoringConfig(StrictModel):
         if not local and self.repository is None:
             issues.append(("repository", None, "a Helm repository URL for chart name " + repr(self.chart)))
         issues += image_issues("pushgateway_image", self.pushgateway_image)
+        if self.install and self.prometheus_url is not None:
+            issues.append(("prometheus_url", self.prometheus_url, "not set: the installed Prometheus has its own URL"))
+        if not self.install:
+            if self.prometheus_url is None:
+                issues.append(("prometheus_url", None, "the existing Prometheus's URL: required when install is false"))
+            for i, receiver in enumerate(self.receivers):
+                issues.append(
+                    (f"receivers[{i}]", receiver.name, "no receivers: with install false, alerts route through the existing Alertmanager")
+                )
         raise_issues(issues)
         return self
 

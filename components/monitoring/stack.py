@@ -112,12 +112,23 @@ class MonitoringStack(pulumi.ComponentResource):
         self.selector_labels = selector_labels(ns)
         self.scraper_peer = scraper_peer(ns)
         self.pushgateway_url = pushgateway_url(ns)
-        self.prometheus_url = f"http://{release}-prometheus.{ns}.svc:9090"
+        self.prometheus_url = cfg.prometheus_url or f"http://{release}-prometheus.{ns}.svc:9090"
         self.alertmanager_url = f"http://{release}-alertmanager.{ns}.svc:9093"
         self.grafana_url = f"https://{cfg.grafana_hostname}" if cfg.grafana_hostname else f"http://{release}-grafana.{ns}.svc"
         self._namespace: pulumi.Input[str] = args.namespace_resource if args.namespace_resource is not None else ns
         child = pulumi.ResourceOptions(parent=self)
 
+        self.chart: k8s.helm.v4.Chart | None = None
+        self._after_crds = child
+        if cfg.install:
+            self._install(name, args, release)
+        self._objects(name, args)
+
+    def _install(self, name: str, args: MonitoringStackArgs, release: str) -> None:
+        """The chart with its receivers and Grafana admin Secrets, and the namespace's NetworkPolicies."""
+        cfg = args.config
+        ns = args.namespace
+        child = pulumi.ResourceOptions(parent=self)
         missing = [key for key in receiver_secret_keys(cfg.receivers) if key not in args.secrets]
         if missing:
             raise ValueError(f"MonitoringStackArgs.secrets lacks the receiver secrets {missing}")
@@ -153,8 +164,13 @@ class MonitoringStack(pulumi.ComponentResource):
             values=chart_values(cfg, ns, args.spec.environment, args.cluster, args.labels),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[receivers, grafana_admin]),
         )
-        after_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.chart])
-        self._after_crds = after_crds
+        self._after_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.chart])
+
+    def _objects(self, name: str, args: MonitoringStackArgs) -> None:
+        """What the platform adds to any Prometheus: Pushgateway, ServiceMonitors, rules, dashboards."""
+        cfg = args.config
+        ns = args.namespace
+        child = pulumi.ResourceOptions(parent=self)
 
         # One replica by design: a second Pushgateway would split the pushed series between replicas.
         k8s.apps.v1.Deployment(
@@ -181,7 +197,7 @@ class MonitoringStack(pulumi.ComponentResource):
                 kind="PrometheusRule",
                 metadata=self._meta(f"mlops-{file.split('.', 1)[0]}", self.selector_labels),
                 spec=content,
-                opts=after_crds,
+                opts=self._after_crds,
             )
             for file, content in rule_files(args.spec).items()
         ]
