@@ -36,8 +36,8 @@ system-tools:
 
 ## test: lint, type-check, docs freshness and the test suite
 # The engine tests run when the engine is built (make engine; .ci/run builds it and requires them).
-test: $(STAMP) system-tools go lint typecheck
-	MLOPS_ENGINE_BIN=$$($(ENGINE) --cached 2>/dev/null || true) $(PY) -m pytest
+test: $(STAMP) system-tools lint typecheck
+	$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -70,31 +70,19 @@ rollback: $(STAMP)
 	@test -n "$(TO)" || { echo "make rollback: TO=<git ref> is required" >&2; exit 2; }
 	$(PY) -m tools.release.rollback --stack "$(STACK)" --to "$(TO)"
 
-# Go builds the offline engine. GO_VERSION is the toolchain the engine is built and tested with; a
-# machine without it installs Debian's golang-go and lets it fetch exactly this toolchain from the
-# Go module proxy (GOTOOLCHAIN), the only Go source CI reaches.
-GO_VERSION := 1.26.8
-export PATH := /usr/local/go/bin:$(PATH)
+# Go builds the offline engine and fetches the official CRDs the tests validate against;
+# tools/engine/go.sh prints the bin directory of the pinned Go, installing it when missing.
+WITH_GO = export PATH="$$(tools/engine/go.sh):$$PATH" GOTOOLCHAIN=local;
 go:
-	@if ! command -v go >/dev/null; then \
-	  echo "installing golang-go (bootstrap for go$(GO_VERSION))"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go ca-certificates >/dev/null; \
-	fi
-	@have=$$(go env GOVERSION); if [ "$$have" != "go$(GO_VERSION)" ]; then \
-	  echo "go: $$have found; using go$(GO_VERSION) from the module proxy"; \
-	  GOTOOLCHAIN=go$(GO_VERSION) go version; \
-	fi
-
-ENGINE_GOTOOLCHAIN = $(shell go env GOVERSION 2>/dev/null | grep -qx go$(GO_VERSION) && echo local || echo go$(GO_VERSION))
-ENGINE = GOTOOLCHAIN=$(ENGINE_GOTOOLCHAIN) tools/engine/build.sh
+	@$(WITH_GO) go version
 
 ## engine: build the pulumi CLI, Python language host and Kubernetes provider from Go modules (cached)
-engine: $(STAMP) go
-	@$(ENGINE) >/dev/null
+engine: $(STAMP)
+	@$(WITH_GO) tools/engine/build.sh >/dev/null
 
 ## preview / up: the real engine on STACK (local: rendered to build/engine/local, file state in build/state)
 preview up: engine
-	MLOPS_ENGINE_BIN=$$($(ENGINE)) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up,$@),--yes)
+	@$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up,$@),--yes)
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
