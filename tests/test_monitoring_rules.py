@@ -3,24 +3,30 @@
 The promtool suites in tests/promtool/ inject faults into synthetic series and assert that each
 alert fires within its budget and stays quiet on healthy (including near-threshold) traffic. They
 run against rules generated from ``FIXTURE``, checked in under tests/promtool/rules/ (regenerate
-with ``python -m tests.test_monitoring_rules``; a test fails when they are stale).
+with ``python -m tests.test_monitoring_rules``; a test fails when they are stale). The serving component's
+rollback alert (TritonCanaryRegression) is generated for the same models into ``canary-rollback.rules.yaml``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from components.config import PlatformConfig, validate_platform
 from components.config.monitoring import AlertingConfig
-from components.monitoring.rules import CATALOGUE, alert_names, rule_file_texts, rule_files
+from components.config.serving import ModelConfig
+from components.monitoring.alertmanager import alertmanager_config
+from components.monitoring.rules import CATALOGUE, ROLLBACK_ALERT, alert_names, dump_rule_file, rule_file_texts, rule_files
 from components.monitoring.spec import SEVERITIES, AlertSpec, CanarySpec, ModelSpec, alert_spec
+from components.serving.metrics import canary_rule_group
 from tools import synth
 
 from .conftest import STACKS, stack_values
@@ -52,9 +58,42 @@ FIXTURE = AlertSpec(
 """The stack the promtool suites are written against: two models (one in canary), GPUs, MLflow, drift."""
 
 
+ROLLBACK_RULES = "canary-rollback.rules.yaml"
+
+
+def rollback_group(spec: AlertSpec) -> dict[str, Any]:
+    """The serving component's rollback alert group for the spec's models in canary, as the platform builds it."""
+    models = [
+        ModelConfig(
+            name=m.name,
+            version=m.version,
+            repository_uri="s3://models/triton",
+            gpus_per_replica=0,
+            inputs=[{"name": "x", "data_type": "FP32", "dims": [4]}],
+            outputs=[{"name": "y", "data_type": "FP32", "dims": [1]}],
+            slo={"availability": m.availability, "p99_latency_ms": m.p99_latency_ms},
+            canary={
+                "version": m.canary.version,
+                "max_error_rate": m.canary.max_error_rate,
+                "max_p99_latency_ms": m.canary.max_p99_latency_ms,
+            },
+        )
+        for m in spec.models
+        if m.canary is not None
+    ]
+    group = canary_rule_group(models, spec.serving_namespace)
+    assert group is not None, "the fixture has a model in canary"
+    return group
+
+
+def fixture_rule_texts(spec: AlertSpec) -> dict[str, str]:
+    """The monitoring rule files and the rollback rule file of ``spec``, by file name."""
+    return {**rule_file_texts(spec), ROLLBACK_RULES: dump_rule_file({"groups": [rollback_group(spec)]})}
+
+
 def write_fixture_rules(spec: AlertSpec, target: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
-    for name, text in rule_file_texts(spec).items():
+    for name, text in fixture_rule_texts(spec).items():
         (target / name).write_text(text)
 
 
@@ -92,10 +131,10 @@ def run_suites(directory: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_fixture_rules_are_fresh():
-    for name, text in rule_file_texts(FIXTURE).items():
+    for name, text in fixture_rule_texts(FIXTURE).items():
         path = PROMTOOL_DIR / "rules" / name
         assert path.is_file() and path.read_text() == text, f"{path} is stale: run `python -m tests.test_monitoring_rules`"
-    assert sorted(p.name for p in (PROMTOOL_DIR / "rules").glob("*.yaml")) == sorted(rule_file_texts(FIXTURE))
+    assert sorted(p.name for p in (PROMTOOL_DIR / "rules").glob("*.yaml")) == sorted(fixture_rule_texts(FIXTURE))
 
 
 def test_promtool_suites_pass():
@@ -124,20 +163,40 @@ def _expectations() -> tuple[set[str], set[str]]:
 def test_every_alert_is_tested_firing_and_quiet():
     firing, quiet = _expectations()
     catalogue = {a.name for a in CATALOGUE}
-    assert set(alert_names(FIXTURE)) == catalogue, "the fixture must generate every alert of the catalogue"
+    rollback = {rule["alert"] for rule in rollback_group(FIXTURE)["rules"]}
+    assert set(alert_names(FIXTURE)) | rollback == catalogue, "the fixture must generate every alert of the catalogue"
     assert firing == catalogue, f"alerts never asserted firing: {sorted(catalogue - firing)}"
     assert quiet == catalogue, f"alerts never asserted quiet: {sorted(catalogue - quiet)}"
 
 
 def test_catalogue_severities_and_categories():
     assert [a.name for a in CATALOGUE] == list(SEVERITIES)
-    for group in rule_files(FIXTURE).values():
+    files = [*rule_files(FIXTURE).values(), {"groups": [rollback_group(FIXTURE)]}]
+    for group in files:
         for rule in (r for g in group["groups"] for r in g["rules"] if "alert" in r):
-            assert rule["labels"]["severity"] == FIXTURE.severity(rule["alert"])
+            default = rule["alert"] == ROLLBACK_ALERT  # generated by serving, with the catalogue's default severity
+            assert rule["labels"]["severity"] == (SEVERITIES[rule["alert"]] if default else FIXTURE.severity(rule["alert"]))
             assert rule["labels"]["category"] in {"availability", "latency", "canary", "saturation", "health", "drift", "quality"}
             assert set(rule["annotations"]) == {"summary", "description"}
     overridden = [r for g in rule_files(FIXTURE)["workloads.rules.yaml"]["groups"] for r in g["rules"] if r.get("alert") == "MlflowDown"]
     assert overridden[0]["labels"]["severity"] == "page" != SEVERITIES["MlflowDown"]
+
+
+def _matches(matcher: str, labels: dict[str, str]) -> bool:
+    """One Alertmanager matcher (`name="v"`, `name!="v"`, `name=~"re"`) against an alert's labels."""
+    name, op, value = re.fullmatch(r'(\w+)(=~|!=|=)"(.*)"', matcher).groups()  # type: ignore[union-attr]
+    actual = labels.get(name, "")
+    return {"=": actual == value, "!=": actual != value, "=~": re.fullmatch(value, actual) is not None}[op]
+
+
+def test_triton_down_inhibits_the_rollback_alert_like_the_other_canary_alerts():
+    (rule,) = rollback_group(FIXTURE)["rules"]
+    labels = {"alertname": rule["alert"], "namespace": FIXTURE.serving_namespace, **rule["labels"]}
+    inhibitions = alertmanager_config([])["inhibit_rules"]
+    by_triton_down = [i for i in inhibitions if i["source_matchers"] == ['alertname="TritonDown"']]
+    assert by_triton_down and all(_matches(m, labels) for m in by_triton_down[0]["target_matchers"])
+    assert "namespace" in by_triton_down[0]["equal"]
+    assert not all(_matches(m, {**labels, "category": ""}) for m in by_triton_down[0]["target_matchers"])  # the label is what counts
 
 
 def stack_config(stack: str) -> PlatformConfig:
@@ -230,6 +289,10 @@ MUTATIONS = {
     "canary p99 limit 450 ms": ("CanaryLatencyHigh", lambda s: _canary(s, max_p99_latency_ms=450), None),
     "canary p99 limit 240 ms": ("CanaryLatencyHigh", lambda s: _canary(s, max_p99_latency_ms=240), None),
     "canary latency factor 1.0": ("CanaryLatencyHigh", None, ("CANARY_LATENCY_FACTOR", 1.0)),
+    "rollback max error 2 %": ("TritonCanaryRegression", lambda s: _canary(s, max_error_rate=0.02), None),
+    "rollback max error 0.5 %": ("TritonCanaryRegression", lambda s: _canary(s, max_error_rate=0.005), None),
+    "rollback p99 limit 450 ms": ("TritonCanaryRegression", lambda s: _canary(s, max_p99_latency_ms=450), None),
+    "rollback p99 limit 240 ms": ("TritonCanaryRegression", lambda s: _canary(s, max_p99_latency_ms=240), None),
     "gpu utilisation 99 %": ("GpuUtilizationSaturated", lambda s: _alerting(s, gpu_utilization_percent=99), None),
     "gpu utilisation 93 %": ("GpuUtilizationSaturated", lambda s: _alerting(s, gpu_utilization_percent=93), None),
     "gpu memory 97 %": ("GpuMemorySaturated", lambda s: _alerting(s, gpu_memory_percent=97), None),

@@ -336,6 +336,7 @@ def test_canary_regression_fires_within_five_minutes_of_errors(tmp_path):
                 "namespace": "ml-serving-canary",
                 "model": "fraud-detector",
                 "severity": "ticket",
+                "category": "canary",
                 "rollback": "true",
                 "candidate_version": "9",
             }
@@ -374,6 +375,7 @@ def test_canary_regression_fires_on_latency(tmp_path):
         "namespace": "ml-serving-canary",
         "model": "fraud-detector",
         "severity": "ticket",
+        "category": "canary",
         "rollback": "true",
         "candidate_version": "9",
     }

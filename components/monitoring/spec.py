@@ -20,6 +20,7 @@ SEVERITIES: dict[str, Severity] = {
     "TritonDown": "page",
     "CanaryErrorRateHigh": "page",
     "CanaryLatencyHigh": "ticket",
+    "TritonCanaryRegression": "ticket",
     "GpuUtilizationSaturated": "ticket",
     "GpuMemorySaturated": "ticket",
     "PodRestartingOften": "ticket",
@@ -29,7 +30,8 @@ SEVERITIES: dict[str, Severity] = {
     "ModelQualityDegraded": "ticket",
     "DriftMonitorStale": "ticket",
 }
-"""The catalogue's default severity of every alert; a stack overrides them in `monitoring.alerting`."""
+"""The catalogue's default severity of every alert; a stack overrides them in `monitoring.alerting` (except
+TritonCanaryRegression, which the serving component generates with its default)."""
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.serving import ModelConfig
+from ..monitoring.rules import ROLLBACK_ALERT, catalogue_entry
 
 CUSTOM_METRICS = {
     "queue_time": "triton_queue_time_ms",
@@ -13,7 +14,7 @@ CUSTOM_METRICS = {
 }
 """Autoscaling signal to the per-pod custom metric the HPA reads."""
 
-CANARY_ALERT = "TritonCanaryRegression"
+CANARY_ALERT = ROLLBACK_ALERT
 
 
 SERIES = {
@@ -74,8 +75,11 @@ def adapter_rules(namespace: str, models: list[ModelConfig]) -> list[dict[str, A
 def canary_rule(model: ModelConfig, namespace: str) -> dict[str, Any]:
     """The alert that rolls a candidate back: its error ratio or p99 latency beyond its limits.
 
-    Triton labels its metrics with `model` and `version`; the candidate is told apart by version.
+    Triton labels its metrics with `model` and `version`; the candidate is told apart by version. Severity and
+    category come from the monitoring catalogue, so Alertmanager routes it and TritonDown inhibits it like the
+    platform's other canary alerts.
     """
+    info = catalogue_entry(CANARY_ALERT)
     assert model.canary is not None
     sel = f'namespace="{namespace}",model="{model.name}",version="{model.canary.version}"'
     p99_ms = model.canary.max_p99_latency_ms or model.slo.p99_latency_ms
@@ -89,7 +93,13 @@ def canary_rule(model: ModelConfig, namespace: str) -> dict[str, Any]:
         "alert": CANARY_ALERT,
         "expr": f"({errors}) or ({latency})",
         "for": "2m",
-        "labels": {"severity": "ticket", "rollback": "true", "model": model.name, "candidate_version": str(model.canary.version)},
+        "labels": {
+            "severity": info.severity,
+            "category": info.category,
+            "rollback": "true",
+            "model": model.name,
+            "candidate_version": str(model.canary.version),
+        },
         "annotations": {
             "summary": f"candidate version {model.canary.version} of {model.name} regresses",
             "description": f"error ratio above {model.canary.max_error_rate} or p99 above {p99_ms} ms for 2 minutes; "
