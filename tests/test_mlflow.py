@@ -769,7 +769,16 @@ def stack_config(stack: str):
     return platform
 
 
-@pytest.mark.parametrize("stack", STACKS)
+MLFLOW_STACKS = [stack for stack in STACKS if stack_values(stack).get("mlflow", {}).get("enabled", True)]
+"""The shipped stacks that run a tracking server (the local stack has no cloud for its database and bucket)."""
+
+
+def test_only_the_local_stack_runs_no_tracking_server():
+    assert sorted(set(STACKS) - set(MLFLOW_STACKS)) == ["local"]
+    assert stack_config("local").mlflow.enabled is False
+
+
+@pytest.mark.parametrize("stack", MLFLOW_STACKS)
 def test_every_shipped_stack_builds_a_valid_protected_server(pulumi_mocks, run_pulumi, stack):
     platform = stack_config(stack)
     cfg = platform.mlflow
