@@ -36,7 +36,6 @@ import pulumi
 import pulumi_aws
 import pulumi_kubernetes as k8s
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from components.config.cloud import CloudConfig
 from components.config.mlflow import MlflowConfig
@@ -58,6 +57,14 @@ def test_the_pinned_mlflow_is_installed():
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a missing test dependency must fail, not skip
         pytest.fail("mlflow is a test dependency: install the version pinned in requirements-dev.txt")
     assert installed == MlflowConfig().version, "the venv's mlflow must be the version the server image runs"
+
+
+def test_the_metrics_exporter_is_installed():
+    """`--expose-prometheus` needs prometheus-flask-exporter, which the `-full` image has (MLflow's `extras`)."""
+    try:
+        importlib.metadata.version("prometheus-flask-exporter")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - a missing test dependency must fail, not skip
+        pytest.fail("prometheus-flask-exporter is a test dependency: pin it in requirements-dev.txt and constraints.txt")
 
 
 def rendered(monitor, run) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -315,6 +322,8 @@ def check_training_client(server: dict[str, Any]) -> None:
 
 def check_metrics(server: dict[str, Any]) -> None:
     """`/metrics` answers Prometheus as it scrapes a pod (Host: <pod IP>:5000) with the series the dashboard reads."""
+    from prometheus_client.parser import text_string_to_metric_families  # installed with prometheus-flask-exporter
+
     status, headers, body = metrics(f"{server['base']}/metrics", f"{POD_IP}:5000")
     assert status == 200, body[:500]
     assert headers["Content-Type"].startswith("text/plain; version=0.0.4"), headers
