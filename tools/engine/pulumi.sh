@@ -30,12 +30,14 @@ if [ "$stack" = local ] || [[ "$stack" == local-* ]]; then
 fi
 
 cd "$project"
-# The provider comes from the plugin cache, at exactly the version the pulumi-kubernetes package
-# asks for, never from PATH: a provider built from another release fails here instead of running.
+# The provider comes from the plugin cache, at exactly the version the pulumi-kubernetes package asks
+# for, never from PATH (tests keep the binary's release equal to that package's). A rebuilt binary
+# replaces the cached one.
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 k8s_version="$("$py" -c 'import importlib.metadata as m; print(m.version("pulumi_kubernetes"))')"
-if ! pulumi plugin ls --json | "$py" -c 'import json,sys; v=sys.argv[1]; sys.exit(0 if any(p["name"] == "kubernetes" and p["version"] == v for p in json.load(sys.stdin) or []) else 1)' "$k8s_version"; then
-  pulumi plugin install resource kubernetes "$k8s_version" --file "$bin/pulumi-resource-kubernetes" >/dev/null
+cached_provider="$PULUMI_HOME/plugins/resource-kubernetes-v$k8s_version/pulumi-resource-kubernetes"
+if ! cmp -s "$bin/pulumi-resource-kubernetes" "$cached_provider"; then
+  pulumi plugin install resource kubernetes "$k8s_version" --file "$bin/pulumi-resource-kubernetes" --reinstall >/dev/null
 fi
 pulumi stack select "$stack" --create --secrets-provider passphrase --non-interactive >/dev/null
 
