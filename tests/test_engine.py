@@ -183,3 +183,16 @@ def test_engine_versions_match_the_python_packages() -> None:
     assert _go_mod_version("cli", "github.com/pulumi/pulumi/pkg/v3") == "v" + _pip_pin("pulumi")
     assert _go_mod_version("cli", "github.com/pulumi/pulumi/sdk/v3") == "v" + _pip_pin("pulumi")
     assert _go_mod_version("kubernetes", "github.com/pulumi/pulumi-kubernetes/sdk/v4") == "v" + _pip_pin("pulumi-kubernetes")
+
+
+def test_language_host_is_formatted_vetted_and_its_go_tests_pass(engine: str) -> None:
+    """The language host is this repository's Go code: gofmt, go vet and its unit tests."""
+    go = shutil.which("go")
+    assert go, "go is on PATH wherever the engine was built (make test adds it)"
+    engine_dir = ROOT / "tools" / "engine"
+    env = {**os.environ, "GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
+    unformatted = subprocess.run(["gofmt", "-l", "cli", "kubernetes"], cwd=engine_dir, capture_output=True, text=True, check=True)
+    assert unformatted.stdout == "", f"gofmt -w these files: {unformatted.stdout}"
+    for command in (["go", "vet", "./cmd/..."], ["go", "test", "./cmd/..."]):
+        done = subprocess.run(command, cwd=engine_dir / "cli", env=env, capture_output=True, text=True, timeout=900, check=False)
+        assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"

@@ -27,7 +27,7 @@ provider_pseudo="$(module_version kubernetes github.com/pulumi/pulumi-kubernetes
 [ "$cli_version" = "$sdk_version" ] || { echo "engine: pkg $cli_version and sdk $sdk_version differ" >&2; exit 1; }
 
 sources_hash="$(cd "$here" && find cli kubernetes -type f \( -name go.mod -o -name go.sum -o -name '*.go' -o -name '*.py' \) \
-  -not -name '*-embed.json' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
+  -not -name '*-embed.json' -not -name '*_test.go' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
 key="pulumi-${cli_version#v}_kubernetes-${k8s_version#v}_$(go env GOVERSION)_${sources_hash}"
 bin="$cache_root/$key/bin"
 binaries=(pulumi pulumi-language-python pulumi-language-python-exec pulumi-resource-pulumi-python pulumi-resource-kubernetes)
