@@ -19,6 +19,19 @@ from .serving.adapter import MetricsAdapter, MetricsAdapterArgs
 from .serving.metrics import canary_rule_group
 
 
+def serving_gpu_quota(cfg: PlatformConfig) -> int:
+    """GPUs the serving namespace may request: every model at full scale, its candidate at the replicas
+    it runs (the environment's minimum), and one surge pod per Deployment during a rollout (maxSurge 1),
+    so neither a canary nor a rolling update is refused by the quota."""
+    total = 0
+    for model in cfg.models:
+        pods = model.replicas.max + 1
+        if model.canary is not None:
+            pods += cfg.guardrails.min_replicas + 1
+        total += model.gpus_per_replica * pods
+    return total
+
+
 @dataclass(frozen=True)
 class MlopsPlatformArgs:
     """The validated configuration and the secrets it references."""
@@ -57,7 +70,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_cluster = pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider])
-        gpu_quota = sum(model.max_gpus for model in cfg.models)
+        gpu_quota = serving_gpu_quota(cfg)
         roles: list[tuple[str, str, bool, PlatformNamespaceArgs]] = [
             (
                 "serving",
@@ -231,7 +244,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                     or cfg.monitoring.prometheus_url
                     or f"http://prometheus-operated.{monitoring_ns}.svc:9090",
                     image=cfg.serving.rollback_image,
-                    monitoring_namespace=monitoring_ns,
+                    # an existing installation's namespace gets no policies from this stack
+                    monitoring_namespace=monitoring_ns if cfg.monitoring.install else None,
                     rule_group=canary_rule_group(list(cfg.models), serving_ns),
                     rule_labels=self.rule_labels,
                     labels=self.labels,
@@ -255,7 +269,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         url = self._adapter_prometheus(cfg)
         if not adapter.enabled or url is None or not any(model.autoscales for model in cfg.models):
             return None
-        own_prometheus = adapter.prometheus_url is None
+        own_prometheus = adapter.prometheus_url is None and cfg.monitoring.install
         return MetricsAdapter(
             f"{name}-metrics-adapter",
             MetricsAdapterArgs(

@@ -201,7 +201,9 @@ def _model(name: str, metric: str, replicas: tuple[int, int]) -> ModelConfig:
         name=name,
         version=1,
         repository_uri="s3://models-bucket/triton",
-        gpus_per_replica=0,
+        # GPU utilisation exists only on GPU replicas; the others run on CPU
+        gpus_per_replica=1 if metric == "gpu_utilization" else 0,
+        gpu_pool="l4" if metric == "gpu_utilization" else None,
         replicas={"min": replicas[0], "max": replicas[1]},
         autoscaling={"metric": metric, "target": 50},
         inputs=[{"name": "x", "data_type": "FP32", "dims": [4]}],

@@ -96,9 +96,16 @@ def test_existing_monitoring_gets_only_the_platform_objects(shipped):
     assert "kubernetes:helm.sh/v4:Chart" not in types and not any(t.startswith("random:") for t in types)
     names = {(m["kind"], m["metadata"]["name"]) for m in result.manifests() if m["metadata"].get("namespace") == "monitoring"}
     assert ("Secret", "alertmanager-receivers") not in names and not any(kind == "Namespace" for kind, _ in names)
+    # the existing installation's namespace is not ours to police: one ingress policy would cut its Prometheus off
+    assert not [name for kind, name in names if kind == "NetworkPolicy"]
     rules = [m for m in result.manifests() if m["kind"] == "PrometheusRule"]
     wanted = selector_labels("monitoring")
     assert rules and all(wanted.items() <= m["metadata"]["labels"].items() for m in rules), "rules carry the selector label"
     job = next(m for m in result.manifests() if m["kind"] == "CronJob")
     env = {e["name"]: e.get("value") for e in job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert "http://prometheus-operated.monitoring.svc:9090" in env.values(), env
+
+
+def test_a_cpu_model_cannot_scale_on_gpu_utilisation(local):
+    local["models"][0]["autoscaling"] = {"metric": "gpu_utilization", "target": 60}
+    assert "a CPU-only model exports no GPU metrics" in one(local, "models[0].autoscaling.metric")

@@ -53,8 +53,17 @@ def test_namespaces_enforce_pod_security_and_default_deny(shipped, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_gpu_quota_covers_the_models_at_full_scale(shipped, stack):
     result = shipped[stack]
-    quotas = [m for m in result.manifests() if m["kind"] == "ResourceQuota"]
-    needed = sum(m.max_gpus for m in result.config.models)
+    manifests = result.manifests()
+    quotas = [m for m in manifests if m["kind"] == "ResourceQuota"]
+    scaled = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"] for h in manifests if h["kind"] == "HorizontalPodAutoscaler"}
+    needed = 0
+    for deployment in (
+        m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["namespace"] == result.config.namespaces.serving
+    ):
+        spec = deployment["spec"]
+        gpus = sum(int(c["resources"].get("requests", {}).get("nvidia.com/gpu", 0)) for c in spec["template"]["spec"]["containers"])
+        surge = spec.get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", 0)
+        needed += int(gpus * (scaled.get(deployment["metadata"]["name"], spec["replicas"]) + surge))
     assert [q["spec"]["hard"]["requests.nvidia.com/gpu"] for q in quotas] == ([str(needed)] if needed else [])
     for quota in quotas:
         assert quota["metadata"]["namespace"] == result.config.namespaces.serving

@@ -16,6 +16,7 @@ from google.protobuf import text_format
 
 from components.config import ConfigError, validate_platform
 from components.config.serving import ImageRef
+from components.identity import GKE_METADATA
 from components.serving.deployment import store_port
 from components.serving.metrics import CANARY_ALERT, adapter_rules, canary_rule_group
 from components.serving.model_config import parse, render
@@ -163,7 +164,11 @@ def test_network_policies_admit_only_gateway_and_monitoring(shipped, stack):
             expected[result.config.namespaces.monitoring] = [{"protocol": "TCP", "port": 8002}]
         assert sources == expected
         egress = policies[f"triton-{model.name}-egress"]["spec"]["egress"]
-        assert egress == [{"ports": [{"protocol": "TCP", "port": store_port(result.config.cloud)}]}]
+        metadata = [
+            {"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}
+            for cidr, port in (GKE_METADATA if result.config.cloud.provider == "gcp" else ())
+        ]
+        assert egress == [{"ports": [{"protocol": "TCP", "port": store_port(result.config.cloud)}]}, *metadata]
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,14 @@ class ModelConfig(StrictModel):
             issues.append(("gpu_pool", None, "the name of a GPU pool: required when gpus_per_replica > 0"))
         if self.gpus_per_replica == 0 and self.gpu_pool is not None:
             issues.append(("gpu_pool", self.gpu_pool, "not set: a CPU-only model (gpus_per_replica 0) does not use a GPU pool"))
+        if self.gpus_per_replica == 0 and self.autoscaling.metric == "gpu_utilization":
+            issues.append(
+                (
+                    "autoscaling.metric",
+                    "gpu_utilization",
+                    "queue_time or inference_rate: a CPU-only model exports no GPU metrics to scale on",
+                )
+            )
         if self.canary is not None and self.canary.version == self.version:
             issues.append(("canary.version", self.canary.version, f"a version other than the stable version {self.version}"))
         if self.dynamic_batching is not None:

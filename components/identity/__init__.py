@@ -15,6 +15,10 @@ import pulumi_kubernetes as k8s
 
 from ..config.cloud import CloudConfig
 
+GKE_METADATA = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
+"""GKE Workload Identity's metadata server (legacy and Dataplane V2 addresses): pods under a
+NetworkPolicy need egress to it to get their tokens."""
+
 _URI = re.compile(r"^(?P<scheme>s3|gs|as)://(?P<bucket>[^/]+)(/(?P<rest>.*))?$")
 _ADAPTERS = {"aws": "aws", "gcp": "gcp", "azure": "azure", "kubernetes": "kubernetes"}
 

@@ -30,7 +30,7 @@ import pulumi_random as random
 
 from ..config.cloud import CloudConfig
 from ..config.mlflow import MlflowConfig, mlflow_issues
-from ..identity import WorkloadIdentity, WorkloadIdentityArgs
+from ..identity import GKE_METADATA, WorkloadIdentity, WorkloadIdentityArgs
 from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
 
 SERVER_PORT = 5000
@@ -53,8 +53,6 @@ PROXY_UID = 65532
 CLUSTER_DOMAIN = "cluster.local"
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 """Where a private database endpoint can be: RDS, Cloud SQL private IP and Azure delegated subnets all are in these."""
-GKE_METADATA = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
-"""GKE Workload Identity's metadata server (Dataplane V2 and legacy addresses), which pods need with NetworkPolicies."""
 NAME_LABEL = "app.kubernetes.io/name"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from ..config.cloud import CloudConfig
 from ..config.serving import ModelConfig, ServingConfig
 from ..gpu.wiring import PoolWiring
-from ..identity import ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
+from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
 from .gateway import GATEWAY_NAME
 from .metrics import CUSTOM_METRICS
 from .model_config import render
@@ -265,7 +265,15 @@ class TritonDeployment(pulumi.ComponentResource):
                 egress=[
                     k8s.networking.v1.NetworkPolicyEgressRuleArgs(
                         ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=store_port(args.cloud))]
-                    )
+                    ),
+                    # GKE Workload Identity hands out tokens from the node's metadata server
+                    *(
+                        k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                            to=[k8s.networking.v1.NetworkPolicyPeerArgs(ip_block=k8s.networking.v1.IPBlockArgs(cidr=cidr))],
+                            ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=port)],
+                        )
+                        for cidr, port in (GKE_METADATA if args.cloud.provider == "gcp" else ())
+                    ),
                 ],
             ),
             opts=opts,

@@ -26,20 +26,22 @@ def in_namespace(url: str, namespace: str) -> bool:
 
 
 def network_policy_specs(
-    prometheus_url: str, namespace: str, monitoring_namespace: str
+    prometheus_url: str, namespace: str, monitoring_namespace: str | None
 ) -> tuple[k8s.networking.v1.NetworkPolicySpecArgs, k8s.networking.v1.NetworkPolicySpecArgs | None]:
     """The job's egress (its namespace allows DNS only) and Prometheus' ingress (the monitoring namespace admits only itself).
 
     The job reaches Prometheus and the API server (to patch HTTPRoutes), whose address differs per
     cluster and is outside the pod network on managed clusters, so only its ports narrow it. Prometheus
-    is narrowed to its pods, and opened for the job, only where the URL is the monitoring namespace's.
+    is narrowed to its pods, and opened for the job, only where the URL is the monitoring namespace's
+    and the platform installed that Prometheus (``monitoring_namespace`` None: another installation's
+    namespace, whose policies are not ours to add).
     """
     net, meta = k8s.networking.v1, k8s.meta.v1
     _, port = split_url(prometheus_url)
     prometheus_port = [net.NetworkPolicyPortArgs(protocol="TCP", port=port)]
     api_server = net.NetworkPolicyEgressRuleArgs(ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in API_SERVER_PORTS])
     job = meta.LabelSelectorArgs(match_labels=POD_LABELS)
-    if not in_namespace(prometheus_url, monitoring_namespace):
+    if monitoring_namespace is None or not in_namespace(prometheus_url, monitoring_namespace):
         egress = net.NetworkPolicySpecArgs(
             pod_selector=job, policy_types=["Egress"], egress=[net.NetworkPolicyEgressRuleArgs(ports=prometheus_port), api_server]
         )
@@ -71,8 +73,9 @@ class CanaryRollbackArgs:
     namespace: str
     prometheus_url: str
     image: ImageRef
-    monitoring_namespace: str
-    """The platform's monitoring namespace: its Prometheus admits the job when ``prometheus_url`` points there."""
+    monitoring_namespace: str | None
+    """The namespace of the Prometheus the platform installed: it admits the job when ``prometheus_url``
+    points there. None when the Prometheus belongs to another installation."""
     rule_group: dict[str, Any] | None = None
     """The canary regression alert group, installed as a PrometheusRule next to the job."""
     rule_labels: dict[str, str] = field(default_factory=dict)
