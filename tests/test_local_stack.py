@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from components.config import validate_platform
-from components.monitoring.values import selector_labels
 from components.serving.deployment import store_port
 
 from .conftest import stack_values
@@ -84,6 +83,7 @@ def test_existing_monitoring_needs_its_url_and_routes_its_own_alerts(local):
     local["monitoring"] = {"install": False, "receivers": [{"name": "x", "kind": "slack", "secret_key": "k", "channel": "#a"}]}
     found = problems(local)
     assert any(p.startswith("monitoring.prometheus_url: ") and "required when install is false" in p for p in found), found
+    assert any(p.startswith("monitoring.selector_labels: ") and "required when install is false" in p for p in found), found
     assert any(p.startswith("monitoring.receivers[0]: ") and "existing Alertmanager" in p for p in found), found
     dev = stack_values("dev")
     dev["monitoring"]["prometheus_url"] = "http://prometheus.monitoring.svc:9090"
@@ -95,11 +95,12 @@ def test_existing_monitoring_gets_only_the_platform_objects(shipped):
     types = {r["type"] for r in result.records}
     assert "kubernetes:helm.sh/v4:Chart" not in types and not any(t.startswith("random:") for t in types)
     names = {(m["kind"], m["metadata"]["name"]) for m in result.manifests() if m["metadata"].get("namespace") == "monitoring"}
-    assert ("Secret", "alertmanager-receivers") not in names and not any(kind == "Namespace" for kind, _ in names)
+    assert ("Secret", "alertmanager-receivers") not in names
+    assert not [m for m in result.manifests() if m["kind"] == "Namespace" and m["metadata"]["name"] == "monitoring"]
     # the existing installation's namespace is not ours to police: one ingress policy would cut its Prometheus off
     assert not [name for kind, name in names if kind == "NetworkPolicy"]
     rules = [m for m in result.manifests() if m["kind"] == "PrometheusRule"]
-    wanted = selector_labels("monitoring")
+    wanted = {"release": "kube-prometheus-stack"}  # what the existing installation selects, not our release's label
     assert rules and all(wanted.items() <= m["metadata"]["labels"].items() for m in rules), "rules carry the selector label"
     job = next(m for m in result.manifests() if m["kind"] == "CronJob")
     env = {e["name"]: e.get("value") for e in job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]}

@@ -241,6 +241,12 @@ class MonitoringConfig(StrictModel):
         "ServiceMonitors, dashboards and Pushgateway, labelled with the selector label that Prometheus must select, and "
         "alerts route through that installation's Alertmanager. Default: true.",
     )
+    selector_labels: dict[str, str] | None = Field(
+        default=None,
+        description="`install: false` only: the labels the existing Prometheus selects ServiceMonitors and "
+        "PrometheusRules by (kube-prometheus-stack: `release: <its release name>`); its rule and monitor "
+        "namespace selectors must also admit the platform's namespaces. Required when `install` is false.",
+    )
     prometheus_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^\s/]+(/.*)?$",
@@ -309,9 +315,14 @@ class MonitoringConfig(StrictModel):
         issues += image_issues("pushgateway_image", self.pushgateway_image)
         if self.install and self.prometheus_url is not None:
             issues.append(("prometheus_url", self.prometheus_url, "not set: the installed Prometheus has its own URL"))
+        if self.install and self.selector_labels is not None:
+            issues.append(("selector_labels", self.selector_labels, "not set: the installed Prometheus selects its own label"))
         if not self.install:
             if self.prometheus_url is None:
                 issues.append(("prometheus_url", None, "the existing Prometheus's URL: required when install is false"))
+            if not self.selector_labels:
+                expected = "the labels the existing Prometheus selects: required when install is false"
+                issues.append(("selector_labels", self.selector_labels, expected))
             for i, receiver in enumerate(self.receivers):
                 issues.append(
                     (f"receivers[{i}]", receiver.name, "no receivers: with install false, alerts route through the existing Alertmanager")

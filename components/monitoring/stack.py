@@ -109,7 +109,7 @@ class MonitoringStack(pulumi.ComponentResource):
         cfg = args.config
         ns = args.namespace
         release = release_name(ns)
-        self.selector_labels = selector_labels(ns)
+        self.selector_labels = dict(cfg.selector_labels or {}) if not cfg.install else selector_labels(ns)
         self.scraper_peer = scraper_peer(ns)
         self.pushgateway_url = pushgateway_url(ns)
         self.prometheus_url = cfg.prometheus_url or f"http://{release}-prometheus.{ns}.svc:9090"
