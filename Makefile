@@ -72,7 +72,7 @@ rollback: $(STAMP)
 
 # Go builds the offline engine and fetches the official CRDs the tests validate against;
 # tools/engine/go.sh prints the bin directory of the pinned Go, installing it when missing.
-WITH_GO = export PATH="$$(tools/engine/go.sh):$$PATH" GOTOOLCHAIN=local;
+WITH_GO = gobin="$$(tools/engine/go.sh)" && export PATH="$$gobin:$$PATH" GOTOOLCHAIN=local &&
 go:
 	@$(WITH_GO) go version
 
@@ -82,6 +82,7 @@ engine: $(STAMP)
 
 ## preview / up: the real engine on STACK (local: rendered to build/engine/local, file state in build/state)
 preview up: engine
+	@case "$(origin STACK)" in "command line"|environment) ;; *) echo "make $@: STACK=<stack> is required (e.g. STACK=local)" >&2; exit 2;; esac
 	@$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up,$@),--yes)
 
 clean:

@@ -196,3 +196,22 @@ def test_language_host_is_formatted_vetted_and_its_go_tests_pass(engine: str) ->
     for command in (["go", "vet", "./cmd/..."], ["go", "test", "./cmd/..."]):
         done = subprocess.run(command, cwd=engine_dir / "cli", env=env, capture_output=True, text=True, timeout=900, check=False)
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+
+
+def test_the_runner_refuses_deployed_stacks_and_config_overrides(engine: str, tmp_path: Path) -> None:
+    """Only render-to-file stacks run offline, and never with config the pack config was not derived from."""
+    project = copy_project(tmp_path)
+    before = (project / "stacks" / "Pulumi.dev.yaml").read_text()
+    done = run(project, engine, "dev", "preview")
+    assert done.returncode == 2 and "does not render to files" in done.stderr, describe(done)
+    assert (project / "stacks" / "Pulumi.dev.yaml").read_text() == before, "the deployed stack's file is untouched"
+    done = run(project, engine, "local", "preview", "--config", "mlops-platform:environment=prod")
+    assert done.returncode == 2 and "config overrides are refused" in done.stderr, describe(done)
+
+
+def test_engine_scripts_pass_shellcheck() -> None:
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is not installed (make test installs it)"
+    scripts = [*sorted(str(p) for p in (ROOT / "tools" / "engine").glob("*.sh")), str(ROOT / ".ci" / "run")]
+    done = subprocess.run([shellcheck, *scripts], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout

@@ -21,7 +21,13 @@ echo "go.sh: installing Go $version from the module proxy" >&2
 mkdir -p "$cache"
 work="$(mktemp -d "$cache/.install.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-curl -fsSL --retry 3 -o "$work/go.zip" "${GOPROXY:-https://proxy.golang.org}/golang.org/toolchain/@v/$module.zip"
+# The first proxy of GOPROXY's list (comma or pipe separated), as the go command would try it.
+proxy="${GOPROXY:-https://proxy.golang.org}"
+proxy="${proxy%%[,|]*}"
+case "$proxy" in
+  off | direct | "") echo "go.sh: GOPROXY '$GOPROXY' names no module proxy to fetch Go from" >&2; exit 1 ;;
+esac
+curl -fsSL --retry 3 -o "$work/go.zip" "${proxy%/}/golang.org/toolchain/@v/$module.zip"
 echo "$zip_sha256  $work/go.zip" | sha256sum -c --quiet - >&2
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$work/go.zip" "$work/x"
 root="$work/x/golang.org/toolchain@$module"

@@ -24,10 +24,23 @@ export PULUMI_HOME="$HOME/.pulumi"
 export PULUMI_BACKEND_URL="file://$project/build/state"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_DISABLE_REGISTRY_RESOLVE=true
 unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT PULUMI_ACCESS_TOKEN
-if [ "$stack" = local ] || [[ "$stack" == local-* ]]; then
-  # The local stacks hold no secrets; the passphrase only opens the secrets provider of their file state.
-  export PULUMI_CONFIG_PASSPHRASE="mlops-platform-local"
+# Only stacks that render to files run here: anything else would reach a real cluster or cloud.
+stack_file="$project/stacks/Pulumi.$stack.yaml"
+[ -f "$stack_file" ] || { echo "pulumi.sh: no stack file $stack_file" >&2; exit 2; }
+if ! "$py" -c 'import sys; sys.path.insert(0, sys.argv[2]); from tools.release.common import rendered_only; sys.exit(0 if rendered_only(open(sys.argv[1]).read()) else 1)' "$stack_file" "$project"; then
+  echo "pulumi.sh: stack '$stack' does not render to files (cluster.source: render); run it with your own Pulumi setup" >&2
+  exit 2
 fi
+for arg in "$@"; do
+  case "$arg" in
+    -c | --config | --config=* | --config-file | --config-file=* | --config-path)
+      echo "pulumi.sh: config overrides are refused: the stack file is what the policy pack config is derived from" >&2
+      exit 2
+      ;;
+  esac
+done
+# These stacks hold no secrets; the passphrase only opens the secrets provider of their file state.
+export PULUMI_CONFIG_PASSPHRASE="mlops-platform-local"
 
 cd "$project"
 # The provider comes from the plugin cache, at exactly the version the pulumi-kubernetes package asks
@@ -35,6 +48,11 @@ cd "$project"
 # replaces the cached one.
 export PULUMI_IGNORE_AMBIENT_PLUGINS=true
 k8s_version="$("$py" -c 'import importlib.metadata as m; print(m.version("pulumi_kubernetes"))')"
+built_version="$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["kubernetes"])' "$bin/engine.json")"
+if [ "$built_version" != "$k8s_version" ]; then
+  echo "pulumi.sh: the engine's provider is $built_version but pulumi-kubernetes is $k8s_version; rebuild it (make engine)" >&2
+  exit 2
+fi
 cached_provider="$PULUMI_HOME/plugins/resource-kubernetes-v$k8s_version/pulumi-resource-kubernetes"
 if ! cmp -s "$bin/pulumi-resource-kubernetes" "$cached_provider"; then
   pulumi plugin install resource kubernetes "$k8s_version" --file "$bin/pulumi-resource-kubernetes" --reinstall >/dev/null

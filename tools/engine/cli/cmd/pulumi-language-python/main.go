@@ -29,6 +29,8 @@ import (
 	"sync"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
@@ -44,6 +46,9 @@ const execName = "pulumi-language-python-exec"
 
 // userActionableExit is the runner's exit code after it already reported the error to the engine.
 const userActionableExit = 32
+
+// errUnsupportedDebugger refuses --attach-debugger instead of silently running without one.
+var errUnsupportedDebugger = status.Error(codes.Unimplemented, "this language host cannot attach a debugger")
 
 func main() {
 	flag.String("tracing", "", "Emit tracing to a Zipkin-compatible tracing endpoint")
@@ -117,6 +122,9 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 	if info == nil {
 		return nil, errors.New("run request carries no program info")
 	}
+	if req.GetAttachDebugger() {
+		return nil, errUnsupportedDebugger
+	}
 	tc, err := resolveToolchain(info)
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
@@ -149,8 +157,10 @@ func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulum
 		"--stack", req.GetStack(),
 		"--pwd", req.GetPwd(),
 		"--parallel", strconv.Itoa(int(req.GetParallel())),
-		"--organization", req.GetOrganization(),
 		"--root_directory", info.GetRootDirectory(),
+	}
+	if org := req.GetOrganization(); org != "" {
+		args = append(args, "--organization", org)
 	}
 	if req.GetDryRun() {
 		args = append(args, "--dry_run", "true")
@@ -176,6 +186,9 @@ func (h *pythonHost) RunPlugin(
 	if info == nil {
 		return errors.New("run plugin request carries no program info")
 	}
+	if req.GetAttachDebugger() {
+		return errUnsupportedDebugger
+	}
 	tc, err := resolveToolchain(info)
 	if err != nil {
 		return err
@@ -185,7 +198,8 @@ func (h *pythonHost) RunPlugin(
 	if err != nil {
 		return err
 	}
-	cmd.Env = append(envOf(cmd), req.GetEnv()...)
+	// The engine passes its whole environment; the virtualenv's activation (PATH, VIRTUAL_ENV) must win.
+	cmd.Env = append(append([]string{}, req.GetEnv()...), envOf(cmd)...)
 	cmd.Dir = req.GetPwd()
 
 	var send sync.Mutex

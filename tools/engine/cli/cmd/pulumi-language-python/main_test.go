@@ -82,3 +82,12 @@ func TestResolveToolchainRefusesOtherToolchains(t *testing.T) {
 		t.Fatalf("want a clear refusal of uv, got %v", err)
 	}
 }
+
+func TestDebuggerRequestsAreRefused(t *testing.T) {
+	host := &pythonHost{runner: "/nonexistent"}
+	info := programInfo(t, t.TempDir(), map[string]any{})
+	if _, err := host.Run(context.Background(), &pulumirpc.RunRequest{Info: info, AttachDebugger: true}); err == nil ||
+		!strings.Contains(err.Error(), "debugger") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+}
