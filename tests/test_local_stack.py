@@ -110,3 +110,13 @@ def test_existing_monitoring_gets_only_the_platform_objects(shipped):
 def test_a_cpu_model_cannot_scale_on_gpu_utilisation(local):
     local["models"][0]["autoscaling"] = {"metric": "gpu_utilization", "target": 60}
     assert "a CPU-only model exports no GPU metrics" in one(local, "models[0].autoscaling.metric")
+
+
+def test_store_port_must_be_a_tcp_port(local):
+    local["cloud"]["s3_endpoint"] = "https://minio.storage.svc:99999"
+    assert "a TCP port between 1 and 65535" in one(local, "cloud.s3_endpoint")
+
+
+def test_the_drift_monitor_needs_a_cloud(local):
+    local["monitoring"]["drift"] = {"enabled": True, "image": "registry.example.com/drift:1.0.0", "reference_data_uri": "s3://ref/x"}
+    assert "provider 'kubernetes' lacks" in one(local, "monitoring.drift.enabled")

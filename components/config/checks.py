@@ -114,6 +114,9 @@ def _kubernetes_issues(s: Sections) -> list[Issue]:
         issues.append(
             ("mlflow.enabled", True, "false: the tracking server needs a managed PostgreSQL and bucket, which provider 'kubernetes' lacks")
         )
+    if s.monitoring is not None and s.monitoring.enabled and s.monitoring.drift.enabled:
+        expected = "false: the drift monitor reads its reference data through cloud workload identity, which provider 'kubernetes' lacks"
+        issues.append(("monitoring.drift.enabled", True, expected))
     return issues
 
 

@@ -104,6 +104,9 @@ class CloudConfig(StrictModel):
             value = getattr(self, field)
             if provider == self.provider and value is not None and not pattern.match(value):
                 issues.append((field, value, expected))
+        port = re.search(r":(\d+)/?$", self.s3_endpoint or "")
+        if port and not 1 <= int(port.group(1)) <= 65535:
+            issues.append(("s3_endpoint", self.s3_endpoint, "a TCP port between 1 and 65535"))
         raise_issues(issues)
         return self
 
