@@ -61,7 +61,7 @@ class TritonDeployment(pulumi.ComponentResource):
 
     Per track: a ConfigMap with the generated config.pbtxt, a Deployment that copies exactly that
     version from the model repository and loads it, and a Service. Once per model: the workload
-    identity, a PodDisruptionBudget, an HPA on the configured Triton signal with CPU as fallback
+    identity, a PodDisruptionBudget, an HPA on the configured Triton signal and CPU
     (when ``replicas.max`` > ``replicas.min``),
     NetworkPolicies (gateway to HTTP/gRPC, monitoring to metrics, egress to object storage) and,
     behind the gateway, an HTTPRoute with the canary weight.
@@ -185,7 +185,7 @@ class TritonDeployment(pulumi.ComponentResource):
     def _autoscaler(
         self, name: str, model: ModelConfig, ns: str, labels: dict[str, str], opts: pulumi.ResourceOptions, custom_metrics: bool
     ) -> None:
-        """HPA on the model's Triton signal (per-pod custom metric), CPU utilisation as the fallback.
+        """HPA on the model's Triton signal (per-pod custom metric) and CPU utilisation; the larger proposal wins.
 
         Only for models whose replicas can move: with min == max an HPA would scale nothing yet
         still need the custom metrics API, which a cluster can serve from one adapter only.
