@@ -115,3 +115,13 @@ Tags = Annotated[dict[str, str], AfterValidator(_tags)]
 
 Hostname = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")]
 """A fully qualified DNS host name, e.g. `mlflow.ml.example.com`."""
+
+
+def chart_source_issues(chart: str, repository: str | None) -> list[Issue]:
+    """A Helm chart is a name in a repository, or an OCI reference / local path with no repository."""
+    local = chart.startswith(("oci://", "./", "/", "../")) or chart.endswith(".tgz")
+    if local and repository is not None:
+        return [("repository", repository, "null: the chart is an OCI reference or a local path")]
+    if not local and repository is None:
+        return [("repository", None, "a Helm repository URL for chart name " + repr(chart))]
+    return []

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..catalog.gpus import GPUS, GpuType
-from .base import DnsLabel, Issue, Labels, StrictModel, raise_issues
+from .base import DnsLabel, Issue, Labels, StrictModel, chart_source_issues, raise_issues
 
 GPU_TAINT_KEY = "nvidia.com/gpu"
 
@@ -154,9 +154,5 @@ class GpuOperatorConfig(StrictModel):
 
     @model_validator(mode="after")
     def _source(self) -> GpuOperatorConfig:
-        local = self.chart.startswith(("oci://", "./", "/", "../")) or self.chart.endswith(".tgz")
-        if local and self.repository is not None:
-            raise_issues([("repository", self.repository, "null: the chart is an OCI reference or a local path")])
-        if not local and self.repository is None:
-            raise_issues([("repository", None, "a Helm repository URL for chart name " + repr(self.chart))])
+        raise_issues(chart_source_issues(self.chart, self.repository))
         return self

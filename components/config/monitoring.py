@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import DnsLabel, Hostname, Issue, StrictModel, raise_issues
+from .base import DnsLabel, Hostname, Issue, StrictModel, chart_source_issues, raise_issues
 from .secrets import SecretKey
 
 Severity = Literal["page", "ticket"]
@@ -306,12 +306,7 @@ class MonitoringConfig(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> MonitoringConfig:
-        issues: list[Issue] = []
-        local = self.chart.startswith(("oci://", "./", "/", "../")) or self.chart.endswith(".tgz")
-        if local and self.repository is not None:
-            issues.append(("repository", self.repository, "null: the chart is an OCI reference or a local path"))
-        if not local and self.repository is None:
-            issues.append(("repository", None, "a Helm repository URL for chart name " + repr(self.chart)))
+        issues: list[Issue] = chart_source_issues(self.chart, self.repository)
         issues += image_issues("pushgateway_image", self.pushgateway_image)
         if self.install and self.prometheus_url is not None:
             issues.append(("prometheus_url", self.prometheus_url, "not set: the installed Prometheus has its own URL"))

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import DnsLabel, Issue, PinnedVersion, StrictModel, raise_issues
+from .base import DnsLabel, Issue, PinnedVersion, StrictModel, chart_source_issues, raise_issues
 from .monitoring import ContainerResources
 
 _REPO_URI = re.compile(
@@ -332,11 +332,7 @@ class MetricsAdapterConfig(StrictModel):
 
     @model_validator(mode="after")
     def _chart_source(self) -> MetricsAdapterConfig:
-        local = self.chart.startswith(("oci://", "./", "/", "../")) or self.chart.endswith(".tgz")
-        if local and self.repository is not None:
-            raise_issues([("repository", self.repository, "null: the chart is an OCI reference or a local path")])
-        if not local and self.repository is None:
-            raise_issues([("repository", None, "a Helm repository URL for chart name " + repr(self.chart))])
+        raise_issues(chart_source_issues(self.chart, self.repository))
         return self
 
 
