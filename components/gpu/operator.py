@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from ..charts import pinned_chart
 from ..config.gpu import GpuOperatorConfig, GpuPoolConfig
 from ..namespace import PlatformNamespace, PlatformNamespaceArgs
 from .wiring import mig_via_operator, sharing_via_operator, wiring
@@ -91,16 +92,13 @@ class GpuOperator(pulumi.ComponentResource):
             data=device_plugin_configs(args.pools, args.cloud),
             opts=after_ns,
         )
-        repository = k8s.helm.v4.RepositoryOptsArgs(repo=cfg.repository) if cfg.repository else None
-        self.chart = k8s.helm.v4.Chart(
+        self.chart = pinned_chart(
             f"{name}-chart",
-            chart=cfg.chart,
-            version=cfg.version,
-            repository_opts=repository,
-            namespace=cfg.namespace,
-            name="gpu-operator",
-            values=chart_values(args.pools, args.cloud),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, config_map]),
+            cfg,
+            cfg.namespace,
+            "gpu-operator",
+            chart_values(args.pools, args.cloud),
+            pulumi.ResourceOptions(parent=self, depends_on=[namespace, config_map]),
         )
         self.namespace = namespace.namespace
         self.register_outputs({"namespace": self.namespace})

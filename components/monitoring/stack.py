@@ -9,6 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from ..charts import pinned_chart
 from ..config.monitoring import MonitoringConfig
 from ..config.platform import PlatformConfig
 from .alertmanager import RECEIVER_SECRET, receiver_secret_keys
@@ -153,16 +154,13 @@ class MonitoringStack(pulumi.ComponentResource):
         for policy, spec in network_policy_specs(grafana_ingress=cfg.grafana_hostname is not None).items():
             k8s.networking.v1.NetworkPolicy(f"{name}-{policy}", metadata=self._meta(policy), spec=spec, opts=child)
 
-        repository = k8s.helm.v4.RepositoryOptsArgs(repo=cfg.repository) if cfg.repository else None
-        self.chart = k8s.helm.v4.Chart(
+        self.chart = pinned_chart(
             f"{name}-chart",
-            chart=cfg.chart,
-            version=cfg.version,
-            repository_opts=repository,
-            namespace=self._namespace,
-            name=release,
-            values=chart_values(cfg, ns, args.spec.environment, args.cluster, args.labels),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[receivers, grafana_admin]),
+            cfg,
+            self._namespace,
+            release,
+            chart_values(cfg, ns, args.spec.environment, args.cluster, args.labels),
+            pulumi.ResourceOptions(parent=self, depends_on=[receivers, grafana_admin]),
         )
         self._after_crds = pulumi.ResourceOptions(parent=self, depends_on=[self.chart])
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..charts import pinned_chart
 from ..config.serving import MetricsAdapterConfig, ModelConfig
 from ..namespace import PlatformNamespace, PlatformNamespaceArgs
 from .metrics import adapter_rules
@@ -200,16 +201,13 @@ class MetricsAdapter(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
             )
-        repository = k8s.helm.v4.RepositoryOptsArgs(repo=cfg.repository) if cfg.repository else None
-        self.chart = k8s.helm.v4.Chart(
+        self.chart = pinned_chart(
             f"{name}-chart",
-            chart=cfg.chart,
-            version=cfg.version,
-            repository_opts=repository,
-            namespace=cfg.namespace,
-            name=RELEASE,
-            values=chart_values(cfg, rules, args.prometheus_url, args.replicas, args.labels),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[namespace, *policies]),
+            cfg,
+            cfg.namespace,
+            RELEASE,
+            chart_values(cfg, rules, args.prometheus_url, args.replicas, args.labels),
+            pulumi.ResourceOptions(parent=self, depends_on=[namespace, *policies]),
         )
         self.namespace = namespace.namespace
         self.metric_names = [rule["name"]["as"] for rule in rules]
