@@ -31,6 +31,7 @@ import pulumi_random as random
 from ..config.cloud import CloudConfig
 from ..config.mlflow import MlflowConfig, mlflow_issues
 from ..identity import GKE_METADATA, WorkloadIdentity, WorkloadIdentityArgs
+from ..security import restricted_pod
 from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
 
 SERVER_PORT = 5000
@@ -246,15 +247,6 @@ class MlflowServer(pulumi.ComponentResource):
             annotations=annotations,
         )
 
-    def _pod_security(self, uid: int) -> k8s.core.v1.PodSecurityContextArgs:
-        return k8s.core.v1.PodSecurityContextArgs(
-            run_as_non_root=True,
-            run_as_user=uid,
-            run_as_group=uid,
-            fs_group=uid,
-            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-        )
-
     @staticmethod
     def _container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
         return k8s.core.v1.SecurityContextArgs(
@@ -323,7 +315,7 @@ class MlflowServer(pulumi.ComponentResource):
                         restart_policy="Never",
                         automount_service_account_token=False,
                         enable_service_links=False,
-                        security_context=self._pod_security(SERVER_UID),
+                        security_context=restricted_pod(SERVER_UID),
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="db-upgrade",
@@ -382,7 +374,7 @@ class MlflowServer(pulumi.ComponentResource):
                         service_account_name=identity.service_account_name,
                         automount_service_account_token=False,
                         enable_service_links=False,  # a Service named mlflow would inject MLFLOW_PORT=tcp://..., which mlflow reads
-                        security_context=self._pod_security(SERVER_UID),
+                        security_context=restricted_pod(SERVER_UID),
                         topology_spread_constraints=self._spread("server"),
                         termination_grace_period_seconds=60,
                         containers=[
@@ -473,7 +465,7 @@ class MlflowServer(pulumi.ComponentResource):
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
-                        security_context=self._pod_security(PROXY_UID),
+                        security_context=restricted_pod(PROXY_UID),
                         topology_spread_constraints=self._spread("auth-proxy"),
                         containers=[
                             k8s.core.v1.ContainerArgs(

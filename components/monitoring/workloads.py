@@ -18,6 +18,7 @@ from __future__ import annotations
 import pulumi_kubernetes as k8s
 
 from ..config.monitoring import ContainerResources, DriftMonitorConfig
+from ..security import restricted, restricted_pod
 
 PUSHGATEWAY = "pushgateway"
 PUSHGATEWAY_PORT = 9091
@@ -26,26 +27,6 @@ PUSHGATEWAY_LABELS = {"app.kubernetes.io/name": PUSHGATEWAY}
 DRIFT_MONITOR = "drift-monitor"
 NONROOT_UID = 65534
 """`nobody`: the Prometheus images run as it; the drift monitor image must run as a non-root user too."""
-
-
-def pod_security_context(uid: int = NONROOT_UID) -> k8s.core.v1.PodSecurityContextArgs:
-    return k8s.core.v1.PodSecurityContextArgs(
-        run_as_non_root=True,
-        run_as_user=uid,
-        run_as_group=uid,
-        fs_group=uid,
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
-
-
-def container_security_context() -> k8s.core.v1.SecurityContextArgs:
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
 
 
 def resource_requirements(resources: ContainerResources) -> k8s.core.v1.ResourceRequirementsArgs:
@@ -72,7 +53,7 @@ def pushgateway_deployment_spec(image: str, labels: dict[str, str]) -> k8s.apps.
             requests={"cpu": "50m", "memory": "64Mi"},
             limits={"cpu": "500m", "memory": "256Mi"},
         ),
-        security_context=container_security_context(),
+        security_context=restricted(),
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")],
     )
     return k8s.apps.v1.DeploymentSpecArgs(
@@ -83,7 +64,7 @@ def pushgateway_deployment_spec(image: str, labels: dict[str, str]) -> k8s.apps.
             metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **PUSHGATEWAY_LABELS}),
             spec=k8s.core.v1.PodSpecArgs(
                 automount_service_account_token=False,
-                security_context=pod_security_context(),
+                security_context=restricted_pod(NONROOT_UID),
                 containers=[container],
                 volumes=[k8s.core.v1.VolumeArgs(name="data", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="512Mi"))],
             ),
@@ -130,14 +111,14 @@ def drift_cronjob_spec(
         image_pull_policy="IfNotPresent",
         env=drift_environment(drift, namespace, models, environment),
         resources=resource_requirements(drift.resources),
-        security_context=container_security_context(),
+        security_context=restricted(),
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
     )
     pod = k8s.core.v1.PodSpecArgs(
         restart_policy="Never",
         service_account_name=DRIFT_MONITOR,
         automount_service_account_token=False,
-        security_context=pod_security_context(),
+        security_context=restricted_pod(NONROOT_UID),
         containers=[container],
         volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="2Gi"))],
     )

@@ -10,22 +10,12 @@ from ..config.cloud import CloudConfig
 from ..config.serving import ModelConfig, ServingConfig
 from ..gpu.wiring import PoolWiring
 from ..identity import StoreLocation
+from ..security import restricted
 
 HTTP, GRPC, METRICS = 8000, 8001, 8002
 TRITON_UID = 1000
 """The `triton-server` user of NVIDIA's Triton images."""
 GRACE_SECONDS = 60
-
-
-def restricted(read_only: bool = True) -> k8s.core.v1.SecurityContextArgs:
-    """The container security context of the Pod Security Standards' restricted profile."""
-    return k8s.core.v1.SecurityContextArgs(
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=read_only,
-        run_as_non_root=True,
-        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-    )
 
 
 def rclone_env(cloud: CloudConfig, location: StoreLocation) -> tuple[list[k8s.core.v1.EnvVarArgs], str]:

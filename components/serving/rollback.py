@@ -11,8 +11,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.serving import ImageRef
+from ..security import restricted
 from .adapter import API_SERVER_PORTS, split_url
-from .pod import restricted
 
 SCRIPT = Path(__file__).with_name("rollback.sh")
 POD_LABELS = {"app.kubernetes.io/name": "canary-rollback"}
