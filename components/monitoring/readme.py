@@ -6,16 +6,15 @@ Regenerate with ``python -m components.monitoring.readme``; a test fails while t
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
+from ..readme_blocks import README, with_block
 from .dashboards import canary_dashboard, dashboards, gpu_dashboard, mlflow_dashboard, serving_dashboard
 from .rules import catalogue_markdown
 from .spec import AlertSpec, CanarySpec, ModelSpec
 
-README = Path(__file__).resolve().parents[2] / "README.md"
 BEGIN = "<!-- monitoring catalogue: generated from components/monitoring by `python -m components.monitoring.readme` -->"
 END = "<!-- end of the generated monitoring catalogue -->"
 
@@ -70,11 +69,7 @@ def generated() -> str:
 
 def with_catalogue(readme: str) -> str:
     """The README text with the generated block between its markers, which must each appear exactly once."""
-    if readme.count(BEGIN) != 1 or readme.count(END) != 1 or readme.index(BEGIN) > readme.index(END):
-        raise ValueError(f"{README.name} needs one '{BEGIN}' line followed by one '{END}' line")
-    head, rest = readme.split(BEGIN)
-    _, tail = rest.split(END)
-    return f"{head}{BEGIN}\n{generated()}{END}{tail}"
+    return with_block(readme, BEGIN, END, generated())
 
 
 if __name__ == "__main__":
