@@ -27,6 +27,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -202,3 +203,18 @@ def validate(stack: str, text: str) -> None:
     from .common import platform_config
 
     platform_config(stack, text, "refusing to write: the rewritten stack would be invalid")
+
+
+def write_pins(tool: str, header: str, path: Path, stack: str, result: PinChanges, unchanged: str, next_steps: str) -> list[str]:
+    """Report ``result`` under ``header`` and, when it changes anything, validate and write the stack file."""
+    from .common import stack_file
+
+    lines = [header, *(f"  {change}" for change in result.changes), *(f"  {note}" for note in result.notes)]
+    if not result.changes:
+        lines.append(f"{tool}: nothing to change; {unchanged}")
+        return lines
+    validate(stack, result.text)
+    path.write_text(result.text)
+    noun = "change" if len(result.changes) == 1 else "changes"
+    lines.append(f"{tool}: {len(result.changes)} {noun} written to {stack_file(stack)}; {next_steps}")
+    return lines

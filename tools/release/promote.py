@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from .common import ReleaseError, repo_root, require_clean_tree, require_stack, run_cli, stack_file
-from .pins import copy_pins, validate
+from .pins import copy_pins, write_pins
 
 
 def promote(root: Path, source: str, target: str) -> list[str]:
@@ -29,19 +29,15 @@ def promote(root: Path, source: str, target: str) -> list[str]:
         raise ReleaseError(f"FROM and TO are both {source!r}; promote copies versions from one stack to another")
     path = root / stack_file(target)
     result = copy_pins(path.read_text(), (root / stack_file(source)).read_text(), source, target)
-    lines = [f"promote: {source} -> {target} ({stack_file(target)})"]
-    lines += [f"  {change}" for change in result.changes]
-    lines += [f"  {note}" for note in result.notes]
-    if not result.changes:
-        lines.append(f"promote: nothing to change; {target} already pins the versions of {source}")
-        return lines
-    validate(target, result.text)
-    path.write_text(result.text)
-    noun = "change" if len(result.changes) == 1 else "changes"
-    lines.append(
-        f"promote: {len(result.changes)} {noun} written to {stack_file(target)}; review with `git diff`, commit, open a pull request"
+    return write_pins(
+        "promote",
+        f"promote: {source} -> {target} ({stack_file(target)})",
+        path,
+        target,
+        result,
+        unchanged=f"{target} already pins the versions of {source}",
+        next_steps="review with `git diff`, commit, open a pull request",
     )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

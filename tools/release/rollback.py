@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .common import ReleaseError, git, repo_root, require_clean_tree, require_stack, resolve_commit, run_cli, show_file, stack_file
-from .pins import copy_pins, validate
+from .pins import copy_pins, write_pins
 
 
 def rollback(root: Path, stack: str, ref: str) -> list[str]:
@@ -35,19 +35,15 @@ def rollback(root: Path, stack: str, ref: str) -> list[str]:
     label = f"{stack}@{commit[:12]}"
     path = root / stack_file(stack)
     result = copy_pins(path.read_text(), old, label, stack)
-    lines = [f"rollback: {stack} to the versions pinned at {ref} ({commit[:12]} {subject}) ({stack_file(stack)})"]
-    lines += [f"  {change}" for change in result.changes]
-    lines += [f"  {note}" for note in result.notes]
-    if not result.changes:
-        lines.append(f"rollback: nothing to change; {stack} already pins the versions of {commit[:12]}")
-        return lines
-    validate(stack, result.text)
-    path.write_text(result.text)
-    noun = "change" if len(result.changes) == 1 else "changes"
-    lines.append(
-        f"rollback: {len(result.changes)} {noun} written to {stack_file(stack)}; apply with `pulumi up`, commit, open a pull request"
+    return write_pins(
+        "rollback",
+        f"rollback: {stack} to the versions pinned at {ref} ({commit[:12]} {subject}) ({stack_file(stack)})",
+        path,
+        stack,
+        result,
+        unchanged=f"{stack} already pins the versions of {commit[:12]}",
+        next_steps="apply with `pulumi up`, commit, open a pull request",
     )
-    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
