@@ -41,22 +41,15 @@ class ClusterAccess(pulumi.ComponentResource):
         cloud = adapter(args.cloud.provider) if has_cloud else None
         self.cloud_provider = cloud.provider(f"{name}-{args.cloud.provider}", args.cloud, args.tags, child) if cloud else None
         source = args.cluster.source
+        kubeconfig: pulumi.Input[str] | None = None
+        self.render_directory: str | None = None
         if source == "render":
             self.render_directory = args.cluster.render_directory or f"build/engine/{pulumi.get_stack()}"
-            self.k8s_provider = k8s.Provider(
-                f"{name}-k8s",
-                render_yaml_to_directory=self.render_directory,
-                enable_server_side_apply=True,
-                delete_unreachable=False,
-                opts=child,
-            )
-            self.cluster_identifier = pulumi.Output.from_input(f"render/{self.render_directory}")
-            self.register_outputs({"cluster_identifier": self.cluster_identifier})
-            return
-        if source == "existing":
+            identifier: pulumi.Input[str] = f"render/{self.render_directory}"
+        elif source == "existing":
             assert cloud is not None and self.cloud_provider is not None  # validated: 'existing' needs a cloud
             kubeconfig = cloud.cluster_kubeconfig(args.cloud, args.cluster, self.cloud_provider)
-            identifier: pulumi.Input[str] = f"{args.cloud.provider}/{args.cluster.name}"
+            identifier = f"{args.cloud.provider}/{args.cluster.name}"
         elif source == "kubeconfig_secret":
             if args.kubeconfig_secret is None:
                 raise ValueError("ClusterAccessArgs.kubeconfig_secret is required for source 'kubeconfig_secret'")
@@ -66,10 +59,12 @@ class ClusterAccess(pulumi.ComponentResource):
             reference = pulumi.StackReference(f"{name}-cluster-stack", stack_name=args.cluster.stack, opts=child)
             kubeconfig = pulumi.Output.secret(reference.require_output(args.cluster.kubeconfig_output)).apply(str)
             identifier = f"stack/{args.cluster.stack}/{args.cluster.kubeconfig_output}"
+        # Rendering writes files and needs no kubeconfig (and the provider refuses one beside it).
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
-            kubeconfig=pulumi.Output.secret(kubeconfig),  # type: ignore[arg-type]
-            cluster_identifier=identifier,
+            kubeconfig=pulumi.Output.secret(kubeconfig) if kubeconfig is not None else None,
+            cluster_identifier=identifier if kubeconfig is not None else None,
+            render_yaml_to_directory=self.render_directory,
             enable_server_side_apply=True,
             delete_unreachable=False,
             opts=child,
