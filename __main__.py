@@ -24,7 +24,7 @@ pulumi.export(
     "gpu_pools",
     {
         name: {
-            "instance_type": pool.offer.instance_type,
+            "instance_type": pool.cost.instance_type,
             "capacity": pool.cost.capacity,
             "nodes": f"{pool.cost.min_nodes}-{pool.cost.max_nodes}",
             "schedulable_gpus": pool.schedulable_gpus,

@@ -50,6 +50,12 @@ class ClusterAccess(pulumi.ComponentResource):
             assert cloud is not None and self.cloud_provider is not None  # validated: 'existing' needs a cloud
             kubeconfig = cloud.cluster_kubeconfig(args.cloud, args.cluster, self.cloud_provider)
             identifier = f"{args.cloud.provider}/{args.cluster.name}"
+        elif source == "kubeconfig_file":
+            # the provider reads the file (a path or the contents are both a kubeconfig to it), relative
+            # to the project directory it runs in, so the program runs the same with or without the file
+            assert args.cluster.kubeconfig_path is not None  # validated: required for 'kubeconfig_file'
+            kubeconfig = args.cluster.kubeconfig_path
+            identifier = f"file/{args.cluster.kubeconfig_path}"
         elif source == "kubeconfig_secret":
             if args.kubeconfig_secret is None:
                 raise ValueError("ClusterAccessArgs.kubeconfig_secret is required for source 'kubeconfig_secret'")

@@ -118,15 +118,16 @@ class MlopsPlatform(pulumi.ComponentResource):
                     self.monitoring_namespace = namespace
         self.gpu_pools: dict[str, GpuNodePool] = {}
         for pool in cfg.gpu_pools:
-            assert cfg.cluster.name is not None  # validated: pools need the cluster's name
+            # validated: pools need the cluster's name, except existing nodes on provider `kubernetes`
+            assert cfg.cluster.name is not None or cfg.cloud.provider == "kubernetes"
             self.gpu_pools[pool.name] = GpuNodePool(
                 f"{name}-gpu-{pool.name}",
                 GpuNodePoolArgs(
                     pool=pool,
                     cloud=cfg.cloud,
-                    cluster_name=cfg.cluster.name,
+                    cluster_name=cfg.cluster.name or "",
                     cluster_location=cfg.cluster.location,
-                    provider=self._cloud_provider(),
+                    provider=self.cluster.cloud_provider,
                     tags=cfg.cloud_tags,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),

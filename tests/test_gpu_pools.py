@@ -16,7 +16,7 @@ from components.catalog.offers import offer_for as _offer_for
 from components.config.cloud import CloudConfig
 from components.config.gpu import GpuOperatorConfig, GpuPoolConfig
 from components.gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
-from components.gpu.cost import HOURS_PER_MONTH
+from components.gpu.cost import EXISTING_NODES, HOURS_PER_MONTH
 from tools.synth import cost_summary
 from tools.synthesis import ROOT
 
@@ -305,6 +305,9 @@ def test_cost_json_matches_the_offer_table(shipped, stack):
     cloud = result.config.cloud.provider
     total_max = 0.0
     for pool, entry in zip(result.config.gpu_pools, cost["gpu_pools"], strict=True):
+        if cloud == "kubernetes":  # nodes the cluster already has: nothing billed by the stack
+            assert entry["instance_type"] == EXISTING_NODES and entry["monthly_at_max_usd"] == 0
+            continue
         offer = offer_for(cloud, pool.gpu_type, pool.gpus_per_node)
         assert entry["instance_type"] == offer.instance_type
         hourly = offer.spot_hourly_usd if pool.capacity == "spot" and offer.spot_hourly_usd is not None else offer.on_demand_hourly_usd
@@ -333,8 +336,10 @@ def test_prod_serving_pools_are_on_demand_multi_zone_and_warm(shipped, stack):
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_pool_is_built_with_the_native_resource_of_its_cloud(shipped, stack):
     result = shipped[stack]
-    if result.config.cloud.provider == "kubernetes":  # validation keeps GPU pools off a stack without a cloud
-        assert not result.config.gpu_pools and not [r for r in result.records if r["type"].startswith("mlops:compute:")]
+    if result.config.cloud.provider == "kubernetes":  # existing nodes: a component for the wiring, no cloud resource
+        pools = [r for r in result.records if r["type"] == "mlops:compute:GpuNodePool"]
+        assert len(pools) == len(result.config.gpu_pools)
+        assert not [r for r in result.records if r["parent"] in {p["urn"] for p in pools}], "nothing is created for an existing pool"
         return
     native = result.of_type(NATIVE[result.config.cloud.provider])
     assert len(native) == len(result.config.gpu_pools)

@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from components.config import validate_platform
+from components.gpu.cost import pool_cost
 from components.serving.deployment import store_port
 
-from .conftest import stack_values
+from .conftest import stack_values, synth_values
 from .test_config_errors import one, problems
 
 
@@ -38,14 +39,38 @@ def test_store_endpoint_must_be_https(local):
 
 def test_everything_that_needs_a_cloud_is_rejected_at_once(local):
     dev = stack_values("dev")
-    local["gpu_pools"] = dev["gpu_pools"]
     local["managed_endpoints"] = dev["managed_endpoints"]
     local["mlflow"] = {"enabled": True}
     local["cluster"] = {"source": "existing", "name": "on-prem"}
     found = problems(local)
-    for path in ("gpu_pools[0]", "managed_endpoints[0]", "mlflow.enabled", "cluster.source"):
+    for path in ("managed_endpoints[0]", "mlflow.enabled", "cluster.source"):
         assert any(p.startswith(f"{path}: ") for p in found), (path, found)
-    assert "creates no cloud node groups" in one(local, "gpu_pools[0]")
+
+
+def test_gpu_pools_on_kubernetes_are_existing_nodes_checked_for_capacity(local):
+    """A pool on provider `kubernetes` creates nothing, costs nothing in the stack, and still bounds its models."""
+    local["gpu_pools"] = [{"name": "l4", "gpu_type": "nvidia-l4", "max_nodes": 2, "node_image": "al2023"}]
+    local["models"][0].update(gpu_pool="l4", gpus_per_replica=1, replicas={"min": 1, "max": 1})
+    assert "applies to aws only" in one(local, "gpu_pools[0].node_image")
+    del local["gpu_pools"][0]["node_image"]
+    local["models"][0]["replicas"] = {"min": 1, "max": 3}
+    assert "enough nodes for the" in one(local, "gpu_pools[0].max_nodes")
+    local["models"][0]["replicas"] = {"min": 1, "max": 1}
+    result = synth_values(local, stack="local")
+    types = {r["type"].split(":")[0] for r in result.records}
+    assert types <= {"kubernetes", "mlops", "pulumi"}, f"no cloud resource for an existing pool, got {types}"
+    deployment = next(m for m in result.manifests() if m["kind"] == "Deployment" and m["metadata"]["name"] == "triton-fraud-detector")
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"mlops.platform/gpu-pool": "l4"}
+    assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"} in pod["tolerations"]
+    assert pool_cost(validate_platform("local", local, set(), allow_missing_secrets=True)[0].gpu_pools[0], "kubernetes").monthly_at_max == 0
+
+
+def test_a_kubeconfig_file_needs_its_path_and_only_it(local):
+    local["cluster"] = {"source": "kubeconfig_file"}
+    assert "required when source is 'kubeconfig_file'" in one(local, "cluster.kubeconfig_path")
+    local["cluster"] = {"source": "render", "kubeconfig_path": "build/cluster/kubeconfig"}
+    assert "does not apply to source 'render'" in one(local, "cluster.kubeconfig_path")
 
 
 def test_render_directory_stays_inside_the_project(local):

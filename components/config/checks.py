@@ -42,7 +42,7 @@ class Sections:
 def cross_section_issues(s: Sections) -> list[Issue]:
     """Every cross-section problem of the valid parts of a configuration."""
     if s.cloud is not None and s.cloud.provider == "kubernetes":
-        issues = _unique_names(s) + _kubernetes_issues(s) + _model_issues(s) + _serving_issues(s)
+        issues = _unique_names(s) + _kubernetes_issues(s) + _pool_issues(s) + _model_issues(s) + _serving_issues(s)
     else:
         issues = _unique_names(s) + _cluster_issues(s) + _pool_issues(s) + _model_issues(s) + _serving_issues(s) + _endpoint_issues(s)
     if s.guardrails is not None and s.environment is not None:
@@ -95,13 +95,15 @@ def _kubernetes_issues(s: Sections) -> list[Issue]:
             (
                 "cluster.source",
                 "existing",
-                "kubeconfig_secret, stack_reference or render: 'existing' looks the cluster up in a cloud account",
+                "kubeconfig_secret, kubeconfig_file, stack_reference or render: 'existing' looks the cluster up in a cloud account",
             )
         )
     if s.cluster is not None and s.cluster.location is not None:
         issues.append(("cluster.location", s.cluster.location, "not set: it applies to gcp only, not kubernetes"))
     for i, pool in s.gpu_pools:
-        issues.append((f"gpu_pools[{i}]", pool.name, "no entry: provider 'kubernetes' creates no cloud node groups; use a cloud provider"))
+        # a pool here describes nodes the cluster already has (labelled and tainted as its wiring says)
+        if pool.node_image is not None:
+            issues.append((f"gpu_pools[{i}].node_image", pool.node_image, "not set: it applies to aws only, not kubernetes"))
     for i, endpoint in s.managed_endpoints:
         issues.append(
             (
@@ -128,7 +130,7 @@ def _pool_issues(s: Sections) -> list[Issue]:
             demand.setdefault(model.gpu_pool, []).append(model)
     allow_spot = getattr(s.guardrails, "allow_spot", True)
     for i, pool in s.gpu_pools:
-        if s.cloud is not None:
+        if s.cloud is not None and s.cloud.provider != "kubernetes":
             issues += _offer_issues(i, pool, s.cloud.provider)
         if s.cloud is not None and s.cloud.provider == "azure" and not _AKS_POOL_NAME.match(pool.name):
             issues.append(

@@ -111,7 +111,7 @@ class CloudConfig(StrictModel):
         return self
 
 
-ClusterSource = Literal["existing", "kubeconfig_secret", "stack_reference", "render"]
+ClusterSource = Literal["existing", "kubeconfig_secret", "kubeconfig_file", "stack_reference", "render"]
 
 
 class ClusterConfig(StrictModel):
@@ -125,8 +125,9 @@ class ClusterConfig(StrictModel):
         description="How to reach the cluster: `existing` (look up a managed cluster by name in the "
         "stack's cloud and authenticate with the cloud CLI's token plugin), `kubeconfig_secret` (a "
         "kubeconfig held in a Pulumi secret config key), or `stack_reference` (a kubeconfig output "
-        "of another stack), or `render` (no cluster: the Kubernetes provider writes every object as YAML "
-        "to `render_directory`, for review, GitOps hand-off or an offline `pulumi up`). Required."
+        "of another stack), `kubeconfig_file` (a kubeconfig file on the machine that runs Pulumi, e.g. the "
+        "local control plane of `make cluster-up`), or `render` (no cluster: the Kubernetes provider writes "
+        "every object as YAML to `render_directory`, for review, GitOps hand-off or an offline `pulumi up`). Required."
     )
     name: str | None = Field(default=None, description="`existing` only: the EKS / GKE / AKS cluster name. Required for `existing`.")
     location: str | None = Field(
@@ -144,6 +145,12 @@ class ClusterConfig(StrictModel):
     )
     output: str | None = Field(
         default=None, description="`stack_reference` only: the output holding the kubeconfig. Default: `kubeconfig`."
+    )
+    kubeconfig_path: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_./][-A-Za-z0-9_./]*$",
+        description="`kubeconfig_file` only: the kubeconfig file, relative to the project or absolute; read when the "
+        "program runs and handed to the provider as a secret. Required for `kubeconfig_file`.",
     )
     render_directory: str | None = Field(
         default=None,
@@ -163,15 +170,18 @@ class ClusterConfig(StrictModel):
         own = {
             "existing": set(),
             "kubeconfig_secret": {"secret_key"},
+            "kubeconfig_file": {"kubeconfig_path"},
             "stack_reference": {"stack", "output"},
             "render": {"render_directory"},
         }
-        for field in ("secret_key", "stack", "output", "render_directory"):
+        for field in ("secret_key", "kubeconfig_path", "stack", "output", "render_directory"):
             value = getattr(self, field)
             if value is not None and field not in own[self.source]:
                 issues.append((field, value, f"not set: it does not apply to source '{self.source}'"))
         if self.render_directory is not None and ".." in self.render_directory.split("/"):
             issues.append(("render_directory", self.render_directory, "a path inside the project (no '..')"))
+        if self.source == "kubeconfig_file" and self.kubeconfig_path is None:
+            issues.append(("kubeconfig_path", None, "the kubeconfig file's path: required when source is 'kubeconfig_file'"))
         if self.source == "existing" and not self.name:
             issues.append(("name", self.name, "a cluster name: required when source is 'existing'"))
         if self.source == "stack_reference":

@@ -53,8 +53,17 @@ def pool_offer(pool: GpuPoolConfig, cloud: str) -> InstanceOffer:
     return offer
 
 
+EXISTING_NODES = "existing nodes"
+"""The instance type of a pool on provider `kubernetes`: nodes the cluster already has, bought outside the stack."""
+
+
 def pool_cost(pool: GpuPoolConfig, cloud: str) -> PoolCost:
-    """The pool's cost; spot pools use the spot figure where the table has one."""
+    """The pool's cost; spot pools use the spot figure where the table has one.
+
+    On provider `kubernetes` the pool is nodes the cluster already has: the stack bills nothing for them.
+    """
+    if cloud == "kubernetes":
+        return PoolCost(pool.name, EXISTING_NODES, pool.capacity, 0.0, "not billed by this stack", pool.min_nodes, pool.max_nodes)
     offer = pool_offer(pool, cloud)
     if pool.capacity == "spot" and offer.spot_hourly_usd is not None:
         hourly, basis = offer.spot_hourly_usd, "spot"

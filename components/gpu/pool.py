@@ -24,9 +24,9 @@ class GpuNodePoolArgs:
     cloud: CloudConfig
     """The stack's cloud; selects the adapter and the offer table."""
     cluster_name: str
-    """The managed cluster the pool attaches to."""
-    provider: pulumi.ProviderResource
-    """The explicit cloud provider every resource of the pool uses."""
+    """The managed cluster the pool attaches to (unused on provider `kubernetes`)."""
+    provider: pulumi.ProviderResource | None
+    """The explicit cloud provider every resource of the pool uses; None on provider `kubernetes`."""
     cluster_location: str | None = None
     """gcp only: the cluster's region or zone. Default: the cloud region."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -39,21 +39,27 @@ class GpuNodePool(pulumi.ComponentResource):
     Outputs for the workloads that use the pool: ``wiring`` (node labels, node selector,
     tolerations, GPU resource name, schedulable GPUs per node) and ``cost`` (hourly per node,
     monthly at min and max nodes). ``node_pool`` is the native resource.
+
+    On provider `kubernetes` the pool is a node group the cluster already has: nothing is created
+    (``node_pool`` is None), and the wiring is the contract those nodes must meet (its labels, taints
+    and GPU resource), which ``tools.cluster.nodes`` also uses to build the local cluster's nodes.
     """
 
     wiring: PoolWiring
     cost: PoolCost
-    node_pool: pulumi.CustomResource
+    node_pool: pulumi.CustomResource | None
 
     def __init__(self, name: str, args: GpuNodePoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:compute:GpuNodePool", name, None, opts)
         cloud = args.cloud.provider
         self.wiring = wiring(args.pool, cloud)
         self.cost = pool_cost(args.pool, cloud)
-        self.offer = pool_offer(args.pool, cloud)
-        adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[cloud]}")
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.node_pool = adapter.node_pool(name, args, self.offer, self.wiring, child)
+        self.node_pool = None
+        if cloud != "kubernetes":
+            offer = pool_offer(args.pool, cloud)
+            adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[cloud]}")
+            child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+            self.node_pool = adapter.node_pool(name, args, offer, self.wiring, child)
         self.schedulable_gpus = args.pool.max_nodes * self.wiring.schedulable_gpus_per_node
         self.register_outputs(
             {
