@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up
+.PHONY: synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
@@ -35,9 +35,11 @@ system-tools:
 	fi
 
 ## test: lint, type-check, docs freshness and the test suite
-# The engine tests run when the engine is built (make engine; .ci/run builds it and requires them).
+# The engine tests run when the engine is built (make engine), the cluster tests when the control plane
+# is built too (make cluster); .ci/run builds both and requires their tests.
 test: $(STAMP) system-tools lint typecheck
-	$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) $(PY) -m pytest
+	$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) \
+	  MLOPS_CLUSTER_BIN=$$(tools/cluster/build.sh --cached 2>/dev/null || true) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -80,10 +82,23 @@ go:
 engine: $(STAMP)
 	@$(WITH_GO) tools/engine/build.sh >/dev/null
 
-## preview / up: the real engine on STACK (local: rendered to build/engine/local, file state in build/state)
-preview up: engine
+## preview / up / destroy: the real engine on STACK (local: rendered to build/engine/local; kwok: the local
+## control plane of make cluster-up), file state in build/state
+preview up destroy: engine
 	@case "$(origin STACK)" in "command line"|environment) ;; *) echo "make $@: STACK=<stack> is required (e.g. STACK=local)" >&2; exit 2;; esac
-	@$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up,$@),--yes)
+	@$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up destroy,$@),--yes)
+
+## cluster: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from Go modules (cached)
+cluster: $(STAMP)
+	@$(WITH_GO) tools/cluster/build.sh >/dev/null
+
+## cluster-up / cluster-down: start / stop the local control plane (state and kubeconfig in build/cluster);
+## with STACK, cluster-up also creates that stack's fake nodes, CRDs and existing namespaces (e.g. STACK=kwok)
+cluster-up: cluster
+	@$(WITH_GO) $(PY) -m tools.cluster up $(if $(filter command line environment,$(origin STACK)),--stack $(STACK))
+
+cluster-down: $(STAMP)
+	@$(PY) -m tools.cluster down
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -1,10 +1,6 @@
 """The real engine on the `local` stack: preview, up, a no-op second up, the manifests the real
-Kubernetes provider rendered, a policy rejection and the stack outputs.
-
-The engine is built by `make engine` (Go modules, cached); `make test` passes its bin directory as
-MLOPS_ENGINE_BIN when it exists. Without it these tests skip, except under MLOPS_REQUIRE_ENGINE=1
-(.ci/run), where a missing engine fails them. Each test runs on its own copy of the project, so the
-repository's build/ and stack files are never touched.
+Kubernetes provider rendered, a policy rejection and the stack outputs (how the engine is found and
+run: tests/realengine.py).
 """
 
 from __future__ import annotations
@@ -23,50 +19,12 @@ import yaml
 
 from tools.synthesis import ROOT, synthesize
 
-ENGINE_BIN = os.environ.get("MLOPS_ENGINE_BIN", "")
-REQUIRED = os.environ.get("MLOPS_REQUIRE_ENGINE") == "1"
-COPIED = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "policies", "stacks", "tools")
-# The engine's Go sources stay behind: the tests pass the built engine in MLOPS_ENGINE_BIN.
-IGNORED = shutil.ignore_patterns("node_modules", "__pycache__", "*-embed.json", "go.mod", "go.sum", "*.go")
+from .realengine import copy_project, describe, require_engine, run
 
 
 @pytest.fixture(scope="module")
 def engine() -> str:
-    if not ENGINE_BIN or not (Path(ENGINE_BIN) / "pulumi").is_file():
-        if REQUIRED:
-            pytest.fail(f"MLOPS_REQUIRE_ENGINE=1 but no engine at MLOPS_ENGINE_BIN={ENGINE_BIN!r}; run make engine")
-        pytest.skip("the engine is not built (make engine)")
-    return ENGINE_BIN
-
-
-def copy_project(dest: Path) -> Path:
-    """A copy of the project that shares the repository's virtualenv."""
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=IGNORED)
-        else:
-            shutil.copy2(src, dest / name)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
-    return dest
-
-
-def run(project: Path, engine: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """tools/engine/pulumi.sh in ``project``; the output is kept for assertion messages."""
-    env = {**os.environ, "MLOPS_PROJECT_DIR": str(project), "MLOPS_ENGINE_BIN": engine}
-    return subprocess.run(
-        [str(project / "tools" / "engine" / "pulumi.sh"), stack, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
-def describe(done: subprocess.CompletedProcess[str]) -> str:
-    return f"exit {done.returncode}\n--- stdout\n{done.stdout[-6000:]}\n--- stderr\n{done.stderr[-3000:]}"
+    return require_engine()
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +161,7 @@ def test_the_runner_refuses_deployed_stacks_and_config_overrides(engine: str, tm
     project = copy_project(tmp_path)
     before = (project / "stacks" / "Pulumi.dev.yaml").read_text()
     done = run(project, engine, "dev", "preview")
-    assert done.returncode == 2 and "does not render to files" in done.stderr, describe(done)
+    assert done.returncode == 2 and "neither renders to files" in done.stderr, describe(done)
     assert (project / "stacks" / "Pulumi.dev.yaml").read_text() == before, "the deployed stack's file is untouched"
     done = run(project, engine, "local", "preview", "--config", "mlops-platform:environment=prod")
     assert done.returncode == 2 and "config overrides are refused" in done.stderr, describe(done)
@@ -212,6 +170,6 @@ def test_the_runner_refuses_deployed_stacks_and_config_overrides(engine: str, tm
 def test_engine_scripts_pass_shellcheck() -> None:
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck is not installed (make test installs it)"
-    scripts = [*sorted(str(p) for p in (ROOT / "tools" / "engine").glob("*.sh")), str(ROOT / ".ci" / "run")]
+    scripts = [*sorted(str(p) for p in (ROOT / "tools").glob("*/*.sh")), str(ROOT / ".ci" / "run")]
     done = subprocess.run([shellcheck, *scripts], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout

@@ -773,9 +773,9 @@ MLFLOW_STACKS = [stack for stack in STACKS if stack_values(stack).get("mlflow", 
 """The shipped stacks that run a tracking server (the local stack has no cloud for its database and bucket)."""
 
 
-def test_only_the_local_stack_runs_no_tracking_server():
-    assert sorted(set(STACKS) - set(MLFLOW_STACKS)) == ["local"]
-    assert stack_config("local").mlflow.enabled is False
+def test_only_the_stacks_without_a_cloud_run_no_tracking_server():
+    assert sorted(set(STACKS) - set(MLFLOW_STACKS)) == ["kwok", "local"]
+    assert stack_config("local").mlflow.enabled is False and stack_config("kwok").mlflow.enabled is False
 
 
 @pytest.mark.parametrize("stack", MLFLOW_STACKS)

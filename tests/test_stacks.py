@@ -128,7 +128,7 @@ def test_every_cloud_is_exercised(shipped):
 
 def test_each_cluster_source_is_used(shipped):
     sources = {result.config.cluster.source for result in shipped.values()}
-    assert sources == {"existing", "kubeconfig_secret", "stack_reference", "render"}
+    assert sources == {"existing", "kubeconfig_secret", "kubeconfig_file", "stack_reference", "render"}
 
 
 def test_only_the_stack_cloud_sdk_is_imported():

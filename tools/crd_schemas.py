@@ -183,6 +183,25 @@ def load_crds() -> dict[tuple[str, str, str], CrdVersion]:
     return crds
 
 
+def crd_documents(kinds: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The whole CRDs that define ``kinds`` ((group, kind) pairs), from the pinned modules, to install in a cluster.
+
+    Earlier modules and globs win, as in ``load_crds`` (Gateway API's standard channel over experimental).
+    """
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for module in MODULES:
+        root = module_dir(module)
+        for pattern in module.crd_globs:
+            for path in sorted(root.glob(pattern)):
+                for doc in yaml.load_all(path.read_text(), Loader=_CrdLoader):
+                    if doc and doc.get("kind") == "CustomResourceDefinition":
+                        found.setdefault((doc["spec"]["group"], doc["spec"]["names"]["kind"]), doc)
+    missing = sorted(kinds - set(found))
+    if missing:
+        raise RuntimeError(f"no pinned CRD defines {', '.join(f'{g}/{k}' for g, k in missing)}")
+    return [found[key] for key in sorted(kinds)]
+
+
 def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The schema with unknown fields forbidden wherever a structural schema would prune them.
 

@@ -3,8 +3,9 @@
 #   tools/engine/pulumi.sh <stack> <pulumi command> [args...]   e.g. `local preview`, `local up`
 #
 # State lives in a local file backend (<project>/build/state); update checks, plugin downloads and
-# registry lookups are off; HOME and the kubeconfig variables are cleared so a render-mode stack can
-# never reach a real cluster. `preview` and `up` run with the policy pack and the pack config derived
+# registry lookups are off; HOME and the kubeconfig variables are cleared so a stack can never reach a
+# real cluster: only stacks that render to files or deploy to the local control plane (make cluster-up,
+# its kubeconfig under build/cluster/) run here. `preview` and `up` run with the policy pack and the pack config derived
 # from the stack's environment (tools/engine/policy_config.py). MLOPS_PROJECT_DIR selects another
 # copy of the project (the tests use one); MLOPS_ENGINE_BIN skips the build lookup.
 set -euo pipefail
@@ -24,11 +25,12 @@ export PULUMI_HOME="$HOME/.pulumi"
 export PULUMI_BACKEND_URL="file://$project/build/state"
 export PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_DISABLE_REGISTRY_RESOLVE=true
 unset KUBECONFIG KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT PULUMI_ACCESS_TOKEN
-# Only stacks that render to files run here: anything else would reach a real cluster or cloud.
+# Only stacks that render to files or target the local control plane run here: anything else would
+# reach a real cluster or cloud.
 stack_file="$project/stacks/Pulumi.$stack.yaml"
 [ -f "$stack_file" ] || { echo "pulumi.sh: no stack file $stack_file" >&2; exit 2; }
-if ! "$py" -c 'import sys; sys.path.insert(0, sys.argv[2]); from tools.release.common import rendered_only; sys.exit(0 if rendered_only(open(sys.argv[1]).read()) else 1)' "$stack_file" "$project"; then
-  echo "pulumi.sh: stack '$stack' does not render to files (cluster.source: render); run it with your own Pulumi setup" >&2
+if ! "$py" -c 'import sys; sys.path.insert(0, sys.argv[2]); from tools.release.common import local_only; sys.exit(0 if local_only(open(sys.argv[1]).read()) else 1)' "$stack_file" "$project"; then
+  echo "pulumi.sh: stack '$stack' neither renders to files (cluster.source: render) nor targets the local control plane (a kubeconfig_file under build/cluster/); run it with your own Pulumi setup" >&2
   exit 2
 fi
 for arg in "$@"; do

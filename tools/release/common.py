@@ -85,28 +85,36 @@ def stack_file(stack: str) -> str:
     return f"stacks/Pulumi.{stack}.yaml"
 
 
-def rendered_only(stack_file_text: str) -> bool:
-    """Whether a stack file renders to files (`cluster.source: render`): the offline engine's stacks,
-    which the engine tests run and no release workflow deploys."""
+LOCAL_CLUSTER_DIR = "build/cluster/"
+"""Where `make cluster-up` keeps the local control plane's state and kubeconfig."""
+
+
+def local_only(stack_file_text: str) -> bool:
+    """Whether a stack only ever reaches this machine: it renders to files (`cluster.source: render`) or
+    deploys to the local control plane (a `kubeconfig_file` under build/cluster/). These are the offline
+    engine's stacks, which the engine and cluster tests run and no release workflow deploys."""
     import yaml
 
     data = yaml.safe_load(stack_file_text) or {}
     cluster = (data.get("config") or {}).get(f"{PROJECT}:cluster")
-    return isinstance(cluster, dict) and cluster.get("source") == "render"
+    if not isinstance(cluster, dict):
+        return False
+    if cluster.get("source") == "render":
+        return True
+    path = cluster.get("kubeconfig_path")
+    return cluster.get("source") == "kubeconfig_file" and isinstance(path, str) and path.startswith(LOCAL_CLUSTER_DIR) and ".." not in path
 
 
 def stack_names(root: Path) -> list[str]:
     """The deployed stacks of the work tree, from ``stacks/Pulumi.<name>.yaml``."""
-    return sorted(
-        p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml") if not rendered_only(p.read_text())
-    )
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml") if not local_only(p.read_text()))
 
 
 def stacks_at(root: Path, commit: str) -> list[str]:
     """The deployed stacks at a commit."""
     listing = git(root, "ls-tree", "--name-only", commit, "stacks/").stdout.split()
     files = [n for n in listing if n.startswith("stacks/Pulumi.") and n.endswith(".yaml")]
-    return sorted(n[len("stacks/Pulumi.") : -len(".yaml")] for n in files if not rendered_only(git(root, "show", f"{commit}:{n}").stdout))
+    return sorted(n[len("stacks/Pulumi.") : -len(".yaml")] for n in files if not local_only(git(root, "show", f"{commit}:{n}").stdout))
 
 
 def require_stack(root: Path, stack: str) -> None:

@@ -1,0 +1,407 @@
+"""The `kwok` stack deployed by the real engine to a real control plane (tools/cluster).
+
+kube-apiserver (default admission plugins, PodSecurity and ResourceQuota among them, RBAC, an audit
+log), kube-controller-manager, kube-scheduler and etcd run on loopback; kwok plays the kubelets of the
+stack's fake nodes. One scenario runs once for the module, step by step, and the tests read what each
+step left: `pulumi up`, a scale by another field manager and the up/preview/refresh after it, a model
+version bump, a model removed from config, `pulumi destroy`.
+
+The control plane is built by `make cluster` (Go modules, cached); `make test` passes its bin directory
+as MLOPS_CLUSTER_BIN when it exists. Without it (or without the engine) these tests skip, except under
+MLOPS_REQUIRE_CLUSTER=1 (.ci/run), where a missing build fails them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.config import validate_platform
+from components.config.platform import PlatformConfig
+from components.gpu.wiring import POOL_LABEL
+from tools.cluster.controlplane import ControlPlane
+from tools.cluster.nodes import fake_nodes
+from tools.cluster.stack import apply, prepare, wait_until_ready
+from tools.synthesis import ROOT, synthesize
+
+from .conftest import stack_values
+from .realengine import copy_project, describe, require_engine, run
+
+CLUSTER_BIN = os.environ.get("MLOPS_CLUSTER_BIN", "")
+REQUIRED = os.environ.get("MLOPS_REQUIRE_CLUSTER") == "1"
+STACK = "kwok"
+PART_OF = "app.kubernetes.io/part-of=mlops-platform"
+WARNING_CHECK = "mlops-warning-check"
+NAMESPACED_KINDS = (
+    "deployments,replicasets,pods,services,serviceaccounts,configmaps,secrets,networkpolicies,poddisruptionbudgets,"
+    "horizontalpodautoscalers,resourcequotas,limitranges,roles,rolebindings,cronjobs,jobs"
+)
+
+
+def stack_config(stack: str) -> PlatformConfig:
+    return validate_platform(stack, stack_values(stack), set(), allow_missing_secrets=True)[0]
+
+
+def require_cluster() -> Path:
+    if not CLUSTER_BIN or not (Path(CLUSTER_BIN) / "kube-apiserver").is_file():
+        if REQUIRED:
+            pytest.fail(f"MLOPS_REQUIRE_CLUSTER=1 but no control plane at MLOPS_CLUSTER_BIN={CLUSTER_BIN!r}; run make cluster")
+        pytest.skip("the control plane is not built (make cluster)")
+    return Path(CLUSTER_BIN)
+
+
+# -- what the cluster holds -----------------------------------------------------------------------
+
+
+def items(plane: ControlPlane, *args: str) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = json.loads(plane.kubectl("get", *args, "-o", "json").stdout)["items"]
+    return listed
+
+
+def project_objects(plane: ControlPlane, owned: bool = True) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of every object carrying the platform's part-of label, cluster-scoped and custom ones too.
+
+    ``owned=False`` leaves out what controllers made from them (ReplicaSets, Pods, the CronJob's Jobs),
+    which come and go on their own: what is left is what the stack itself declared.
+    """
+    kinds = [NAMESPACED_KINDS, "namespaces", "clusterroles", "clusterrolebindings"]
+    kinds += [r for r in plane.kubectl("api-resources", "--verbs=list", "-o", "name").stdout.split() if "." in r and "k8s.io" not in r]
+    found = set()
+    for kind in kinds:
+        for obj in items(plane, kind, "-A", "-l", PART_OF):
+            if owned or not obj["metadata"].get("ownerReferences"):
+                found.add((obj["kind"], obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
+    return found
+
+
+def model_pods(plane: ControlPlane, namespace: str) -> set[str]:
+    """The models that have a pod in ``namespace``."""
+    return {p["metadata"].get("labels", {}).get("mlops.platform/model", "") for p in items(plane, "pods", "-n", namespace)} - {""}
+
+
+def snapshot(plane: ControlPlane, namespace: str) -> dict[str, Any]:
+    return {
+        "deployments": items(plane, "deployments", "-n", namespace),
+        "pods": items(plane, "pods", "-A"),
+        "nodes": items(plane, "nodes"),
+        "events": items(plane, "events", "-A"),
+        "quotas": items(plane, "resourcequotas", "-n", namespace),
+        "objects": project_objects(plane, owned=False),
+        "model_pods": model_pods(plane, namespace),
+    }
+
+
+def scheduling_problems(pods: list[dict[str, Any]], nodes: list[dict[str, Any]], pools: dict[str, str | None]) -> list[str]:
+    """Every pod not Running and Ready (or Succeeded), and every model pod on a node outside its configured pool.
+
+    ``pools``: model name to its pool (None for CPU models, which must stay off every GPU pool).
+    """
+    node_labels = {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in nodes}
+    problems = []
+    for pod in pods:
+        meta, status = pod["metadata"], pod.get("status", {})
+        name = f"{meta.get('namespace')}/{meta['name']}"
+        if meta.get("deletionTimestamp") or status.get("phase") == "Succeeded":
+            continue  # going, or a Job's pod that completed (kwok completes them)
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions", []))
+        if status.get("phase") != "Running" or not ready:
+            reasons = "; ".join(c.get("message", c["type"]) for c in status.get("conditions", []) if c["status"] != "True")
+            problems.append(f"{name}: {status.get('phase')} ({reasons or 'not ready'})")
+            continue
+        model = meta.get("labels", {}).get("mlops.platform/model")
+        if model in pools:
+            pool = node_labels.get(pod["spec"].get("nodeName", ""), {}).get(POOL_LABEL)
+            if pool != pools[model]:
+                problems.append(f"{name}: on node {pod['spec'].get('nodeName')} of pool {pool!r}, expected pool {pools[model]!r}")
+    return problems
+
+
+def api_warnings(plane: ControlPlane, manifests: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
+    """The API server's answer to the stack's objects, as a server-side dry-run apply with strict field validation.
+
+    The Kubernetes provider drops the API server's warning headers, so the engine's output cannot show
+    them; kubectl prints each one ("Warning: ...") for the same objects the program declares.
+    """
+    # the mocks see JSON numbers as floats: integers go back to integers, as the provider sends them
+    text = json.dumps({"apiVersion": "v1", "kind": "List", "items": manifests})
+    document = json.dumps(json.loads(text, parse_float=lambda v: int(float(v)) if float(v).is_integer() else float(v)))
+    return plane.kubectl(
+        "apply", "--server-side", "--dry-run=server", "--validate=strict", "--force-conflicts",
+        f"--field-manager={WARNING_CHECK}", "-f", "-", input=document, check=False,
+    )  # fmt: skip
+
+
+def escalating(manifests: list[dict[str, Any]], namespace: str) -> dict[str, Any]:
+    """A copy of the stack's first Deployment in ``namespace`` whose container may escalate privileges."""
+    deployment = next(m for m in manifests if m["kind"] == "Deployment" and m["metadata"].get("namespace") == namespace)
+    bad: dict[str, Any] = json.loads(json.dumps(deployment))
+    bad["spec"]["template"]["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    return bad
+
+
+def audit_findings(plane: ControlPlane) -> list[str]:
+    """What the audit log holds and no client was shown: Pod Security audit violations of any pod (the
+    controllers create them), and deprecated APIs the deploying identity (the admin) called."""
+    found = []
+    for event in plane.audit_events():
+        if f"fieldManager={WARNING_CHECK}" in event["requestURI"]:
+            continue  # the warning check's own dry runs, which include a bad object on purpose
+        for key, value in (event.get("annotations") or {}).items():
+            ours = event["user"]["username"] == "mlops-admin"
+            if key == "pod-security.kubernetes.io/audit-violations" or (ours and key == "k8s.io/deprecated"):
+                found.append(f"{event['user']['username']} {event['verb']} {event['requestURI']}: {key}={value}")
+    return found
+
+
+def edit_stack(project: Path, change: Any) -> None:
+    path = project / "stacks" / f"Pulumi.{STACK}.yaml"
+    data = yaml.safe_load(path.read_text())
+    change(data["config"])
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def wait_for(check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+# -- the scenario ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    engine = require_engine()
+    bin_dir = require_cluster()
+    project = copy_project(tmp_path_factory.mktemp("cluster-project"))
+    plane = ControlPlane(bin_dir, project / "build" / "cluster")
+    steps: dict[str, Any] = {"project": project, "plane": plane}
+    started = time.monotonic()
+    plane.start()
+    steps["start_seconds"] = time.monotonic() - started
+    try:
+        result = synthesize(STACK)
+        cfg = result.config
+        ns = cfg.namespaces.serving
+        steps["config"] = cfg
+        steps["prepared"] = prepare(plane, result)
+        steps["preview"] = run(project, engine, STACK, "preview")
+        steps["up"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+        steps["after_up"] = snapshot(plane, ns)
+        steps["warnings"] = api_warnings(plane, result.manifests())
+        steps["bad_warnings"] = api_warnings(plane, [escalating(result.manifests(), ns)])
+        steps["audit_after_up"] = audit_findings(plane)
+        if steps["up"].returncode != 0:
+            yield steps
+            return
+        # as the HPA would: the scale subresource, another field manager
+        steps["scale"] = plane.kubectl("scale", "-n", ns, "deployment/triton-fraud-detector", "--replicas=3", check=False)
+        wait_for(lambda: _ready_replicas(plane, ns, "triton-fraud-detector") == 3)
+        steps["up_after_scale"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+        steps["preview_after_scale"] = run(project, engine, STACK, "preview", "--expect-no-changes")
+        steps["refresh_after_scale"] = run(project, engine, STACK, "refresh", "--yes", "--skip-preview", "--expect-no-changes")
+        steps["replicas_after_scale"] = _ready_replicas(plane, ns, "triton-fraud-detector")
+
+        def bump(config: dict[str, Any]) -> None:
+            model = config["mlops-platform:models"][0]
+            model["version"], model["canary"]["version"] = 8, 9
+
+        edit_stack(project, bump)
+        steps["up_bump"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+        steps["after_bump"] = snapshot(plane, ns)
+
+        def remove(config: dict[str, Any]) -> None:
+            config["mlops-platform:models"] = [m for m in config["mlops-platform:models"] if m["name"] != "text-embedder"]
+
+        edit_stack(project, remove)
+        steps["up_remove"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+        # the garbage collector removes the model's ReplicaSets and pods after its Deployment
+        wait_for(lambda: "text-embedder" not in model_pods(plane, ns))
+        steps["after_remove"] = snapshot(plane, ns)
+        steps["audit_final"] = audit_findings(plane)
+        steps["destroy"] = run(project, engine, STACK, "destroy", "--yes", "--skip-preview")
+        wait_for(lambda: not project_objects(plane), timeout=120)
+        steps["after_destroy"] = project_objects(plane)
+        yield steps
+    finally:
+        plane.stop()
+
+
+def _ready_replicas(plane: ControlPlane, namespace: str, name: str) -> int:
+    deployment = json.loads(plane.kubectl("get", "-n", namespace, "deployment", name, "-o", "json").stdout)
+    return int(deployment.get("status", {}).get("readyReplicas", 0))
+
+
+def _pools(cfg: Any) -> dict[str, str | None]:
+    return {m.name: m.gpu_pool for m in cfg.models}
+
+
+# -- tests ----------------------------------------------------------------------------------------
+
+
+def test_the_stack_matches_the_control_plane_release() -> None:
+    """The stack's kubernetes_version is the minor the control plane is built at (manifests are checked against it)."""
+    go_mod = (ROOT / "tools" / "cluster" / "kubernetes" / "go.mod").read_text()
+    release = re.search(r"^\s*k8s\.io/kubernetes v1\.(\d+)\.\d+", go_mod, flags=re.MULTILINE)
+    assert release, "tools/cluster/kubernetes/go.mod requires k8s.io/kubernetes"
+    assert stack_config(STACK).cluster.kubernetes_version == f"1.{release.group(1)}"
+
+
+def test_the_etcd_wrapper_is_formatted() -> None:
+    go = shutil.which("gofmt") or "/usr/local/go/bin/gofmt"
+    if not Path(go).is_file():
+        pytest.skip("gofmt is not installed (make test puts Go on PATH)")
+    done = subprocess.run([go, "-l", "etcd"], cwd=ROOT / "tools" / "cluster", capture_output=True, text=True, check=True)
+    assert done.stdout == "", f"gofmt -w these files: {done.stdout}"
+
+
+def test_fake_nodes_carry_each_pools_wiring() -> None:
+    """Nodes come from the pools' own wiring: labels, taints and GPUs after time-slicing."""
+    cfg = stack_config(STACK)
+    nodes = {n["metadata"]["name"]: n for n in fake_nodes(cfg)}
+    shared = nodes["l4-shared-0"]
+    assert shared["metadata"]["labels"][POOL_LABEL] == "l4-shared"
+    assert shared["status"]["capacity"]["nvidia.com/gpu"] == "4", "1 GPU time-sliced 4 ways"
+    assert shared["spec"]["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}]
+    assert {n["metadata"]["labels"]["topology.kubernetes.io/zone"] for n in nodes.values() if n["metadata"]["name"].startswith("a10g")} == {
+        "local-a",
+        "local-b",
+    }
+    assert not nodes["cpu-0"].get("spec", {}).get("taints"), "CPU nodes take whatever tolerates no GPU taint"
+
+
+def test_control_plane_starts_and_the_stacks_nodes_are_ready(scenario: dict[str, Any]) -> None:
+    assert scenario["prepared"]["nodes"] == len(fake_nodes(scenario["config"]))
+    assert scenario["prepared"]["crds"] >= 3, "Gateway API, Envoy Gateway and prometheus-operator kinds"
+    version = json.loads(scenario["plane"].kubectl("version", "-o", "json").stdout)["serverVersion"]["gitVersion"]
+    assert version.startswith("v1.34."), version
+
+
+def test_up_deploys_every_workload_ready_on_its_pool(scenario: dict[str, Any]) -> None:
+    assert scenario["preview"].returncode == 0, describe(scenario["preview"])
+    assert scenario["up"].returncode == 0, describe(scenario["up"])
+    state = scenario["after_up"]
+    for deployment in state["deployments"]:
+        status = deployment.get("status", {})
+        assert status.get("readyReplicas") == deployment["spec"]["replicas"], f"{deployment['metadata']['name']} is not Ready: {status}"
+    assert {d["metadata"]["name"] for d in state["deployments"]} >= {
+        "triton-fraud-detector",
+        "triton-fraud-detector-canary",
+        "triton-text-embedder",
+    }
+    assert scheduling_problems(state["pods"], state["nodes"], _pools(scenario["config"])) == []
+
+
+def test_the_api_server_warned_about_nothing(scenario: dict[str, Any]) -> None:
+    """Pod Security (warn and audit at restricted), deprecated APIs, unknown fields: no warning, no audit violation."""
+    assert scenario["up"].returncode == 0, describe(scenario["up"])
+    done = scenario["warnings"]
+    assert done.returncode == 0, done.stderr
+    assert "Warning:" not in done.stderr, done.stderr
+    assert done.stdout.count("(server dry run)") == len(synthesize(STACK).manifests()), done.stdout
+    assert scenario["audit_after_up"] == []
+
+
+def test_the_warning_check_sees_a_pod_security_warning(scenario: dict[str, Any]) -> None:
+    """The negative case of the check above: a privileged container in the restricted serving namespace is reported."""
+    assert scenario["up"].returncode == 0, describe(scenario["up"])
+    done = scenario["bad_warnings"]
+    assert "Warning: would violate PodSecurity" in done.stderr and "allowPrivilegeEscalation" in done.stderr, done.stderr
+
+
+def test_no_controller_failed_to_create_a_pod(scenario: dict[str, Any]) -> None:
+    """No FailedCreate: every ServiceAccount existed before its pods, and the quota admitted every pod."""
+    for state in ("after_up", "after_bump"):
+        events = scenario.get(state, {}).get("events", [])
+        failed = [f"{e['involvedObject']['name']}: {e['message']}" for e in events if e["reason"] == "FailedCreate"]
+        assert failed == [], state
+
+
+def test_a_scale_by_another_manager_survives_up_preview_and_refresh(scenario: dict[str, Any]) -> None:
+    """The HPA owns the autoscaled Deployment's replicas: no server-side-apply conflict, no drift, no reset."""
+    assert scenario["up"].returncode == 0, describe(scenario["up"])
+    assert scenario["scale"].returncode == 0, scenario["scale"].stderr
+    for step in ("up_after_scale", "preview_after_scale", "refresh_after_scale"):
+        assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
+    assert scenario["replicas_after_scale"] == 3, "pulumi up put the replica count back"
+
+
+def test_a_version_bump_rolls_out_under_the_gpu_quota(scenario: dict[str, Any]) -> None:
+    done = scenario.get("up_bump")
+    assert done is not None and done.returncode == 0, describe(done) if done else "not reached"
+    state = scenario["after_bump"]
+    versions = {d["metadata"]["name"]: d["metadata"]["labels"]["mlops.platform/model-version"] for d in state["deployments"]}
+    assert versions["triton-fraud-detector"] == "8" and versions["triton-fraud-detector-canary"] == "9"
+    assert scheduling_problems(state["pods"], state["nodes"], _pools(scenario["config"])) == []
+    (quota,) = [q for q in state["quotas"] if "requests.nvidia.com/gpu" in q["spec"]["hard"]]
+    used, hard = int(quota["status"]["used"]["requests.nvidia.com/gpu"]), int(quota["status"]["hard"]["requests.nvidia.com/gpu"])
+    assert 0 < used <= hard
+
+
+def test_removing_a_model_deletes_exactly_its_objects(scenario: dict[str, Any]) -> None:
+    done = scenario.get("up_remove")
+    assert done is not None and done.returncode == 0, describe(done) if done else "not reached"
+    before, after = scenario["after_bump"]["objects"], scenario["after_remove"]["objects"]
+    gone = before - after
+    assert gone and all("text-embedder" in name for _, _, name in gone), sorted(gone)
+    assert not any("text-embedder" in name for _, _, name in after), sorted(after)
+    assert after - before == set(), "nothing new appears"
+    assert "text-embedder" not in scenario["after_remove"]["model_pods"], "its pods are gone too"
+    assert "fraud-detector" in scenario["after_remove"]["model_pods"], "the other model still runs"
+
+
+def test_destroy_leaves_nothing_of_the_project(scenario: dict[str, Any]) -> None:
+    done = scenario.get("destroy")
+    assert done is not None and done.returncode == 0, describe(done) if done else "not reached"
+    assert scenario["after_destroy"] == set()
+
+
+def test_audit_log_shows_no_violation_through_the_whole_scenario(scenario: dict[str, Any]) -> None:
+    assert scenario.get("audit_final") == []
+
+
+def test_a_pod_without_the_gpu_toleration_stays_pending_and_is_reported(tmp_path: Path) -> None:
+    """The negative case: the scheduling check fails when a GPU pod lacks its pool's toleration."""
+    bin_dir = require_cluster()
+    plane = ControlPlane(bin_dir, tmp_path / "cluster")
+    plane.start()
+    try:
+        cfg = stack_config(STACK)
+        nodes = fake_nodes(cfg)
+        apply(plane, nodes)
+        wait_until_ready(plane, [n["metadata"]["name"] for n in nodes])
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "untolerated", "namespace": "default", "labels": {"mlops.platform/model": "fraud-detector"}},
+            "spec": {
+                "nodeSelector": {POOL_LABEL: "l4-shared"},
+                "containers": [{"name": "triton", "image": "triton:fake", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
+            },
+        }
+        apply(plane, [pod])
+
+        def scheduled_or_refused() -> list[dict[str, Any]]:
+            pods = items(plane, "pods", "-n", "default")
+            conditions = pods[0].get("status", {}).get("conditions", []) if pods else []
+            return pods if any(c["type"] == "PodScheduled" for c in conditions) else []
+
+        pods = wait_for(scheduled_or_refused, timeout=60)
+        problems = scheduling_problems(pods, items(plane, "nodes"), _pools(cfg))
+        assert len(problems) == 1 and problems[0].startswith("default/untolerated: Pending"), problems
+        assert "untolerated taint" in problems[0], problems
+    finally:
+        plane.stop()
