@@ -20,16 +20,10 @@ from .serving.metrics import canary_rule_group
 
 
 def serving_gpu_quota(cfg: PlatformConfig) -> int:
-    """GPUs the serving namespace may request: every model at full scale, its candidate at the replicas
-    it runs (the environment's minimum), and one surge pod per Deployment during a rollout (maxSurge 1),
-    so neither a canary nor a rolling update is refused by the quota."""
-    total = 0
-    for model in cfg.models:
-        pods = model.replicas.max + 1
-        if model.canary is not None:
-            pods += cfg.guardrails.min_replicas + 1
-        total += model.gpus_per_replica * pods
-    return total
+    """GPUs the serving namespace may request: what every model may hold at once (``ModelConfig.gpus_needed``:
+    full scale, the candidate at the environment's minimum, one surge pod per Deployment), so neither a
+    canary nor a rolling update is refused by the quota; the pool capacity check counts the same."""
+    return sum(model.gpus_needed(cfg.guardrails.min_replicas) for model in cfg.models)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, validate_platform
+from components.platform import serving_gpu_quota
 
 from .conftest import stack_values
 
@@ -114,7 +115,22 @@ def test_model_references_an_unknown_pool(dev):
 def test_pool_too_small_for_its_models(dev):
     dev["gpu_pools"][0]["sharing"] = {"mode": "none"}
     dev["gpu_pools"][0]["max_nodes"] = 1
-    assert "enough nodes for the 3 GPUs" in one(dev, "gpu_pools[0].max_nodes")
+    # fraud-detector 2 replicas and text-embedder 1, each with one rollout surge pod
+    assert "enough nodes for the 5 GPUs" in one(dev, "gpu_pools[0].max_nodes")
+
+
+def test_pool_capacity_counts_what_the_gpu_quota_admits(prod):
+    """prod after `make promote FROM=canary TO=prod`: the candidate runs prod's minimum of 2 replicas, and
+    every Deployment may surge by one pod; the capacity check and the namespace quota count the same."""
+    prod["models"][0]["canary"] = {"version": 9, "weight": 10, "max_error_rate": 0.005}
+    prod["gpu_pools"][0]["max_nodes"] = 15
+    # fraud-detector 8 + 1 surge, its candidate 2 + 1 surge; text-embedder 3 + 1 surge
+    assert "enough nodes for the 16 GPUs fraud-detector, text-embedder may hold at once" in one(prod, "gpu_pools[0].max_nodes")
+    prod["gpu_pools"][0]["max_nodes"] = 16
+    cfg, _ = validate_platform("prod", prod, set(), allow_missing_secrets=True)
+    on_pool = [m for m in cfg.models if m.gpu_pool == cfg.gpu_pools[0].name]
+    assert sum(m.gpus_needed(cfg.guardrails.min_replicas) for m in on_pool) == 16
+    assert serving_gpu_quota(cfg) == sum(m.gpus_needed(cfg.guardrails.min_replicas) for m in cfg.models)
 
 
 def test_gpus_per_replica_above_a_node(prod):

@@ -49,7 +49,7 @@ def test_everything_that_needs_a_cloud_is_rejected_at_once(local):
 
 def test_gpu_pools_on_kubernetes_are_existing_nodes_checked_for_capacity(local):
     """A pool on provider `kubernetes` creates nothing, costs nothing in the stack, and still bounds its models."""
-    local["gpu_pools"] = [{"name": "l4", "gpu_type": "nvidia-l4", "max_nodes": 2, "node_image": "al2023"}]
+    local["gpu_pools"] = [{"name": "l4", "gpu_type": "nvidia-l4", "max_nodes": 4, "node_image": "al2023"}]
     local["models"][0].update(gpu_pool="l4", gpus_per_replica=1, replicas={"min": 1, "max": 1})
     assert "applies to aws only" in one(local, "gpu_pools[0].node_image")
     del local["gpu_pools"][0]["node_image"]

@@ -82,14 +82,15 @@ def test_promote_refuses_bad_input_and_an_invalid_result(repo: Path) -> None:
     done = make(repo, "promote", "FROM=canary")
     assert done.returncode == 2 and "make promote: FROM=<stack> TO=<stack> are required" in done.stderr
 
-    # A pool with room for fraud-detector's 8 replicas and text-embedder's 3 but not for a canary replica.
+    # A pool with room for fraud-detector's 8 replicas and text-embedder's 3 (each with a rollout surge
+    # pod) but not for the candidate's 2 replicas and their surge pod.
     prod = repo / PROD
-    prod.write_text(prod.read_text().replace("      min_nodes: 3\n      max_nodes: 12\n", "      min_nodes: 3\n      max_nodes: 11\n", 1))
+    prod.write_text(prod.read_text().replace("      min_nodes: 3\n      max_nodes: 16\n", "      min_nodes: 3\n      max_nodes: 15\n", 1))
     commit(repo, "prod: smaller pool")
     before = prod.read_bytes()
     done = run(repo, "tools.release.promote", "--from", "canary", "--to", "prod")
     assert_refused(done, "promote", "refusing to write: the rewritten stack would be invalid", "invalid configuration for stack 'prod'")
-    assert "gpu_pools[0].max_nodes: got 11; expected enough nodes for the 12 GPUs" in done.stderr
+    assert "gpu_pools[0].max_nodes: got 15; expected enough nodes for the 16 GPUs" in done.stderr
     assert prod.read_bytes() == before
 
 

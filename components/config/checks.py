@@ -150,13 +150,15 @@ def _pool_issues(s: Sections) -> list[Issue]:
                     f"on_demand: the pool serves {names} and guardrails.allow_spot is false in {s.environment}",
                 )
             )
-        needed = sum(m.max_gpus for m in serving)
+        candidates = getattr(s.guardrails, "min_replicas", 1)
+        needed = sum(m.gpus_needed(candidates) for m in serving)
         if needed > pool.max_nodes * pool.schedulable_gpus_per_node:
             issues.append(
                 (
                     f"gpu_pools[{i}].max_nodes",
                     pool.max_nodes,
-                    f"enough nodes for the {needed} GPUs that {names} use at full scale ({pool.schedulable_gpus_per_node} per node)",
+                    f"enough nodes for the {needed} GPUs {names} may hold at once (full scale, canary candidates "
+                    f"and one rollout surge pod per Deployment; {pool.schedulable_gpus_per_node} per node)",
                 )
             )
     return issues

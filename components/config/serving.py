@@ -198,10 +198,15 @@ class ModelConfig(StrictModel):
         """The replica count can move: an HPA scales the stable track on the model's Triton signal."""
         return self.replicas.max > self.replicas.min
 
-    @property
-    def max_gpus(self) -> int:
-        """GPUs the model can hold at full scale, canary included (the canary runs one replica)."""
-        return self.gpus_per_replica * (self.replicas.max + (1 if self.canary else 0))
+    def gpus_needed(self, candidate_replicas: int) -> int:
+        """GPUs the model may hold at once: every replica at full scale plus one surge pod of a rolling
+        update (maxSurge 1), and during a canary the candidate's ``candidate_replicas`` (the
+        environment's minimum) plus its own surge pod. The pool capacity check and the serving
+        namespace's GPU quota both use this, so a rollout the quota admits also fits the pool."""
+        pods = self.replicas.max + 1
+        if self.canary is not None:
+            pods += candidate_replicas + 1
+        return self.gpus_per_replica * pods
 
 
 class ImageRef(StrictModel):
