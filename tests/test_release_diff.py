@@ -37,7 +37,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str, s
     promoted += f"  mlops-platform:slackWebhookUrl:\n    secure: {CIPHERTEXT}\n"
     stack.write_text(promoted)
     commit(repo, "staging: fraud-detector 9")
-    head = promoted.replace("      max_nodes: 4\n", "      max_nodes: 40\n", 1)
+    head = promoted.replace("      max_nodes: 7\n", "      max_nodes: 40\n", 1)
     stack.write_text(head)
     done = make(repo, "diff", "BASE=HEAD~1", "STACK=staging")
     assert done.returncode == 0, done.stderr
@@ -63,7 +63,7 @@ def test_diff_of_a_real_history(history: tuple[Path, str, str, str]) -> None:
     stable = lines.index(f"~ {URN}apps/v1:Deployment::mlops-model-fraud-detector-stable")
     assert '    metadata.labels["mlops.platform/model-version"]: "8" → "9"' in lines[stable + 1 : stable + 12]
     assert "~ urn:pulumi:staging::mlops-platform::mlops:compute:GpuNodePool$aws:eks/nodeGroup:NodeGroup::mlops-gpu-l4-serving-ng" in lines
-    assert "    scalingConfig.maxSize: 4.0 → 40.0" in lines  # the uncommitted work tree, not HEAD
+    assert "    scalingConfig.maxSize: 7.0 → 40.0" in lines  # the uncommitted work tree, not HEAD
 
     # Policies: the pool at 40 nodes breaks the budget (new), the removed candidate's finding is resolved.
     policies = next(line for line in lines if line.startswith("### Policies:"))

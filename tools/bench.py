@@ -37,6 +37,7 @@ from pulumi.runtime import settings as _settings
 
 from components.config import ConfigError
 from components.config.gpu import GpuPoolConfig
+from components.config.serving import ModelConfig
 
 from .mocks import PlatformMocks, RecordingMonitor
 from .synthesis import PROJECT, ROOT, StackConfig, read_stack_file, synthesize
@@ -120,8 +121,9 @@ def generated_config(models: int, base: str = BASE_STACK) -> StackConfig:
     """The base stack's config with ``models`` generated models, valid for the config checks.
 
     The models use the base stack's first GPU pool (one GPU, one replica each), and that pool's
-    max_nodes is raised to fit them all at full scale, so the GPU quota grows with the models as a
-    real stack's would. Without a pool in the base stack the models run on CPU.
+    max_nodes is raised to fit what they may hold at once (``ModelConfig.gpus_needed``: full scale and
+    a rollout's surge pod), so the GPU quota grows with the models as a real stack's would. Without a
+    pool in the base stack the models run on CPU.
     """
     stack = read_stack_file(base)
     values = dict(stack.values)
@@ -138,7 +140,8 @@ def generated_config(models: int, base: str = BASE_STACK) -> StackConfig:
     if pools:
         pool = pools[0]
         per_node = GpuPoolConfig.model_validate(pool).schedulable_gpus_per_node
-        pool["max_nodes"] = max(pool["max_nodes"], math.ceil(models / per_node))
+        needed = models * ModelConfig.model_validate({"name": "m", **model, "gpu_pool": pool["name"], "gpus_per_replica": 1}).gpus_needed(1)
+        pool["max_nodes"] = max(pool["max_nodes"], math.ceil(needed / per_node))
         model.update(gpu_pool=pool["name"], gpus_per_replica=1)
     else:
         model.update(gpus_per_replica=0)
