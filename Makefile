@@ -94,7 +94,7 @@ cluster: $(STAMP)
 
 ## cluster-up / cluster-down: start / stop the local control plane (state and kubeconfig in build/cluster);
 ## with STACK, cluster-up also creates that stack's fake nodes, CRDs and existing namespaces (e.g. STACK=kwok)
-cluster-up: cluster
+cluster-up: cluster system-tools
 	@$(WITH_GO) $(PY) -m tools.cluster up $(if $(filter command line environment,$(origin STACK)),--stack $(STACK))
 
 cluster-down: $(STAMP)

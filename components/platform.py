@@ -15,7 +15,7 @@ from .mlflow import MlflowServer, MlflowServerArgs
 from .monitoring import MonitoringStack, MonitoringStackArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
 from .serving import CanaryRollback, CanaryRollbackArgs, ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
-from .serving.adapter import MetricsAdapter, MetricsAdapterArgs
+from .serving.keda import Keda, KedaArgs
 from .serving.metrics import canary_rule_group
 
 
@@ -46,7 +46,7 @@ class MlopsPlatform(pulumi.ComponentResource):
       * ``mlflow``: the MlflowServer, when enabled (tracking URI, public URL, artifact destination);
       * ``monitoring``: the MonitoringStack, when enabled (selector labels, Prometheus/Grafana URLs);
       * ``endpoints``: endpoint name to ManagedEndpoint;
-      * ``metrics_adapter``: the MetricsAdapter, when a model autoscales and a Prometheus is known (else None).
+      * ``keda``: the Keda installation, when a model autoscales, a Prometheus is known and ``serving.keda.install`` (else None).
     """
 
     def __init__(self, name: str, args: MlopsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -186,7 +186,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             for endpoint in cfg.managed_endpoints
         }
         self.models = self._serving(name, cfg)
-        self.metrics_adapter = self._metrics_adapter(name, cfg)
+        self.keda = self._keda(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
 
     def _cloud_provider(self) -> pulumi.ProviderResource:
@@ -224,7 +224,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                     monitoring_namespace=monitoring_ns,
                     spread_required=cfg.guardrails.min_replicas >= 2,
                     canary_replicas=cfg.guardrails.min_replicas,
-                    custom_metrics=not cfg.serving.metrics_adapter.enabled or self._adapter_prometheus(cfg) is not None,
+                    prometheus_url=self._scaling_prometheus(cfg),
+                    polling_interval_seconds=cfg.serving.keda.polling_interval_seconds,
                     labels=self.labels,
                     tags=cfg.cloud_tags,
                 ),
@@ -249,30 +250,28 @@ class MlopsPlatform(pulumi.ComponentResource):
             )
         return models
 
-    def _adapter_prometheus(self, cfg: PlatformConfig) -> str | None:
-        """The Prometheus the metrics adapter queries: the configured one, else the monitoring stack's, else none."""
-        if cfg.serving.metrics_adapter.prometheus_url is not None:
-            return cfg.serving.metrics_adapter.prometheus_url
+    def _scaling_prometheus(self, cfg: PlatformConfig) -> str | None:
+        """The Prometheus KEDA's triggers query: the configured one, else the monitoring stack's, else none."""
+        if cfg.serving.keda.prometheus_url is not None:
+            return cfg.serving.keda.prometheus_url
         return self.monitoring.prometheus_url if cfg.monitoring.enabled else None
 
-    def _metrics_adapter(self, name: str, cfg: PlatformConfig) -> MetricsAdapter | None:
-        """prometheus-adapter for the custom metrics the autoscaling models' HPAs read.
+    def _keda(self, name: str, cfg: PlatformConfig) -> Keda | None:
+        """KEDA for the autoscaling models' ScaledObjects, unless the cluster already runs it (``install: false``).
 
-        Without any Prometheus there is no Triton signal to publish: the HPAs then scale on CPU alone.
+        Without any Prometheus there is no Triton signal to query: the models then scale on CPU alone.
         """
-        adapter = cfg.serving.metrics_adapter
-        url = self._adapter_prometheus(cfg)
-        if not adapter.enabled or url is None or not any(model.autoscales for model in cfg.models):
+        keda = cfg.serving.keda
+        url = self._scaling_prometheus(cfg)
+        if not keda.install or url is None or not any(model.autoscales for model in cfg.models):
             return None
-        own_prometheus = adapter.prometheus_url is None and cfg.monitoring.install
-        return MetricsAdapter(
-            f"{name}-metrics-adapter",
-            MetricsAdapterArgs(
-                config=adapter,
-                models=list(cfg.models),
-                serving_namespace=cfg.namespaces.serving,
+        own_prometheus = keda.prometheus_url is None and cfg.monitoring.install
+        return Keda(
+            f"{name}-keda",
+            KedaArgs(
+                config=keda,
                 prometheus_url=url,
-                replicas=adapter.replicas or cfg.guardrails.min_replicas,
+                replicas=keda.replicas or cfg.guardrails.min_replicas,
                 kubernetes_version=cfg.cluster.kubernetes_version,
                 monitoring_namespace=cfg.namespaces.monitoring if own_prometheus else None,
                 labels=self.labels,

@@ -1,10 +1,12 @@
 """The `kwok` stack deployed by the real engine to a real control plane (tools/cluster).
 
 kube-apiserver (default admission plugins, PodSecurity and ResourceQuota among them, RBAC, an audit
-log), kube-controller-manager, kube-scheduler and etcd run on loopback; kwok plays the kubelets of the
-stack's fake nodes. One scenario runs once for the module, step by step, and the tests read what each
-step left: `pulumi up`, a scale by another field manager and the up/preview/refresh after it, a model
-version bump, a model removed from config, `pulumi destroy`.
+log, the aggregation layer), kube-controller-manager, kube-scheduler and etcd run on loopback; kwok
+plays the kubelets of the stack's fake nodes; KEDA's operator and metrics API server run out of cluster
+and query a real Prometheus, which scrapes Triton's series as the test writes them. One scenario runs
+once for the module, step by step, and the tests read what each step left: `pulumi up`, KEDA scaling
+the autoscaling model up on its queue time, up/preview/refresh with the HPA owning the replicas, a
+model version bump, KEDA scaling back down, a model removed from config, `pulumi destroy`.
 
 The control plane is built by `make cluster` (Go modules, cached); `make test` passes its bin directory
 as MLOPS_CLUSTER_BIN when it exists. Without it (or without the engine) these tests skip, except under
@@ -13,6 +15,7 @@ MLOPS_REQUIRE_CLUSTER=1 (.ci/run), where a missing build fails them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,15 +34,20 @@ from components.config.platform import PlatformConfig
 from components.gpu.wiring import POOL_LABEL
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.nodes import fake_nodes
-from tools.cluster.stack import apply, prepare, wait_until_ready
+from tools.cluster.prometheus import set_targets
+from tools.cluster.stack import prepare, wait_until_ready
 from tools.synthesis import ROOT, synthesize
 
 from .conftest import stack_values
 from .realengine import copy_project, describe, require_engine, run
+from .signals import TritonSignals
 
 CLUSTER_BIN = os.environ.get("MLOPS_CLUSTER_BIN", "")
 REQUIRED = os.environ.get("MLOPS_REQUIRE_CLUSTER") == "1"
 STACK = "kwok"
+MODEL = "triton-fraud-detector"
+SIGNAL_POD = "triton-fraud-detector-5d8f7c9b6-x2x4z"
+"""The stable pod the test's series are labelled with (the scaling query selects the stable pods by name)."""
 PART_OF = "app.kubernetes.io/part-of=mlops-platform"
 WARNING_CHECK = "mlops-warning-check"
 NAMESPACED_KINDS = (
@@ -192,6 +200,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     started = time.monotonic()
     plane.start()
     steps["start_seconds"] = time.monotonic() - started
+    stack = contextlib.ExitStack()
     try:
         result = synthesize(STACK)
         cfg = result.config
@@ -207,13 +216,19 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         if steps["up"].returncode != 0:
             yield steps
             return
-        # as the HPA would: the scale subresource, another field manager
-        steps["scale"] = plane.kubectl("scale", "-n", ns, "deployment/triton-fraud-detector", "--replicas=3", check=False)
-        wait_for(lambda: _ready_replicas(plane, ns, "triton-fraud-detector") == 3)
-        steps["up_after_scale"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+        # KEDA's HPA scales the model on its Triton signal, which a real Prometheus scrapes from the test
+        signals = stack.enter_context(TritonSignals(ns, SIGNAL_POD, "fraud-detector", 7))
+        set_targets(plane, [signals.address])
+        steps["hpa_reading"] = wait_for(lambda: hpa_metric(plane, ns) is not None, timeout=90) and hpa_metric(plane, ns)
+        signals.set_queue_time(200)  # 4x the 50 ms target: the HPA asks for all 3 replicas
+        wait_for(lambda: _ready_replicas(plane, ns, MODEL) == 3, timeout=180)
+        steps["replicas_scaled_up"] = _ready_replicas(plane, ns, MODEL)
+        steps["hpa_scaled_up"] = hpa_metric(plane, ns)
+        steps["replicas_managers"] = replicas_managers(plane, ns)
+        steps["up_after_scale"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
         steps["preview_after_scale"] = run(project, engine, STACK, "preview", "--expect-no-changes")
         steps["refresh_after_scale"] = run(project, engine, STACK, "refresh", "--yes", "--skip-preview", "--expect-no-changes")
-        steps["replicas_after_scale"] = _ready_replicas(plane, ns, "triton-fraud-detector")
+        steps["replicas_after_scale"] = _ready_replicas(plane, ns, MODEL)
 
         def bump(config: dict[str, Any]) -> None:
             model = config["mlops-platform:models"][0]
@@ -226,6 +241,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         def remove(config: dict[str, Any]) -> None:
             config["mlops-platform:models"] = [m for m in config["mlops-platform:models"] if m["name"] != "text-embedder"]
 
+        signals.set_queue_time(0)  # idle: the HPA scales down to the minimum after the 30 s cooldown
+        wait_for(lambda: _ready_replicas(plane, ns, MODEL) == 1 and _replicas(plane, ns, MODEL) == 1, timeout=240)
+        steps["replicas_scaled_down"] = _replicas(plane, ns, MODEL)
+        steps["up_after_scale_down"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
+        steps["hpa_events"] = [e for e in items(plane, "events", "-n", ns) if e["involvedObject"]["kind"] == "HorizontalPodAutoscaler"]
+
         edit_stack(project, remove)
         steps["up_remove"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
         # the garbage collector removes the model's ReplicaSets and pods after its Deployment
@@ -237,7 +258,38 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         steps["after_destroy"] = project_objects(plane)
         yield steps
     finally:
+        stack.close()
         plane.stop()
+
+
+def _replicas(plane: ControlPlane, namespace: str, name: str) -> int:
+    deployment = json.loads(plane.kubectl("get", "-n", namespace, "deployment", name, "-o", "json").stdout)
+    return int(deployment["spec"].get("replicas", 0))
+
+
+def hpa_metric(plane: ControlPlane, namespace: str) -> dict[str, Any] | None:
+    """The external metric KEDA's HPA last read for the model (its current value), or None before the first read."""
+    done = plane.kubectl("get", "-n", namespace, "hpa", MODEL, "-o", "json", check=False)
+    if done.returncode != 0:
+        return None
+    current = json.loads(done.stdout).get("status", {}).get("currentMetrics") or []
+    external = [m["external"] for m in current if m.get("type") == "External" and m.get("external", {}).get("current")]
+    return external[0] if external else None
+
+
+def replicas_managers(plane: ControlPlane, namespace: str) -> list[str]:
+    """The field managers that own the Deployment's spec.replicas."""
+    deployment = json.loads(plane.kubectl("get", "-n", namespace, "deployment", MODEL, "-o", "json", "--show-managed-fields").stdout)
+    return [
+        f"{m['manager']}/{m.get('subresource', '')}"
+        for m in deployment["metadata"]["managedFields"]
+        if "f:replicas" in m.get("fieldsV1", {}).get("f:spec", {})
+    ]
+
+
+def quantity(value: str) -> float:
+    """A Kubernetes quantity as the HPA writes metric values: plain or in milli-units."""
+    return float(value[:-1]) / 1000 if value.endswith("m") else float(value)
 
 
 def _ready_replicas(plane: ControlPlane, namespace: str, name: str) -> int:
@@ -330,11 +382,26 @@ def test_no_controller_failed_to_create_a_pod(scenario: dict[str, Any]) -> None:
         assert failed == [], state
 
 
-def test_a_scale_by_another_manager_survives_up_preview_and_refresh(scenario: dict[str, Any]) -> None:
-    """The HPA owns the autoscaled Deployment's replicas: no server-side-apply conflict, no drift, no reset."""
+def test_keda_reads_the_triton_signal_and_scales_the_model(scenario: dict[str, Any]) -> None:
+    """KEDA's operator and metrics server, out of cluster, answer the HPA from a real Prometheus: it reads a value,
+    scales to the maximum when the queue time is 4x the target and back to the minimum when it is idle."""
     assert scenario["up"].returncode == 0, describe(scenario["up"])
-    assert scenario["scale"].returncode == 0, scenario["scale"].stderr
-    for step in ("up_after_scale", "preview_after_scale", "refresh_after_scale"):
+    reading = scenario["hpa_reading"]
+    assert reading, "the HPA never read its external metric"
+    assert reading["metric"]["name"].startswith("s0-prometheus"), reading
+    assert scenario["replicas_scaled_up"] == 3
+    assert quantity(scenario["hpa_scaled_up"]["current"]["value"]) > 100, scenario["hpa_scaled_up"]
+    assert scenario["replicas_scaled_down"] == 1
+    failed = [f"{e['reason']}: {e['message']}" for e in scenario["hpa_events"] if e["type"] == "Warning"]
+    assert not [f for f in failed if "FailedGetExternalMetric" in f or "FailedComputeMetricsReplicas" in f], failed
+
+
+def test_the_hpa_owns_the_replicas_and_up_preview_refresh_change_nothing(scenario: dict[str, Any]) -> None:
+    """After KEDA's HPA scaled the Deployment through the scale subresource: no server-side-apply conflict, no drift,
+    no change wanted by `pulumi up`, `pulumi preview` or `pulumi refresh` (all with --expect-no-changes)."""
+    assert scenario["up"].returncode == 0, describe(scenario["up"])
+    assert scenario["replicas_managers"] == ["kube-controller-manager/scale"], "only the HPA owns spec.replicas"
+    for step in ("up_after_scale", "preview_after_scale", "refresh_after_scale", "up_after_scale_down"):
         assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
     assert scenario["replicas_after_scale"] == 3, "pulumi up put the replica count back"
 
@@ -381,7 +448,7 @@ def test_a_pod_without_the_gpu_toleration_stays_pending_and_is_reported(tmp_path
     try:
         cfg = stack_config(STACK)
         nodes = fake_nodes(cfg)
-        apply(plane, nodes)
+        plane.apply(nodes)
         wait_until_ready(plane, [n["metadata"]["name"] for n in nodes])
         pod = {
             "apiVersion": "v1",
@@ -392,7 +459,7 @@ def test_a_pod_without_the_gpu_toleration_stays_pending_and_is_reported(tmp_path
                 "containers": [{"name": "triton", "image": "triton:fake", "resources": {"limits": {"nvidia.com/gpu": "1"}}}],
             },
         }
-        apply(plane, [pod])
+        plane.apply([pod])
 
         def scheduled_or_refused() -> list[dict[str, Any]]:
             pods = items(plane, "pods", "-n", "default")

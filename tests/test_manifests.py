@@ -55,7 +55,7 @@ def test_gpu_quota_covers_the_models_at_full_scale(shipped, stack):
     result = shipped[stack]
     manifests = result.manifests()
     quotas = [m for m in manifests if m["kind"] == "ResourceQuota"]
-    scaled = {h["spec"]["scaleTargetRef"]["name"]: h["spec"]["maxReplicas"] for h in manifests if h["kind"] == "HorizontalPodAutoscaler"}
+    scaled = {s["spec"]["scaleTargetRef"]["name"]: s["spec"]["maxReplicaCount"] for s in manifests if s["kind"] == "ScaledObject"}
     needed = 0
     for deployment in (
         m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["namespace"] == result.config.namespaces.serving

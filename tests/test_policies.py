@@ -156,6 +156,24 @@ def pdb(name: str = "fraud", **spec: Any) -> Record:
     )
 
 
+def scaled_object(target: str = "fraud", minimum: float | None = 2.0, idle: float | None = None) -> Record:
+    spec: dict[str, Any] = {"scaleTargetRef": {"name": target}, "maxReplicaCount": 8.0, "triggers": []}
+    if minimum is not None:
+        spec["minReplicaCount"] = minimum
+    if idle is not None:
+        spec["idleReplicaCount"] = idle
+    return rec(
+        "kubernetes:keda.sh/v1alpha1:ScaledObject",
+        {
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "ScaledObject",
+            "metadata": {"name": target, "namespace": "ml-serving", "labels": OWNER},
+            "spec": spec,
+        },
+        name=f"{target}-scaler",
+    )
+
+
 def hpa(target: str = "fraud", minimum: float = 2.0) -> Record:
     return rec(
         "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
@@ -558,6 +576,14 @@ CASES: list[Case] = [
     ),
     ("k8s-min-replicas", [deployment(replicas=3), deployment("b", replicas=1), hpa("b", 2.0)], [deployment(replicas=1)], {}),
     ("k8s-min-replicas", [deployment(replicas=3)], [deployment(replicas=3), hpa("fraud", 1.0)], {}),
+    # KEDA's minimum defaults to 0, and an idle count below it is the real floor
+    ("k8s-min-replicas", [deployment(replicas=1), scaled_object("fraud", 2.0)], [deployment(replicas=3), scaled_object("fraud", None)], {}),
+    (
+        "k8s-min-replicas",
+        [deployment(replicas=1), scaled_object("fraud", 2.0)],
+        [deployment(replicas=3), scaled_object("fraud", 2.0, idle=0.0)],
+        {},
+    ),
     ("k8s-pod-disruption-budget", [deployment(), pdb()], [deployment()], {}),
     ("k8s-pod-disruption-budget", [deployment(), pdb(minAvailable="50%")], [deployment(), pdb(minAvailable=3.0)], {}),
     ("k8s-zone-spread", [deployment()], [deployment(topologySpreadConstraints=[])], {}),

@@ -18,7 +18,7 @@ from components.config import ConfigError, validate_platform
 from components.config.serving import ImageRef
 from components.identity import GKE_METADATA
 from components.serving.deployment import store_port
-from components.serving.metrics import CANARY_ALERT, adapter_rules, canary_rule_group
+from components.serving.metrics import CANARY_ALERT, canary_rule_group
 from components.serving.model_config import parse, render
 from components.serving.rollback import SCRIPT, CanaryRollback, CanaryRollbackArgs
 from tools.crd_schemas import wire_form
@@ -136,12 +136,12 @@ def test_prod_replicas_spread_disruption_budget_and_autoscaling(shipped, stack):
             "app.kubernetes.io/instance": model.name,
             "mlops.platform/track": "stable",
         }
-        hpa = objects(result, "HorizontalPodAutoscaler")[name]["spec"]
-        assert (hpa["minReplicas"], hpa["maxReplicas"]) == (model.replicas.min, model.replicas.max)
-        assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
-        signal, cpu = hpa["metrics"]
-        assert signal["type"] == "Pods" and signal["pods"]["metric"]["name"].startswith("triton_")
-        assert cpu["resource"] == {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}
+        scaler = objects(result, "ScaledObject")[name]["spec"]
+        assert (scaler["minReplicaCount"], scaler["maxReplicaCount"]) == (model.replicas.min, model.replicas.max)
+        assert scaler["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        signal, cpu = scaler["triggers"]
+        assert signal["type"] == "prometheus" and "nv_inference" in signal["metadata"]["query"]
+        assert cpu == {"type": "cpu", "name": "cpu", "metricType": "Utilization", "metadata": {"value": "80"}}
 
 
 def test_azure_pods_carry_the_workload_identity_label(shipped):
@@ -237,12 +237,15 @@ def test_prod_requires_digests_and_gateway_auth():
     assert {"serving.triton_image.digest", "serving.gateway.auth"} <= paths
 
 
-def test_adapter_rules_cover_the_signals_of_scaling_models_only():
-    platform, _ = validate_platform("prod-gcp", stack_values("prod-gcp"), set(), allow_missing_secrets=True)
-    rules = adapter_rules("ml-serving", list(platform.models))
-    assert [r["name"]["as"] for r in rules] == ["triton_queue_time_ms", "triton_inference_rate"]
-    assert all(r["seriesQuery"].startswith(("nv_inference_queue_duration_us{", "nv_inference_count{")) for r in rules)
-    assert all('namespace="ml-serving"' in r["seriesQuery"] for r in rules)
+def test_scaled_objects_query_the_signal_of_each_scaling_model(shipped):
+    result = shipped["prod-gcp"]
+    scalers = objects(result, "ScaledObject")
+    signals = {m.name: m.autoscaling.metric for m in result.config.models if m.autoscales}
+    assert set(signals.values()) == {"queue_time", "inference_rate"}
+    for model, signal in signals.items():
+        query = scalers[f"triton-{model}"]["spec"]["triggers"][0]["metadata"]["query"]
+        series = {"queue_time": "nv_inference_queue_duration_us{", "inference_rate": "nv_inference_count{"}[signal]
+        assert series in query and 'namespace="ml-serving"' in query
 
 
 def _fake(tmp: Path, name: str, body: str) -> None:

@@ -54,6 +54,12 @@ MODULES: tuple[CrdModule, ...] = (
         "Envoy Gateway v1.5.0: SecurityPolicy, BackendTrafficPolicy and ClientTrafficPolicy v1alpha1 with targetRefs",
     ),
     CrdModule(
+        "github.com/kedacore/keda/v2",
+        "v2.19.0",
+        ("config/crd/bases/*.yaml",),
+        "KEDA v2.19.0: ScaledObject keda.sh/v1alpha1 and the rest of its CRDs, as its 2.19.0 chart installs them",
+    ),
+    CrdModule(
         "github.com/prometheus-operator/prometheus-operator",
         "v0.85.0",
         ("example/prometheus-operator-crd/*.yaml",),

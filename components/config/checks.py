@@ -235,6 +235,16 @@ def _serving_issues(s: Sections) -> list[Issue]:
         issues.append(
             ("serving.gateway.enabled", False, f"true: models in {s.environment} are served through the gateway (TLS, auth, rate limits)")
         )
+    has_prometheus = s.serving.keda.prometheus_url is not None or (s.monitoring is not None and s.monitoring.enabled)
+    for i, model in s.models:
+        if model.autoscales and model.autoscaling.cpu_utilization is None and not has_prometheus:
+            issues.append(
+                (
+                    f"models[{i}].autoscaling.cpu_utilization",
+                    None,
+                    "a CPU target: with monitoring disabled and no serving.keda.prometheus_url, no Prometheus holds the Triton signal",
+                )
+            )
     cloud_identity = s.cloud is None or s.cloud.provider != "kubernetes"
     if cloud_identity and s.cluster is not None and not s.cluster.name and not s.gpu_pools:
         issues.append(("cluster.name", None, "the managed cluster's name: served models read their repository through workload identity"))

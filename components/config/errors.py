@@ -84,6 +84,13 @@ def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMod
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+REMOVED = {
+    "serving.metrics_adapter": "removed: KEDA scales the autoscaling models now (serving.keda, installed by default); "
+    "delete this section, and where the adapter was off because another stack's serves the cluster, set serving.keda.install: false",
+}
+"""Keys of earlier releases, with what to do instead."""
+
+
 def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[ConfigIssue]:
     """Translate pydantic's errors into config issues with config-file paths."""
     issues: list[ConfigIssue] = []
@@ -96,6 +103,8 @@ def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix
                 base = _join(loc)
                 path = f"{base}.{field}" if base and not field.startswith("[") else f"{base}{field}"
                 issues.append(expected(path, what, value))
+        elif kind == "extra_forbidden" and _join(loc) in REMOVED:
+            issues.append(ConfigIssue(_join(loc), REMOVED[_join(loc)]))
         elif kind == "extra_forbidden":
             model = _model_at(root, tuple(err["loc"][:-1]))
             known = sorted(model.model_fields) if model else []

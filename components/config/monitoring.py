@@ -251,7 +251,7 @@ class MonitoringConfig(StrictModel):
         default=None,
         pattern=r"^https?://[^\s/]+/?$",
         description="`install: false` only: in-cluster URL of the existing Prometheus, scheme, host and port without a "
-        "path (the canary rollback and prometheus-adapter query it). Required when `install` is false.",
+        "path (the canary rollback and KEDA's triggers query it). Required when `install` is false.",
     )
     retention_days: int = Field(default=15, ge=1, le=365, description="Prometheus retention in days. Default: 15.")
     storage_gb: int = Field(default=50, ge=10, le=10000, description="Prometheus volume size in GiB. Default: 50.")

@@ -84,6 +84,20 @@ class Autoscaling(StrictModel):
         "`inference_rate`, percent (1-100) for `gpu_utilization`. Default: 50.",
     )
 
+    cpu_utilization: int | None = Field(
+        default=80,
+        ge=10,
+        le=100,
+        description="CPU utilisation target (percent) of a second trigger, which needs the cluster's resource metrics "
+        "(metrics-server); null scales on the Triton signal alone. Default: 80.",
+    )
+    cooldown_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=3600,
+        description="Stabilisation before scaling down: the largest replica count proposed in this window wins. Default: 300.",
+    )
+
     @model_validator(mode="after")
     def _target_range(self) -> Autoscaling:
         if self.metric == "gpu_utilization" and self.target > 100:
@@ -286,57 +300,58 @@ class GatewayConfig(StrictModel):
         return self
 
 
-def _default_adapter_resources() -> ContainerResources:
-    return ContainerResources(cpu_request="100m", memory_request="128Mi", cpu_limit="500m", memory_limit="512Mi")
+def _default_keda_resources() -> ContainerResources:
+    return ContainerResources(cpu_request="100m", memory_request="128Mi", cpu_limit="1", memory_limit="1Gi")
 
 
-class MetricsAdapterConfig(StrictModel):
-    """prometheus-adapter, which publishes the Triton signals HPAs scale on as the custom metrics API.
+class KedaConfig(StrictModel):
+    """KEDA, which scales the autoscaling models' Deployments from Prometheus queries on Triton's signals.
 
-    The API (`v1beta1.custom.metrics.k8s.io`) is one per cluster: where two stacks share a cluster and
-    both autoscale models, one adapter must serve it and the other stack sets `enabled: false`.
+    KEDA serves the external metrics API (`v1beta1.external.metrics.k8s.io`), one per cluster: where
+    stacks share a cluster, one installs KEDA and the others set `install: false`.
     """
 
-    enabled: bool = Field(
+    install: bool = Field(
         default=True,
-        description="Deploy the adapter whenever a model autoscales (replicas.max > replicas.min). Default: true.",
+        description="Install KEDA's chart when a model autoscales; false where the cluster already runs KEDA (another "
+        "stack's, or the cluster owner's). Default: true.",
     )
-    namespace: DnsLabel = Field(default="custom-metrics", description="Namespace of the adapter. Default: `custom-metrics`.")
+    namespace: DnsLabel = Field(default="keda", description="Namespace of KEDA. Default: `keda`.")
     chart: str = Field(
-        default="prometheus-adapter",
+        default="keda",
         min_length=1,
-        description="Chart name in `repository`, an `oci://` reference, or a local chart path (air-gapped clusters). "
-        "Default: `prometheus-adapter`.",
+        description="Chart name in `repository`, an `oci://` reference, or a local chart path (air-gapped clusters). Default: `keda`.",
     )
     repository: str | None = Field(
-        default="https://prometheus-community.github.io/helm-charts",
-        description="Helm repository URL; null when `chart` is an OCI reference or a local path. "
-        "Default: the prometheus-community repository.",
+        default="https://kedacore.github.io/charts",
+        description="Helm repository URL; null when `chart` is an OCI reference or a local path. Default: KEDA's chart repository.",
     )
-    version: str = Field(default="4.14.1", pattern=r"^v?\d+\.\d+\.\d+$", description="Pinned chart version. Default: `4.14.1`.")
-    image: ImageRef = Field(
-        default_factory=_image("registry.k8s.io/prometheus-adapter/prometheus-adapter", "v0.12.0"),
-        description="Adapter image. Default: `registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0`.",
+    version: str = Field(
+        default="2.19.0",
+        pattern=r"^v?\d+\.\d+\.\d+$",
+        description="Pinned chart version; its images are KEDA's release of the same version. Default: `2.19.0`.",
     )
     replicas: int | None = Field(
         default=None,
         ge=1,
         le=5,
-        description="Adapter replicas; HPAs stop scaling while none is available. Default: guardrails.min_replicas.",
+        description="Operator and metrics API server replicas (the operator runs one leader). Default: guardrails.min_replicas.",
     )
     resources: ContainerResources = Field(
-        default_factory=_default_adapter_resources,
-        description="Adapter container resources. Default: 100m / 128Mi requested, 500m / 512Mi limits.",
+        default_factory=_default_keda_resources,
+        description="Resources of each KEDA container. Default: 100m / 128Mi requested, 1 CPU / 1Gi limits.",
     )
     prometheus_url: str | None = Field(
         default=None,
         pattern=r"^https?://[^/:]+(:\d+)?/?$",
-        description="Prometheus the adapter queries (`http(s)://host[:port]`). Default: the monitoring stack's Prometheus.",
+        description="Prometheus the models' triggers query (`http(s)://host[:port]`). Default: the monitoring stack's Prometheus.",
     )
-    relist_interval_seconds: int = Field(default=60, ge=10, le=600, description="How often the adapter rediscovers series. Default: 60.")
+    polling_interval_seconds: int = Field(
+        default=15, ge=1, le=300, description="How often KEDA evaluates each model's triggers. Default: 15."
+    )
 
     @model_validator(mode="after")
-    def _chart_source(self) -> MetricsAdapterConfig:
+    def _chart_source(self) -> KedaConfig:
         raise_issues(chart_source_issues(self.chart, self.repository))
         return self
 
@@ -364,7 +379,7 @@ class ServingConfig(StrictModel):
         pattern=r"^https?://",
         description="Prometheus the rollback job queries. Default: `prometheus-operated` in the monitoring namespace.",
     )
-    metrics_adapter: MetricsAdapterConfig = Field(
-        default_factory=MetricsAdapterConfig,
-        description="prometheus-adapter serving the HPAs' custom metrics. Default: deployed when a model autoscales.",
+    keda: KedaConfig = Field(
+        default_factory=KedaConfig,
+        description="KEDA, which scales the autoscaling models. Default: installed when a model autoscales.",
     )

@@ -14,7 +14,7 @@ from ..config.serving import ModelConfig, ServingConfig
 from ..gpu.wiring import PoolWiring
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
 from .gateway import GATEWAY_NAME
-from .metrics import CUSTOM_METRICS
+from .metrics import scaling_triggers
 from .model_config import render
 from .pod import GRPC, HTTP, METRICS, pod_spec
 
@@ -39,8 +39,10 @@ class TritonDeploymentArgs:
     """Refuse to schedule replicas that would break the zone spread (prod); else best effort."""
     canary_replicas: int = 1
     """Replicas of the candidate during a canary; the environment's minimum keeps it highly available too."""
-    custom_metrics: bool = True
-    """The cluster's custom metrics API publishes the Triton signal (prometheus-adapter); else the HPA scales on CPU."""
+    prometheus_url: str | None = None
+    """The Prometheus that scrapes Triton, which KEDA's trigger queries; None scales on CPU alone."""
+    polling_interval_seconds: int = 15
+    """How often KEDA evaluates the triggers."""
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -61,8 +63,8 @@ class TritonDeployment(pulumi.ComponentResource):
 
     Per track: a ConfigMap with the generated config.pbtxt, a Deployment that copies exactly that
     version from the model repository and loads it, and a Service. Once per model: the workload
-    identity, a PodDisruptionBudget, an HPA on the configured Triton signal and CPU
-    (when ``replicas.max`` > ``replicas.min``),
+    identity, a PodDisruptionBudget, a KEDA ScaledObject on the configured Triton signal and CPU
+    (when ``replicas.max`` > ``replicas.min``; KEDA creates and owns the HPA, named like the Deployment),
     NetworkPolicies (gateway to HTTP/gRPC, monitoring to metrics, egress to object storage) and,
     behind the gateway, an HTTPRoute with the canary weight.
 
@@ -125,7 +127,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 f"{name}-{track}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
                 spec=k8s.apps.v1.DeploymentSpecArgs(
-                    # where the model autoscales, the HPA owns the stable replica count once created
+                    # where the model autoscales, KEDA's HPA owns the stable replica count once created
                     replicas=replicas,
                     selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                     strategy=k8s.apps.v1.DeploymentStrategyArgs(
@@ -174,7 +176,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
         if model.autoscales:
-            self._autoscaler(name, model, ns, base, k8s_opts, args.custom_metrics)
+            self._autoscaler(name, args, base, k8s_opts)
         self._network_policies(name, args, base, k8s_opts)
         self.canary_weight = model.canary.weight if model.canary else 0
         if args.serving.gateway.enabled:
@@ -182,49 +184,39 @@ class TritonDeployment(pulumi.ComponentResource):
         self.service = _track_name(model.name, "stable")
         self.register_outputs({"service": self.service, "canary_weight": self.canary_weight})
 
-    def _autoscaler(
-        self, name: str, model: ModelConfig, ns: str, labels: dict[str, str], opts: pulumi.ResourceOptions, custom_metrics: bool
-    ) -> None:
-        """HPA on the model's Triton signal (per-pod custom metric) and CPU utilisation; the larger proposal wins.
+    def _autoscaler(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """KEDA ScaledObject on the model's Triton signal (a Prometheus query) and CPU; the larger proposal wins.
 
-        Only for models whose replicas can move: with min == max an HPA would scale nothing yet
-        still need the custom metrics API, which a cluster can serve from one adapter only.
+        Only for models whose replicas can move. KEDA creates the HPA, named like the Deployment so a
+        progressive-delivery controller can reference it, with this scale-up and scale-down behaviour.
         """
-        target = model.autoscaling.target
-        signal = k8s.autoscaling.v2.MetricSpecArgs(
-            type="Pods",
-            pods=k8s.autoscaling.v2.PodsMetricSourceArgs(
-                metric=k8s.autoscaling.v2.MetricIdentifierArgs(name=CUSTOM_METRICS[model.autoscaling.metric]),
-                target=k8s.autoscaling.v2.MetricTargetArgs(type="AverageValue", average_value=_quantity(target)),
-            ),
-        )
-        cpu = k8s.autoscaling.v2.MetricSpecArgs(
-            type="Resource",
-            resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
-                name="cpu", target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=80)
-            ),
-        )
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=_track_name(model.name, "stable"), namespace=ns, labels=labels),
-            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
-                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
-                    api_version="apps/v1", kind="Deployment", name=_track_name(model.name, "stable")
-                ),
-                min_replicas=model.replicas.min,
-                max_replicas=model.replicas.max,
-                metrics=[signal, cpu] if custom_metrics else [cpu],
-                behavior=k8s.autoscaling.v2.HorizontalPodAutoscalerBehaviorArgs(
-                    scale_up=k8s.autoscaling.v2.HPAScalingRulesArgs(
-                        stabilization_window_seconds=0,
-                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=2, period_seconds=60)],
-                    ),
-                    scale_down=k8s.autoscaling.v2.HPAScalingRulesArgs(
-                        stabilization_window_seconds=300,
-                        policies=[k8s.autoscaling.v2.HPAScalingPolicyArgs(type="Pods", value=1, period_seconds=120)],
-                    ),
-                ),
-            ),
+        model = args.model
+        deployment = _track_name(model.name, "stable")
+        triggers = scaling_triggers(model, args.namespace, args.prometheus_url)
+        k8s.apiextensions.CustomResource(
+            f"{name}-scaler",
+            api_version="keda.sh/v1alpha1",
+            kind="ScaledObject",
+            metadata={"name": deployment, "namespace": args.namespace, "labels": labels},
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+                "minReplicaCount": model.replicas.min,
+                "maxReplicaCount": model.replicas.max,
+                "pollingInterval": args.polling_interval_seconds,
+                "advanced": {
+                    "horizontalPodAutoscalerConfig": {
+                        "name": deployment,
+                        "behavior": {
+                            "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
+                            "scaleDown": {
+                                "stabilizationWindowSeconds": model.autoscaling.cooldown_seconds,
+                                "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+                            },
+                        },
+                    },
+                },
+                "triggers": triggers,
+            },
             opts=opts,
         )
 
@@ -312,11 +304,6 @@ class TritonDeployment(pulumi.ComponentResource):
             },
             opts=opts,
         )
-
-
-def _quantity(value: float) -> str:
-    """A Kubernetes quantity: integers as is, fractions in milli-units."""
-    return str(int(value)) if float(value).is_integer() else f"{round(value * 1000)}m"
 
 
 def _digest(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Inference signals: custom metrics for the HPA (prometheus-adapter rules) and canary regression alerts."""
+"""Inference signals: the Prometheus queries KEDA scales the models on, and canary regression alerts."""
 
 from __future__ import annotations
 
@@ -6,13 +6,6 @@ from typing import Any
 
 from ..config.serving import ModelConfig
 from ..monitoring.rules import ROLLBACK_ALERT, catalogue_entry
-
-CUSTOM_METRICS = {
-    "queue_time": "triton_queue_time_ms",
-    "inference_rate": "triton_inference_rate",
-    "gpu_utilization": "triton_gpu_utilization_percent",
-}
-"""Autoscaling signal to the per-pod custom metric the HPA reads."""
 
 CANARY_ALERT = ROLLBACK_ALERT
 
@@ -22,7 +15,7 @@ SERIES = {
     "inference_rate": "nv_inference_count",
     "gpu_utilization": "nv_gpu_utilization",
 }
-"""Autoscaling signal to the Triton series its custom metric is computed from."""
+"""Autoscaling signal to the Triton series its scaling query is computed from."""
 
 
 def stable_pods(models: list[str]) -> str:
@@ -34,42 +27,66 @@ def stable_pods(models: list[str]) -> str:
     return f"triton-({'|'.join(sorted(models))})-[a-z0-9]+-[a-z0-9]+"
 
 
-def _metrics_query(signal: str, series: str) -> str:
-    per_pod = "sum by (<<.GroupBy>>)"
+SIGNAL_WINDOW = "1m"
+"""Rate window of the scaling queries: long enough for two scrapes at 30 s, short enough to react within a minute."""
+
+
+def scaling_query(model: ModelConfig, namespace: str) -> str:
+    """The model's scaling signal over its stable pods, as one number for the whole Deployment.
+
+    - `queue_time`: milliseconds a request waited in Triton's queue, averaged over every request;
+    - `inference_rate`: inferences per second over all replicas (KEDA divides by the replica count);
+    - `gpu_utilization`: percent, averaged over the replicas' GPUs.
+    """
+    sel = f'namespace="{namespace}",pod=~"{stable_pods([model.name])}"'
+    signal = model.autoscaling.metric
+    series = SERIES[signal]
     if signal == "queue_time":
-        # cumulative queue time over successful requests: average ms a request waited
         return (
-            f"{per_pod} (rate({series}{{<<.LabelMatchers>>}}[2m])) / "
-            f"clamp_min({per_pod} (rate(nv_inference_request_success{{<<.LabelMatchers>>}}[2m])), 1e-9) / 1000"
+            f"sum(rate({series}{{{sel}}}[{SIGNAL_WINDOW}])) / "
+            f"clamp_min(sum(rate(nv_inference_request_success{{{sel}}}[{SIGNAL_WINDOW}])), 1e-9) / 1000"
         )
     if signal == "inference_rate":
-        return f"{per_pod} (rate({series}{{<<.LabelMatchers>>}}[2m]))"
-    return f"100 * avg by (<<.GroupBy>>) ({series}{{<<.LabelMatchers>>}})"
+        return f"sum(rate({series}{{{sel}}}[{SIGNAL_WINDOW}]))"
+    return f"100 * avg({series}{{{sel}}})"
 
 
-def adapter_rules(namespace: str, models: list[ModelConfig]) -> list[dict[str, Any]]:
-    """prometheus-adapter rules for exactly the signals the autoscaling models' HPAs read.
+METRIC_TYPES = {"queue_time": "Value", "inference_rate": "AverageValue", "gpu_utilization": "Value"}
+"""How the HPA compares each signal with its target: as it is (an average already), or per replica (a total)."""
 
-    One rule per signal in use, published per pod and discovered only on the serving namespace's
-    series of those models' stable pods; models with fixed replicas have no HPA and need no rule.
+
+def scaling_triggers(model: ModelConfig, namespace: str, prometheus_url: str | None) -> list[dict[str, Any]]:
+    """KEDA triggers of an autoscaling model: its Triton signal from Prometheus and, where configured, CPU.
+
+    The larger proposal wins, as with any HPA of several metrics. Without a Prometheus only CPU is left
+    (validation refuses a model that would then have no trigger).
     """
-    users: dict[str, list[str]] = {}
-    for model in models:
-        if model.autoscales:
-            users.setdefault(model.autoscaling.metric, []).append(model.name)
-    resources = {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}}
-    rules = []
-    for signal in sorted(users, key=list(CUSTOM_METRICS).index):
-        series = SERIES[signal]
-        rules.append(
+    target = model.autoscaling.target
+    triggers: list[dict[str, Any]] = []
+    if prometheus_url is not None:
+        triggers.append(
             {
-                "seriesQuery": f'{series}{{namespace="{namespace}",pod=~"{stable_pods(users[signal])}"}}',
-                "resources": resources,
-                "name": {"matches": f"^{series}$", "as": CUSTOM_METRICS[signal]},
-                "metricsQuery": _metrics_query(signal, series),
+                "type": "prometheus",
+                "name": model.autoscaling.metric.replace("_", "-"),
+                "metricType": METRIC_TYPES[model.autoscaling.metric],
+                "metadata": {
+                    "serverAddress": prometheus_url.rstrip("/"),
+                    "query": scaling_query(model, namespace),
+                    "threshold": _number(target),
+                    # no series (Prometheus lost them, or the pods are new) reads as 0: hold, do not fail the HPA
+                    "ignoreNullValues": "true",
+                },
             }
         )
-    return rules
+    if model.autoscaling.cpu_utilization is not None:
+        triggers.append(
+            {"type": "cpu", "name": "cpu", "metricType": "Utilization", "metadata": {"value": str(model.autoscaling.cpu_utilization)}}
+        )
+    return triggers
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def canary_rule(model: ModelConfig, namespace: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 
 from ..config.serving import ImageRef
 from ..security import restricted
-from .adapter import API_SERVER_PORTS, split_url
+from .network import API_SERVER_PORTS, url_port
 
 SCRIPT = Path(__file__).with_name("rollback.sh")
 POD_LABELS = {"app.kubernetes.io/name": "canary-rollback"}
@@ -37,7 +37,7 @@ def network_policy_specs(
     namespace, whose policies are not ours to add).
     """
     net, meta = k8s.networking.v1, k8s.meta.v1
-    _, port = split_url(prometheus_url)
+    port = url_port(prometheus_url)
     prometheus_port = [net.NetworkPolicyPortArgs(protocol="TCP", port=port)]
     api_server = net.NetworkPolicyEgressRuleArgs(ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=p) for p in API_SERVER_PORTS])
     job = meta.LabelSelectorArgs(match_labels=POD_LABELS)

@@ -1,8 +1,8 @@
 """Kubernetes availability, checked across the stack: replicas, disruption budgets and zone spread.
 
 These are stack policies because each rule relates several objects: a Deployment's effective minimum
-comes from its HorizontalPodAutoscaler, and its PodDisruptionBudget is a separate object that selects
-its pods by label.
+comes from its autoscaler (a HorizontalPodAutoscaler, or a KEDA ScaledObject, which makes one), and its
+PodDisruptionBudget is a separate object that selects its pods by label.
 """
 
 from __future__ import annotations
@@ -81,13 +81,17 @@ def _same_owner(a: PolicyResource, b: PolicyResource) -> bool:
     return a.parent is not None and b.parent is not None and a.parent.urn == b.parent.urn
 
 
+AUTOSCALERS = {"HorizontalPodAutoscaler": ("minReplicas", 1.0), "ScaledObject": ("minReplicaCount", 0.0)}
+"""Autoscaler kinds, with the field that holds their minimum and its default (KEDA's is 0)."""
+
+
 def autoscaler_for(workload: Workload, resources: list[PolicyResource]) -> PolicyResource | None:
-    """The HorizontalPodAutoscaler that scales ``workload``, matched by target kind and name (or by owner when auto-named)."""
+    """The autoscaler (HPA or ScaledObject) of ``workload``, matched by target kind and name (or by owner when auto-named)."""
     for r in resources:
-        if kind_of(r.resource_type) != "HorizontalPodAutoscaler" or _namespace(r.props) != workload.namespace:
+        if kind_of(r.resource_type) not in AUTOSCALERS or _namespace(r.props) != workload.namespace:
             continue
         ref = wire.mapping(wire.get(r.props, "spec", "scaleTargetRef"))
-        if wire.text(ref.get("kind")) != workload.kind:
+        if wire.text(ref.get("kind") or "Deployment") != workload.kind:  # a ScaledObject's kind defaults to Deployment
             continue
         target = wire.text(ref.get("name"))
         if (target and target == workload.name) or ((not target or workload.name is None) and _same_owner(r, workload.resource)):
@@ -96,12 +100,15 @@ def autoscaler_for(workload: Workload, resources: list[PolicyResource]) -> Polic
 
 
 def minimum_replicas(workload: Workload, resources: list[PolicyResource]) -> float:
-    """The fewest pods the workload runs: the HPA's minReplicas (default 1) when scaled, else spec.replicas."""
-    hpa = autoscaler_for(workload, resources)
-    if hpa is None:
+    """The fewest pods the workload runs: its autoscaler's minimum (a ScaledObject's idle count when lower), else spec.replicas."""
+    scaler = autoscaler_for(workload, resources)
+    if scaler is None:
         return workload.replicas
-    found = wire.number(wire.get(hpa.props, "spec", "minReplicas"))
-    return 1.0 if found is None else found
+    field, default = AUTOSCALERS[kind_of(scaler.resource_type) or ""]
+    found = wire.number(wire.get(scaler.props, "spec", field))
+    minimum = default if found is None else found
+    idle = wire.number(wire.get(scaler.props, "spec", "idleReplicaCount"))
+    return minimum if idle is None else min(minimum, idle)
 
 
 def selector_matches(selector: Any, labels: Mapping[str, str]) -> bool:
@@ -170,7 +177,8 @@ def _check_min_replicas(args: StackValidationArgs, report: ReportViolation) -> N
                     workload.subject,
                     f"can run as few as {minimum:g} replica(s), below the {required:g} this environment requires to survive "
                     "a node or zone loss",
-                    f"set {'the HorizontalPodAutoscaler minReplicas' if scaled else 'spec.replicas'} to at least {required:g}",
+                    f"set {'the autoscaler minimum (HPA minReplicas, ScaledObject minReplicaCount)' if scaled else 'spec.replicas'} "
+                    f"to at least {required:g}",
                 ),
                 workload.resource.urn,
             )

@@ -50,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cluster: API server ready at {plane.server()} in {seconds:.1f}s; kubeconfig {plane.kubeconfig}")
         if args.stack:
             counts = _prepare(plane, args.stack)
-            print(f"cluster: stack {args.stack}: {counts['nodes']} nodes Ready, {counts['crds']} CRDs established")
+            keda = ", KEDA serving the external metrics API" if counts["keda"] else ""
+            print(f"cluster: stack {args.stack}: {counts['nodes']} nodes Ready, {counts['crds']} CRDs established{keda}")
         print(f"cluster: up in {time.monotonic() - began:.1f}s (stop it with make cluster-down)")
         return 0
     except ControlPlaneError as error:

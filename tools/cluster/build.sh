@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build a local Kubernetes control plane from published Go modules: etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl and kwok (which simulates the kubelets of fake
-# nodes). Versions are pinned by the wrapper modules' go.mod/go.sum (kubernetes/, kwok/, etcd/).
+# kube-controller-manager, kube-scheduler, kubectl, kwok (which simulates the kubelets of fake nodes)
+# and KEDA's operator and metrics API server (run out of cluster against it). Versions are pinned by
+# the wrapper modules' go.mod/go.sum (kubernetes/, kwok/, etcd/, keda/).
 #
 # Output: $MLOPS_ENGINE_CACHE/control-plane-<key>/bin (default ~/.cache/mlops-platform/engine), next
 # to the engine and under the same rules: the key covers the versions, the architecture, this script
@@ -25,7 +26,8 @@ kube_version="$(module_version kubernetes k8s.io/kubernetes)"
 staging_version="$(module_version kubernetes k8s.io/apiserver)"
 kwok_version="$(module_version kwok sigs.k8s.io/kwok)"
 etcd_version="$(module_version etcd go.etcd.io/etcd/server/v3)"
-for v in kube_version staging_version kwok_version etcd_version; do
+keda_version="$(module_version keda github.com/kedacore/keda/v2)"
+for v in kube_version staging_version kwok_version etcd_version keda_version; do
   [ -n "${!v}" ] || { echo "cluster: $v not found in the wrapper modules" >&2; exit 1; }
 done
 if [ "${kube_version#v1.}" != "${staging_version#v0.}" ]; then
@@ -33,11 +35,11 @@ if [ "${kube_version#v1.}" != "${staging_version#v0.}" ]; then
   exit 1
 fi
 
-sources_hash="$(cd "$here" && find build.sh kubernetes kwok etcd -type f \( -name build.sh -o -name go.mod -o -name go.sum -o -name '*.go' \) \
+sources_hash="$(cd "$here" && find build.sh kubernetes kwok etcd keda -type f \( -name build.sh -o -name go.mod -o -name go.sum -o -name '*.go' \) \
   -not -name '*_test.go' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-12)"
-key="control-plane-kubernetes-${kube_version#v}_kwok-${kwok_version#v}_etcd-${etcd_version#v}_$(uname -m)_${sources_hash}"
+key="control-plane-kubernetes-${kube_version#v}_kwok-${kwok_version#v}_etcd-${etcd_version#v}_keda-${keda_version#v}_$(uname -m)_${sources_hash}"
 bin="$cache_root/$key/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok keda-operator keda-adapter)
 
 built() { for b in "${binaries[@]}"; do [ -x "$bin/$b" ] || return 1; done; [ -f "$bin/cluster.json" ]; }
 if built; then
@@ -80,8 +82,13 @@ for cmd in kubectl kube-scheduler kube-controller-manager kube-apiserver; do
   timed "$cmd $kube_version" bash -c "cd '$here/kubernetes' && go build -trimpath -ldflags '$kube_ldflags' -o '$stage/$cmd' k8s.io/kubernetes/cmd/$cmd"
 done
 
-printf '{"kubernetes": "%s", "kwok": "%s", "etcd": "%s", "go": "%s"}\n' \
-  "${kube_version#v}" "${kwok_version#v}" "${etcd_version#v}" "$(go env GOVERSION)" >"$stage/cluster.json"
+keda_ldflags="-s -w -X github.com/kedacore/keda/v2/version.Version=${keda_version#v}"
+for cmd in operator adapter; do
+  timed "keda-$cmd $keda_version" bash -c "cd '$here/keda' && go build -trimpath -ldflags '$keda_ldflags' -o '$stage/keda-$cmd' github.com/kedacore/keda/v2/cmd/$cmd"
+done
+
+printf '{"kubernetes": "%s", "kwok": "%s", "etcd": "%s", "keda": "%s", "go": "%s"}\n' \
+  "${kube_version#v}" "${kwok_version#v}" "${etcd_version#v}" "${keda_version#v}" "$(go env GOVERSION)" >"$stage/cluster.json"
 chmod 0755 "$stage"
 mkdir -p "$(dirname "$bin")"
 rm -rf "$bin"

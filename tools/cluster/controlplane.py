@@ -66,6 +66,11 @@ def _openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
 
 
+FRONT_PROXY_USER = "front-proxy-client"
+LOCAL_SANS = "IP:127.0.0.1,DNS:localhost"
+"""What a component serving on loopback puts in its certificate (extension API servers are reached as `localhost`)."""
+
+
 @dataclass(frozen=True)
 class Identity:
     """A client certificate: the user (CN) and groups (O) the API server authenticates it as."""
@@ -82,7 +87,20 @@ IDENTITIES = (
     # kwok writes node and pod status, leases and pod deletion: the node authorizer would allow a real
     # kubelet only its own node, so it runs as a cluster admin, as in kwokctl's clusters.
     Identity("kwok", "kwok-controller", ("system:masters",)),
+    # the aggregation layer's client certificate: what the API server presents to extension API servers
+    Identity("front-proxy-client", FRONT_PROXY_USER),
 )
+
+
+def issue(pki: Path, name: str, subject: str, extensions: str) -> None:
+    """``<name>.key`` and ``<name>.crt`` in ``pki``, signed by its CA (``ca.crt``/``ca.key``)."""
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject, cwd=pki)
+    (pki / f"{name}.ext").write_text(extensions + "\n")
+    _openssl(
+        "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "30", "-out", f"{name}.crt", "-extfile", f"{name}.ext", cwd=pki,
+    )  # fmt: skip
 
 
 def _certificates(pki: Path) -> None:
@@ -91,17 +109,10 @@ def _certificates(pki: Path) -> None:
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
     _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30", "-subj", "/CN=mlops-local-ca", cwd=pki)
     sans = "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,IP:10.96.0.1"
-    requests = [("apiserver", "/CN=kube-apiserver", sans)]
+    issue(pki, "apiserver", "/CN=kube-apiserver", sans)
     for ident in IDENTITIES:
         subject = "".join(f"/O={g}" for g in ident.groups) + f"/CN={ident.user}"
-        requests.append((ident.name, subject, "extendedKeyUsage=clientAuth"))
-    for name, subject, ext in requests:
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject, cwd=pki)
-        (pki / f"{name}.ext").write_text(ext + "\n")
-        _openssl(
-            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-days", "30", "-out", f"{name}.crt", "-extfile", f"{name}.ext", cwd=pki,
-        )  # fmt: skip
+        issue(pki, ident.name, subject, "extendedKeyUsage=clientAuth")
     _openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key", cwd=pki)
     _openssl("pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
 
@@ -158,18 +169,19 @@ class ControlPlane:
         configs.mkdir()
         for ident in IDENTITIES:
             (configs / f"{ident.name}.yaml").write_text(json.dumps(kubeconfig(server, self.pki, ident.name), indent=2))
+        self.processes_file.unlink(missing_ok=True)  # a stale record of a plane that is gone (checked above)
         self.processes: dict[str, dict[str, Any]] = {}
         try:
             self._spawn("etcd", self._etcd_args(ports))
-            self._wait(lambda: self._etcd_healthy(ports["etcd-client"]), "etcd", timeout)
+            self.wait(lambda: self._etcd_healthy(ports["etcd-client"]), "etcd", timeout)
             self._spawn("kube-apiserver", self._apiserver_args(ports))
-            self._wait(lambda: self._get(server, "/readyz") == "ok", "kube-apiserver", timeout)
+            self.wait(lambda: self._get(server, "/readyz") == "ok", "kube-apiserver", timeout)
             self._spawn("kube-controller-manager", self._controller_manager_args(configs))
             self._spawn("kube-scheduler", self._scheduler_args(configs))
             self._spawn("kwok", self._kwok_args(configs, ports))
             # the controllers' own health: the service-account controller creates each namespace's
             # `default` account, the root-CA publisher its `kube-root-ca.crt`
-            self._wait(
+            self.wait(
                 lambda: self._exists(server, "/api/v1/namespaces/default/serviceaccounts/default"), "kube-controller-manager", timeout
             )
         except BaseException:
@@ -216,6 +228,12 @@ class ControlPlane:
         if check and done.returncode != 0:
             raise ControlPlaneError(f"kubectl {' '.join(args)}: exit {done.returncode}\n{done.stderr.strip()}")
         return done
+
+    def apply(self, objects: list[dict[str, Any]], manager: str = "mlops-local-cluster") -> None:
+        """Server-side apply of ``objects``, as the field manager of the local cluster's set-up."""
+        if objects:
+            document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
+            self.kubectl("apply", "--server-side", f"--field-manager={manager}", "-f", "-", input=document)
 
     def audit_events(self) -> list[dict[str, Any]]:
         """The audit events written so far (writes only; see ``AUDIT_POLICY``)."""
@@ -265,6 +283,14 @@ class ControlPlane:
             # the default admission plugins (PodSecurity, LimitRanger, ServiceAccount, ResourceQuota,
             # the admission webhooks and policies, ...), named so a change of defaults cannot drop them
             "--enable-admission-plugins=PodSecurity,LimitRanger,ServiceAccount,ResourceQuota",
+            # the aggregation layer, for extension API servers such as KEDA's external metrics API
+            f"--requestheader-client-ca-file={pki / 'ca.crt'}",
+            f"--requestheader-allowed-names={FRONT_PROXY_USER}",
+            "--requestheader-username-headers=X-Remote-User",
+            "--requestheader-group-headers=X-Remote-Group",
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+            f"--proxy-client-cert-file={pki / 'front-proxy-client.crt'}",
+            f"--proxy-client-key-file={pki / 'front-proxy-client.key'}",
             # a loopback address may not be an Endpoints address: no endpoints for the `kubernetes` Service
             "--endpoint-reconciler-type=none",
             f"--audit-policy-file={self.state / 'audit-policy.json'}",
@@ -321,14 +347,21 @@ class ControlPlane:
 
     # -- processes ------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        exe = str((self.bin / name).resolve())
+    def spawn(self, name: str, exe: Path, args: list[str], env: dict[str, str] | None = None) -> None:
+        """Start a process that belongs to this control plane: recorded with the others, stopped with them."""
+        self.processes = self._recorded()
+        binary = str(exe.resolve())
         log = (self.logs / f"{name}.log").open("ab")
         # its own session: a Ctrl-C in the shell that ran `make cluster-up` does not reach it
-        process = subprocess.Popen([exe, *args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        process = subprocess.Popen(
+            [binary, *args], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env
+        )
         log.close()
-        self.processes[name] = {"pid": process.pid, "exe": exe}
+        self.processes[name] = {"pid": process.pid, "exe": binary}
         self.processes_file.write_text(json.dumps(self.processes, indent=2))
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        self.spawn(name, self.bin / name, args)
 
     def _recorded(self) -> dict[str, dict[str, Any]]:
         if not self.processes_file.is_file():
@@ -349,10 +382,11 @@ class ControlPlane:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, os.WNOHANG)
 
-    def _wait(self, ready: Any, name: str, timeout: float) -> None:
+    def wait(self, ready: Any, name: str, timeout: float) -> None:
+        """Wait until ``ready()`` holds; fails at once, with the component's log, when any recorded process exits."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for component, entry in self.processes.items():
+            for component, entry in self._recorded().items():
                 if not self._is_ours(int(entry["pid"]), entry["exe"]):
                     raise ControlPlaneError(f"{component} exited while starting:\n{self.log_tail(component)}")
             try:

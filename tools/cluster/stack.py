@@ -3,7 +3,9 @@
 - the fake nodes of its GPU pools and CPU nodes (``nodes.fake_nodes``);
 - the CRDs of every custom resource it declares, from the pinned modules (``tools.crd_schemas``);
 - with ``monitoring.install: false``, the existing installation's namespace, which the stack's
-  rules, ServiceMonitors and Pushgateway go into but never creates.
+  rules, ServiceMonitors and Pushgateway go into but never creates;
+- with ``serving.keda.install: false`` and ScaledObjects to run, the cluster's KEDA (``keda.py``, out of
+  cluster) and, where the triggers query a loopback Prometheus, that Prometheus (``prometheus.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from components.config.platform import PlatformConfig
 from tools.crd_schemas import crd_documents, group_of, is_custom
 from tools.synthesis import Synthesis
 
 from .controlplane import ControlPlane, ControlPlaneError
+from .keda import start_keda
 from .nodes import fake_nodes
+from .prometheus import LOOPBACK, start_prometheus
 
 STAND_IN_LABEL = "mlops.platform/stand-in"
 """Marks what the local cluster creates in place of what a real cluster already has."""
@@ -40,16 +45,24 @@ def existing_namespaces(cfg: PlatformConfig) -> list[dict[str, Any]]:
 
 
 def prepare(plane: ControlPlane, result: Synthesis, timeout: float = 60.0) -> dict[str, int]:
-    """Create the stack's nodes, CRDs and existing namespaces; wait for Ready nodes and Established CRDs."""
+    """Create the stack's nodes, CRDs and existing namespaces, and start its KEDA and Prometheus;
+    wait for Ready nodes, Established CRDs and the external metrics API."""
     cfg = result.config
     nodes = fake_nodes(cfg)
     crds = crd_documents(custom_kinds(result))
-    apply(plane, [*crds, *existing_namespaces(cfg), *nodes])
+    plane.apply([*crds, *existing_namespaces(cfg), *nodes])
     names = [crd["metadata"]["name"] for crd in crds]
     if names:
         plane.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s", *(f"crd/{n}" for n in names))
     wait_until_ready(plane, [n["metadata"]["name"] for n in nodes], timeout)
-    return {"nodes": len(nodes), "crds": len(crds)}
+    scales = any(m["kind"] == "ScaledObject" for m in result.manifests())
+    keda = cfg.serving.keda
+    if scales and not keda.install:
+        url = keda.prometheus_url
+        if url is not None and urlsplit(url).hostname in LOOPBACK:
+            start_prometheus(plane, url)
+        start_keda(plane, plane.bin)
+    return {"nodes": len(nodes), "crds": len(crds), "keda": int(scales and not keda.install)}
 
 
 def wait_until_ready(plane: ControlPlane, names: list[str], timeout: float = 60.0) -> None:
@@ -67,10 +80,3 @@ def wait_until_ready(plane: ControlPlane, names: list[str], timeout: float = 60.
         if time.monotonic() > deadline:
             raise ControlPlaneError(f"nodes not Ready after {timeout:.0f}s: {sorted(set(names) - ready)}")
         time.sleep(0.5)
-
-
-def apply(plane: ControlPlane, objects: list[dict[str, Any]]) -> None:
-    """Server-side apply, as the field manager of the local cluster's set-up."""
-    if objects:
-        document = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects})
-        plane.kubectl("apply", "--server-side", "--field-manager=mlops-local-cluster", "-f", "-", input=document)
