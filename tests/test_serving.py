@@ -87,11 +87,20 @@ def test_dev_deployment(shipped):
     }
     (triton,) = pod["containers"]
     assert triton["image"] == "nvcr.io/nvidia/tritonserver:24.10-py3"
-    assert triton["resources"]["requests"] == triton["resources"]["limits"] == {"cpu": "2", "memory": "8Gi", "nvidia.com/gpu": "1"}
+    assert (
+        triton["resources"]["requests"]
+        == triton["resources"]["limits"]
+        == {
+            "cpu": "2",
+            "memory": "8Gi",
+            "nvidia.com/gpu": "1",
+            "ephemeral-storage": "52Gi",  # the 50 GiB model cache and 1 GiB /tmp emptyDirs, and logs
+        }
+    )
     assert {
         "--model-control-mode=explicit",
         "--load-model=fraud-detector",
-        "--strict-model-config=true",
+        "--disable-auto-complete-config",
         "--model-repository=/models",
     } <= set(triton["args"])
     assert triton["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}

@@ -16,6 +16,13 @@ HTTP, GRPC, METRICS = 8000, 8001, 8002
 TRITON_UID = 1000
 """The `triton-server` user of NVIDIA's Triton images."""
 GRACE_SECONDS = 60
+MODEL_CACHE_GI = 50
+"""Size of the emptyDir the init container copies the model version into."""
+SCRATCH_GI = 1
+"""Size of the `/tmp` emptyDir."""
+EPHEMERAL_STORAGE = f"{MODEL_CACHE_GI + SCRATCH_GI + 1}Gi"
+"""Node disk a replica requests: the disk-backed emptyDirs (the scheduler does not count their sizeLimit)
+plus 1 GiB for logs; `/dev/shm` is memory and counted in the memory limit."""
 
 
 def rclone_env(cloud: CloudConfig, location: StoreLocation) -> tuple[list[k8s.core.v1.EnvVarArgs], str]:
@@ -65,7 +72,7 @@ def pod_spec(
     location = StoreLocation.parse(model.repository_uri)
     env, remote = rclone_env(cloud, location)
     model_dir = f"/models/{model.name}"
-    resources: dict[str, str] = {"cpu": model.cpu, "memory": model.memory}
+    resources: dict[str, str] = {"cpu": model.cpu, "memory": model.memory, "ephemeral-storage": EPHEMERAL_STORAGE}
     if model.gpus_per_replica:
         resources[pool.gpu_resource if pool else "nvidia.com/gpu"] = str(model.gpus_per_replica)
     sync = k8s.core.v1.ContainerArgs(
@@ -88,7 +95,8 @@ def pod_spec(
             "--model-repository=/models",
             "--model-control-mode=explicit",
             f"--load-model={model.name}",
-            "--strict-model-config=true",
+            # the served config is exactly the generated config.pbtxt (Triton 2.51 deprecates --strict-model-config)
+            "--disable-auto-complete-config",
             "--exit-on-error=true",
             f"--http-port={HTTP}",
             f"--grpc-port={GRPC}",
@@ -164,9 +172,9 @@ def pod_spec(
         else None,
         topology_spread_constraints=spread,
         volumes=[
-            k8s.core.v1.VolumeArgs(name="models", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="50Gi")),
+            k8s.core.v1.VolumeArgs(name="models", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=f"{MODEL_CACHE_GI}Gi")),
             k8s.core.v1.VolumeArgs(name="model-config", config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map)),
-            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="1Gi")),
+            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=f"{SCRATCH_GI}Gi")),
             k8s.core.v1.VolumeArgs(name="shm", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="1Gi")),
         ],
     )
