@@ -185,8 +185,8 @@ class MlopsPlatform(pulumi.ComponentResource):
             )
             for endpoint in cfg.managed_endpoints
         }
-        self.models = self._serving(name, cfg)
         self.keda = self._keda(name, cfg)
+        self.models = self._serving(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
 
     def _cloud_provider(self) -> pulumi.ProviderResource:
@@ -226,6 +226,8 @@ class MlopsPlatform(pulumi.ComponentResource):
                     canary_replicas=cfg.guardrails.min_replicas,
                     prometheus_url=self._scaling_prometheus(cfg),
                     polling_interval_seconds=cfg.serving.keda.polling_interval_seconds,
+                    # created after KEDA's chart (its CRDs), deleted before it (KEDA's finalizer needs the operator)
+                    autoscaler_depends_on=[self.keda] if self.keda is not None else [],
                     labels=self.labels,
                     tags=cfg.cloud_tags,
                 ),
@@ -259,13 +261,14 @@ class MlopsPlatform(pulumi.ComponentResource):
     def _keda(self, name: str, cfg: PlatformConfig) -> Keda | None:
         """KEDA for the autoscaling models' ScaledObjects, unless the cluster already runs it (``install: false``).
 
-        Without any Prometheus there is no Triton signal to query: the models then scale on CPU alone.
+        Without any Prometheus there is no Triton signal to query: the models then scale on CPU alone,
+        still through KEDA.
         """
         keda = cfg.serving.keda
         url = self._scaling_prometheus(cfg)
-        if not keda.install or url is None or not any(model.autoscales for model in cfg.models):
+        if not keda.install or not any(model.autoscales for model in cfg.models):
             return None
-        own_prometheus = keda.prometheus_url is None and cfg.monitoring.install
+        own_prometheus = url is not None and keda.prometheus_url is None and cfg.monitoring.install
         return Keda(
             f"{name}-keda",
             KedaArgs(

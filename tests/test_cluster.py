@@ -36,6 +36,7 @@ from tools.cluster.controlplane import ControlPlane
 from tools.cluster.nodes import fake_nodes
 from tools.cluster.prometheus import set_targets
 from tools.cluster.stack import prepare, wait_until_ready
+from tools.release.common import local_cluster_issue
 from tools.synthesis import ROOT, synthesize
 
 from .conftest import stack_values
@@ -165,7 +166,7 @@ def audit_findings(plane: ControlPlane) -> list[str]:
         if f"fieldManager={WARNING_CHECK}" in event["requestURI"]:
             continue  # the warning check's own dry runs, which include a bad object on purpose
         for key, value in (event.get("annotations") or {}).items():
-            ours = event["user"]["username"] == "mlops-admin"
+            ours = event["user"]["username"] == "mlops-admin"  # the deploying identity (pulumi, kubectl); KEDA has its own
             if key == "pod-security.kubernetes.io/audit-violations" or (ours and key == "k8s.io/deprecated"):
                 found.append(f"{event['user']['username']} {event['verb']} {event['requestURI']}: {key}={value}")
     return found
@@ -219,7 +220,12 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         # KEDA's HPA scales the model on its Triton signal, which a real Prometheus scrapes from the test
         signals = stack.enter_context(TritonSignals(ns, SIGNAL_POD, "fraud-detector", 7))
         set_targets(plane, [signals.address])
-        steps["hpa_reading"] = wait_for(lambda: hpa_metric(plane, ns) is not None, timeout=90) and hpa_metric(plane, ns)
+        signals.set_queue_time(10)  # below the 50 ms target: a value the HPA can only have read from Prometheus
+        steps["hpa_reading"] = wait_for(
+            lambda: quantity((hpa_metric(plane, ns) or {"current": {"value": "0"}})["current"]["value"]) >= 5, timeout=120
+        )
+        steps["hpa_reading"] = hpa_metric(plane, ns)
+        steps["replicas_at_reading"] = _replicas(plane, ns, MODEL)
         signals.set_queue_time(200)  # 4x the 50 ms target: the HPA asks for all 3 replicas
         wait_for(lambda: _ready_replicas(plane, ns, MODEL) == 3, timeout=180)
         steps["replicas_scaled_up"] = _ready_replicas(plane, ns, MODEL)
@@ -320,6 +326,17 @@ def test_the_etcd_wrapper_is_formatted() -> None:
     assert done.stdout == "", f"gofmt -w these files: {done.stdout}"
 
 
+def test_the_runner_takes_only_a_kubeconfig_of_the_local_control_plane(tmp_path: Path) -> None:
+    text = (ROOT / "stacks" / f"Pulumi.{STACK}.yaml").read_text()
+    assert "does not exist" in (local_cluster_issue(tmp_path, text) or "")
+    kubeconfig = tmp_path / "build" / "cluster" / "kubeconfig"
+    kubeconfig.parent.mkdir(parents=True)
+    kubeconfig.write_text(json.dumps({"clusters": [{"cluster": {"server": "https://prod.example.com:443"}}]}))
+    assert "other than the local control plane's: https://prod.example.com:443" in (local_cluster_issue(tmp_path, text) or "")
+    kubeconfig.write_text(json.dumps({"clusters": [{"cluster": {"server": "https://127.0.0.1:6443"}}]}))
+    assert local_cluster_issue(tmp_path, text) is None
+
+
 def test_fake_nodes_carry_each_pools_wiring() -> None:
     """Nodes come from the pools' own wiring: labels, taints and GPUs after time-slicing."""
     cfg = stack_config(STACK)
@@ -377,7 +394,8 @@ def test_the_warning_check_sees_a_pod_security_warning(scenario: dict[str, Any])
 def test_no_controller_failed_to_create_a_pod(scenario: dict[str, Any]) -> None:
     """No FailedCreate: every ServiceAccount existed before its pods, and the quota admitted every pod."""
     for state in ("after_up", "after_bump"):
-        events = scenario.get(state, {}).get("events", [])
+        assert state in scenario, f"the scenario did not reach {state}"
+        events = scenario[state]["events"]
         failed = [f"{e['involvedObject']['name']}: {e['message']}" for e in events if e["reason"] == "FailedCreate"]
         assert failed == [], state
 
@@ -389,6 +407,8 @@ def test_keda_reads_the_triton_signal_and_scales_the_model(scenario: dict[str, A
     reading = scenario["hpa_reading"]
     assert reading, "the HPA never read its external metric"
     assert reading["metric"]["name"].startswith("s0-prometheus"), reading
+    assert 5 <= quantity(reading["current"]["value"]) <= 15, f"the 10 ms queue time the test's series say: {reading}"
+    assert scenario["replicas_at_reading"] == 1, "below the target nothing scales"
     assert scenario["replicas_scaled_up"] == 3
     assert quantity(scenario["hpa_scaled_up"]["current"]["value"]) > 100, scenario["hpa_scaled_up"]
     assert scenario["replicas_scaled_down"] == 1

@@ -163,13 +163,18 @@ def test_component_with_an_external_prometheus_and_an_oci_chart(pulumi_mocks, ru
             kubernetes_validate.validate(to_manifest(record), "1.31", strict=True)
 
 
-def test_without_prometheus_the_models_scale_on_cpu_and_no_keda_is_installed():
+def test_without_prometheus_the_models_scale_on_cpu_through_keda():
     values = stack_values("dev")
     values["monitoring"] = {"enabled": False}
     result = synth_values(values, stack="dev")
     (scaler,) = scaled_objects(result).values()
-    assert keda_chart(result) is None
+    assert keda_chart(result) is not None, "a ScaledObject needs KEDA, Prometheus or not"
     assert [t["type"] for t in scaler["spec"]["triggers"]] == ["cpu"]
+    policies = {m["metadata"]["name"] for m in result.manifests() if m["kind"] == "NetworkPolicy" and m["metadata"]["namespace"] == "keda"}
+    assert "keda-operator-egress" not in policies, "no Prometheus to reach"
+    scaler_record = next(r for r in result.records if r["type"] == "kubernetes:keda.sh/v1alpha1:ScaledObject")
+    chart = next(r for r in result.records if r["type"] == CHART and r["inputs"]["chart"] == "keda")
+    assert chart["urn"] in scaler_record["dependencies"], "created after KEDA's CRDs, deleted before its operator"
     values["models"][0]["autoscaling"] = {"cpu_utilization": None}
     with pytest.raises(ConfigError) as caught:
         validate_platform("dev", values, set(), allow_missing_secrets=True)
@@ -219,6 +224,7 @@ def test_network_policy_specs_narrow_prometheus_to_its_pods_only_when_the_platfo
     external = network_policy_specs("http://prometheus.example.com:9091", None)["keda-operator-egress"]
     assert own["egress"][0]["to"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
     assert external["egress"] == [{"ports": [{"protocol": "TCP", "port": 9091}]}]
+    assert "keda-operator-egress" not in network_policy_specs(None, "monitoring")
 
 
 @pytest.mark.parametrize(

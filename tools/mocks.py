@@ -188,6 +188,7 @@ class RecordingMonitor(_mocks.MockMonitor):
                 "provider": request.provider.rsplit("::", 1)[0] if request.provider else None,
                 "protect": bool(request.protect),
                 "ignore_changes": sorted(request.ignoreChanges),
+                "dependencies": sorted(request.dependencies),
                 "inputs": redact(_rpc.deserialize_properties(request.object, keep_unknowns=True)),
             }
         )

@@ -149,8 +149,8 @@ class ClusterConfig(StrictModel):
     kubeconfig_path: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_./][-A-Za-z0-9_./]*$",
-        description="`kubeconfig_file` only: the kubeconfig file, relative to the project or absolute; read when the "
-        "program runs and handed to the provider as a secret. Required for `kubeconfig_file`.",
+        description="`kubeconfig_file` only: the kubeconfig file, relative to the project or absolute; the Kubernetes "
+        "provider reads it (the program passes only the path). Required for `kubeconfig_file`.",
     )
     render_directory: str | None = Field(
         default=None,

@@ -43,6 +43,8 @@ class TritonDeploymentArgs:
     """The Prometheus that scrapes Triton, which KEDA's trigger queries; None scales on CPU alone."""
     polling_interval_seconds: int = 15
     """How often KEDA evaluates the triggers."""
+    autoscaler_depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """What the ScaledObject waits for: the KEDA installation that defines and finalizes it."""
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -217,7 +219,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 },
                 "triggers": triggers,
             },
-            opts=opts,
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=args.autoscaler_depends_on)),
         )
 
     def _network_policies(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:

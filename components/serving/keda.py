@@ -71,16 +71,16 @@ def chart_values(cfg: KedaConfig, replicas: int, labels: dict[str, str]) -> dict
     }
 
 
-def network_policy_specs(prometheus_url: str, monitoring_namespace: str | None) -> dict[str, dict[str, Any]]:
+def network_policy_specs(prometheus_url: str | None, monitoring_namespace: str | None) -> dict[str, dict[str, Any]]:
     """KEDA's namespace is default-deny with DNS; these admit exactly what KEDA's three parts need.
 
     In: the API server to the metrics server and the webhooks (its address differs per cluster, so only
     ports narrow it), the metrics server to the operator's gRPC service. Out: the API server from every
-    part, Prometheus from the operator (narrowed to its pods where the platform runs it), the operator's
-    gRPC service from the metrics server.
+    part, Prometheus from the operator (narrowed to its pods where the platform runs it; none without a
+    Prometheus), the operator's gRPC service from the metrics server.
     """
-    prometheus: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": url_port(prometheus_url)}]}
-    if monitoring_namespace is not None:
+    prometheus: dict[str, Any] = {"ports": [{"protocol": "TCP", "port": url_port(prometheus_url)}]} if prometheus_url else {}
+    if prometheus_url and monitoring_namespace is not None:
         prometheus["to"] = [
             {
                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring_namespace}},
@@ -89,7 +89,7 @@ def network_policy_specs(prometheus_url: str, monitoring_namespace: str | None) 
         ]
     api_server = {"ports": [{"protocol": "TCP", "port": p} for p in API_SERVER_PORTS]}
     grpc = [{"protocol": "TCP", "port": GRPC_PORT}]
-    return {
+    specs = {
         "keda-metrics-server-ingress": {
             "podSelector": _pods(METRICS_SERVER),
             "policyTypes": ["Ingress"],
@@ -110,17 +110,15 @@ def network_policy_specs(prometheus_url: str, monitoring_namespace: str | None) 
             "policyTypes": ["Egress"],
             "egress": [api_server],
         },
-        "keda-operator-egress": {
-            "podSelector": _pods(OPERATOR),
-            "policyTypes": ["Egress"],
-            "egress": [prometheus],
-        },
         "keda-metrics-server-egress": {
             "podSelector": _pods(METRICS_SERVER),
             "policyTypes": ["Egress"],
             "egress": [{"to": [{"podSelector": _pods(OPERATOR)}], "ports": grpc}],
         },
     }
+    if prometheus:
+        specs["keda-operator-egress"] = {"podSelector": _pods(OPERATOR), "policyTypes": ["Egress"], "egress": [prometheus]}
+    return specs
 
 
 def prometheus_ingress_spec(keda_namespace: str, port: int) -> dict[str, Any]:
@@ -147,8 +145,8 @@ class KedaArgs:
     """Where KEDA runs, how many replicas, and the Prometheus the models' triggers query."""
 
     config: KedaConfig
-    prometheus_url: str
-    """`http(s)://host:port` of the Prometheus that scrapes Triton."""
+    prometheus_url: str | None
+    """`http(s)://host:port` of the Prometheus that scrapes Triton; None when there is none (CPU triggers only)."""
     replicas: int
     kubernetes_version: str
     monitoring_namespace: str | None = None
@@ -184,7 +182,7 @@ class Keda(pulumi.ComponentResource):
             )
             for policy, spec in network_policy_specs(args.prometheus_url, args.monitoring_namespace).items()
         ]
-        if args.monitoring_namespace is not None:
+        if args.monitoring_namespace is not None and args.prometheus_url is not None:
             policies.append(
                 k8s.networking.v1.NetworkPolicy(
                     f"{name}-prometheus-ingress",

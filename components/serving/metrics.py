@@ -28,7 +28,7 @@ def stable_pods(models: list[str]) -> str:
 
 
 SIGNAL_WINDOW = "1m"
-"""Rate window of the scaling queries: long enough for two scrapes at 30 s, short enough to react within a minute."""
+"""Rate window of the scaling queries: several scrapes of Triton's 15 s interval, short enough to react within a minute."""
 
 
 def scaling_query(model: ModelConfig, namespace: str) -> str:
@@ -73,7 +73,8 @@ def scaling_triggers(model: ModelConfig, namespace: str, prometheus_url: str | N
                     "serverAddress": prometheus_url.rstrip("/"),
                     "query": scaling_query(model, namespace),
                     "threshold": _number(target),
-                    # no series (Prometheus lost them, or the pods are new) reads as 0: hold, do not fail the HPA
+                    # no series (new pods, or Prometheus lost them) reads as 0 instead of failing the HPA: the model
+                    # drifts to replicas.min after the cooldown, never below it
                     "ignoreNullValues": "true",
                 },
             }

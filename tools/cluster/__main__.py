@@ -36,14 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bin", type=Path, help="directory of the control plane binaries (default: the cached build)")
     args = parser.parse_args(argv)
     try:
-        plane = ControlPlane(args.bin or built_bin(), args.state.resolve())
+        # stopping and status read the recorded PIDs and binaries: they work even when the build is gone
+        bin_dir = args.bin or (built_bin() if args.command == "up" else Path("."))
+        plane = ControlPlane(bin_dir, args.state.resolve())
         if args.command == "down":
             stopped = plane.stop()
             print(f"cluster: stopped {', '.join(stopped) if stopped else 'nothing (none of its processes runs)'}")
             return 0
         if args.command == "status":
             running = plane.running()
-            print(f"cluster: {'running at ' + plane.server() if running else 'not running'} ({args.state})")
+            where = plane.server() if running and plane.kubeconfig.is_file() else "(starting)"
+            print(f"cluster: {'running at ' + where if running else 'not running'} ({args.state})")
             return 0 if running else 1
         began = time.monotonic()
         seconds = plane.start()

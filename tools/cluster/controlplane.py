@@ -6,7 +6,7 @@ directory (default ``build/cluster``): certificates, etcd data, logs, the kubeco
 name) and only while each still runs the binary it was started as.
 
 The API server runs its default admission plugins (PodSecurity, ResourceQuota and LimitRanger among
-them) with RBAC; every component authenticates with its own client certificate. No kubelet runs:
+them) with RBAC; every component authenticates with its own client certificate (kwok and KEDA as cluster admins). No kubelet runs:
 kwok plays the kubelet of the fake nodes that carry its annotation (``fake_node_annotation``),
 marking their pods Running and Ready once scheduled.
 """
@@ -31,7 +31,7 @@ FAKE_NODE_ANNOTATION = ("kwok.x-k8s.io/node", "fake")
 """kwok manages the nodes with this annotation (and only those)."""
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.1/16"
-"""kwok hands pod IPs out of this range; nothing routes to them (no container runs)."""
+"""kwok hands pod IPs out of this range (its flag takes the first address and the prefix); nothing routes to them."""
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 
 
@@ -87,6 +87,8 @@ IDENTITIES = (
     # kwok writes node and pod status, leases and pod deletion: the node authorizer would allow a real
     # kubelet only its own node, so it runs as a cluster admin, as in kwokctl's clusters.
     Identity("kwok", "kwok-controller", ("system:masters",)),
+    # KEDA's operator and metrics server, out of cluster: the chart's ClusterRoles are not installed here
+    Identity("keda-operator", "keda-operator", ("system:masters",)),
     # the aggregation layer's client certificate: what the API server presents to extension API servers
     Identity("front-proxy-client", FRONT_PROXY_USER),
 )
@@ -160,6 +162,7 @@ class ControlPlane:
             if path.exists():
                 subprocess.run(["rm", "-rf", str(path)], check=True)
         self.state.mkdir(parents=True, exist_ok=True)
+        self.state.chmod(0o700)  # the kubeconfigs and keys under it are cluster-admin credentials
         self.logs.mkdir()
         _certificates(self.pki)
         (self.state / "audit-policy.json").write_text(json.dumps(AUDIT_POLICY, indent=2))
@@ -168,7 +171,9 @@ class ControlPlane:
         configs = self.state / "kubeconfigs"
         configs.mkdir()
         for ident in IDENTITIES:
-            (configs / f"{ident.name}.yaml").write_text(json.dumps(kubeconfig(server, self.pki, ident.name), indent=2))
+            path = configs / f"{ident.name}.yaml"
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(kubeconfig(server, self.pki, ident.name), indent=2))
         self.processes_file.unlink(missing_ok=True)  # a stale record of a plane that is gone (checked above)
         self.processes: dict[str, dict[str, Any]] = {}
         try:
@@ -187,28 +192,40 @@ class ControlPlane:
         except BaseException:
             self.stop()
             raise
+        self.kubeconfig.touch(mode=0o600)
         self.kubeconfig.write_text((configs / "admin.yaml").read_text())
-        self.kubeconfig.chmod(0o600)
         return time.monotonic() - began
 
     def stop(self, grace: float = 15.0) -> list[str]:
-        """Stop exactly the processes this state started, newest first; returns the components stopped."""
+        """Stop exactly the processes this state started, newest first; returns the components stopped.
+
+        A recorded process that could not be stopped stays recorded, so a later stop (or start, which
+        refuses while one runs) still sees it.
+        """
         processes = self._recorded()
-        stopped = []
+        stopped, left = [], {}
         for name in reversed(list(processes)):
             entry = processes[name]
             pid = int(entry["pid"])
             if not self._is_ours(pid, entry["exe"]):
                 continue
-            os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and self._is_ours(pid, entry["exe"]):
-                time.sleep(0.1)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+                deadline = time.monotonic() + grace
+                while time.monotonic() < deadline and self._is_ours(pid, entry["exe"]):
+                    self._reap(pid)
+                    time.sleep(0.1)
+                if not self._is_ours(pid, entry["exe"]):
+                    break
             if self._is_ours(pid, entry["exe"]):
-                os.kill(pid, signal.SIGKILL)
-            self._reap(pid)
-            stopped.append(name)
-        self.processes_file.unlink(missing_ok=True)
+                left[name] = entry
+            else:
+                stopped.append(name)
+        if left:
+            self.processes_file.write_text(json.dumps(left, indent=2))
+        else:
+            self.processes_file.unlink(missing_ok=True)
         return stopped
 
     def running(self) -> bool:
@@ -371,9 +388,11 @@ class ControlPlane:
 
     @staticmethod
     def _is_ours(pid: int, exe: str) -> bool:
-        """The PID still runs the binary recorded for it (a PID reused by another program is left alone)."""
+        """The PID still runs the binary recorded for it (a PID reused by another program is left alone),
+        also when that binary has since been replaced or deleted on disk."""
         try:
-            return os.readlink(f"/proc/{pid}/exe") == exe and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+            running = os.readlink(f"/proc/{pid}/exe").removesuffix(" (deleted)")
+            return running == exe and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
         except OSError:
             return False
 

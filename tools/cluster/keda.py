@@ -6,7 +6,8 @@ What KEDA's chart would install, made for processes on this machine:
   names an ExternalName Service `keda-metrics-apiserver` whose name is `localhost`, which the
   aggregator resolves to that host and the APIService's port (an Endpoints object may not hold a
   loopback address);
-- read access to external metrics for the HPA controller's service account, as the chart grants it;
+- read access to external metrics for the HPA controller's service account, as the chart grants it
+  (KEDA itself runs as a cluster admin, `keda-operator`: the chart's own ClusterRoles are not installed);
 - one certificate for the operator's gRPC metrics service and the metrics API server, which
   authenticate each other with it (mTLS) and serve with it on 127.0.0.1 and localhost, under the
   Service's name too, which is the name the aggregator verifies.
@@ -90,7 +91,7 @@ def start_keda(plane: ControlPlane, bin_dir: Path, timeout: float = 120.0) -> No
     shutil.copy(plane.pki / "keda.key", certs / "tls.key")
     ports = {name: _free_port() for name in ("grpc", "api", "operator-metrics", "operator-health", "adapter-metrics")}
     plane.apply([*crd_documents(KINDS), *_objects((plane.pki / "ca.crt").read_bytes(), ports["api"])])
-    kubeconfig = str(plane.state / "kubeconfigs" / "admin.yaml")
+    kubeconfig = str(plane.state / "kubeconfigs" / "keda-operator.yaml")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(plane.state),

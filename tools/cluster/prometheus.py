@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,11 @@ def start_prometheus(plane: ControlPlane, url: str, timeout: float = 60.0) -> No
     binary = shutil.which("prometheus")
     if binary is None:
         raise ControlPlaneError("prometheus is not installed (make system-tools installs Debian's prometheus package)")
+    with socket.socket() as probe:  # another Prometheus there would answer our readiness check
+        try:
+            probe.bind((parts.hostname, parts.port))
+        except OSError as error:
+            raise ControlPlaneError(f"{parts.hostname}:{parts.port} is in use ({error.strerror}); stop what listens there") from None
     home = plane.state / "prometheus"
     if home.exists():
         shutil.rmtree(home)

@@ -33,6 +33,11 @@ if ! "$py" -c 'import sys; sys.path.insert(0, sys.argv[2]); from tools.release.c
   echo "pulumi.sh: stack '$stack' neither renders to files (cluster.source: render) nor targets the local control plane (a kubeconfig_file under build/cluster/); run it with your own Pulumi setup" >&2
   exit 2
 fi
+cluster_issue="$("$py" -c 'import sys; from pathlib import Path; sys.path.insert(0, sys.argv[2]); from tools.release.common import local_cluster_issue; print(local_cluster_issue(Path(sys.argv[2]), open(sys.argv[1]).read()) or "")' "$stack_file" "$project")"
+if [ -n "$cluster_issue" ]; then
+  echo "pulumi.sh: stack '$stack': $cluster_issue" >&2
+  exit 2
+fi
 for arg in "$@"; do
   case "$arg" in
     -c | --config | --config=* | --config-file | --config-file=* | --config-path)

@@ -105,6 +105,24 @@ def local_only(stack_file_text: str) -> bool:
     return cluster.get("source") == "kubeconfig_file" and isinstance(path, str) and path.startswith(LOCAL_CLUSTER_DIR) and ".." not in path
 
 
+def local_cluster_issue(project: Path, stack_file_text: str) -> str | None:
+    """Why a local-control-plane stack cannot run now, or None: its kubeconfig must exist and name only
+    API servers on 127.0.0.1 (a copied or linked kubeconfig under build/cluster/ could reach a real cluster)."""
+    import yaml
+
+    data = yaml.safe_load(stack_file_text) or {}
+    cluster = (data.get("config") or {}).get(f"{PROJECT}:cluster") or {}
+    if cluster.get("source") != "kubeconfig_file":
+        return None
+    path = project / cluster["kubeconfig_path"]
+    if not path.is_file():
+        return f"{cluster['kubeconfig_path']} does not exist: start the local control plane first (make cluster-up STACK=<stack>)"
+    servers = [c.get("cluster", {}).get("server", "") for c in (yaml.safe_load(path.read_text()) or {}).get("clusters", [])]
+    if not servers or not all(re.match(r"^https://127\.0\.0\.1:\d+$", server) for server in servers):
+        return f"{cluster['kubeconfig_path']} names API servers other than the local control plane's: {', '.join(servers) or 'none'}"
+    return None
+
+
 def stack_names(root: Path) -> list[str]:
     """The deployed stacks of the work tree, from ``stacks/Pulumi.<name>.yaml``."""
     return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (root / "stacks").glob("Pulumi.*.yaml") if not local_only(p.read_text()))
