@@ -318,8 +318,9 @@ class ControlPlane:
             "--v=1",
         ]
 
-    def _controller_manager_args(self, configs: Path) -> list[str]:
-        config = configs / "controller-manager.yaml"
+    @staticmethod
+    def _controller_args(config: Path) -> list[str]:
+        """What the controller manager and the scheduler share: their identity, no serving port, no election."""
         return [
             f"--kubeconfig={config}",
             f"--authentication-kubeconfig={config}",
@@ -327,28 +328,23 @@ class ControlPlane:
             "--bind-address=127.0.0.1",
             "--secure-port=0",
             "--leader-elect=false",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _controller_manager_args(self, configs: Path) -> list[str]:
+        return [
+            *self._controller_args(configs / "controller-manager.yaml"),
             "--use-service-account-credentials=true",
             f"--service-account-private-key-file={self.pki / 'sa.key'}",
             f"--root-ca-file={self.pki / 'ca.crt'}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
             # the HPA controller's sync period, short enough for tests to watch it act
             "--horizontal-pod-autoscaler-sync-period=5s",
-            "--profiling=false",
-            "--v=1",
         ]
 
     def _scheduler_args(self, configs: Path) -> list[str]:
-        config = configs / "scheduler.yaml"
-        return [
-            f"--kubeconfig={config}",
-            f"--authentication-kubeconfig={config}",
-            f"--authorization-kubeconfig={config}",
-            "--bind-address=127.0.0.1",
-            "--secure-port=0",
-            "--leader-elect=false",
-            "--profiling=false",
-            "--v=1",
-        ]
+        return self._controller_args(configs / "scheduler.yaml")
 
     def _kwok_args(self, configs: Path, ports: dict[str, int]) -> list[str]:
         key, value = FAKE_NODE_ANNOTATION

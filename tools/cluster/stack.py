@@ -28,9 +28,9 @@ STAND_IN_LABEL = "mlops.platform/stand-in"
 """Marks what the local cluster creates in place of what a real cluster already has."""
 
 
-def custom_kinds(result: Synthesis) -> set[tuple[str, str]]:
-    """(group, kind) of every custom resource the stack declares."""
-    return {(group_of(m["apiVersion"]), m["kind"]) for m in result.manifests() if is_custom(m)}
+def custom_kinds(manifests: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(group, kind) of every custom resource among the stack's manifests."""
+    return {(group_of(m["apiVersion"]), m["kind"]) for m in manifests if is_custom(m)}
 
 
 def existing_namespaces(cfg: PlatformConfig) -> list[dict[str, Any]]:
@@ -48,14 +48,15 @@ def prepare(plane: ControlPlane, result: Synthesis, timeout: float = 60.0) -> di
     """Create the stack's nodes, CRDs and existing namespaces, and start its KEDA and Prometheus;
     wait for Ready nodes, Established CRDs and the external metrics API."""
     cfg = result.config
+    manifests = result.manifests()
     nodes = fake_nodes(cfg)
-    crds = crd_documents(custom_kinds(result))
+    crds = crd_documents(custom_kinds(manifests))
     plane.apply([*crds, *existing_namespaces(cfg), *nodes])
     names = [crd["metadata"]["name"] for crd in crds]
     if names:
         plane.kubectl("wait", "--for=condition=Established", f"--timeout={int(timeout)}s", *(f"crd/{n}" for n in names))
     wait_until_ready(plane, [n["metadata"]["name"] for n in nodes], timeout)
-    scales = any(m["kind"] == "ScaledObject" for m in result.manifests())
+    scales = any(m["kind"] == "ScaledObject" for m in manifests)
     keda = cfg.serving.keda
     if scales and not keda.install:
         url = keda.prometheus_url
