@@ -6,7 +6,8 @@ plays the kubelets of the stack's fake nodes; KEDA's operator and metrics API se
 and query a real Prometheus, which scrapes Triton's series as the test writes them. One scenario runs
 once for the module, step by step, and the tests read what each step left: `pulumi up`, KEDA scaling
 the autoscaling model up on its queue time, up/preview/refresh with the HPA owning the replicas, a
-model version bump, KEDA scaling back down, a model removed from config, `pulumi destroy`.
+model version bump, KEDA scaling back down, KEDA taking a model to zero outside its active hours and
+back in them, a model removed from config, `pulumi destroy`.
 
 The control plane is built by `make cluster` (Go modules, cached); `make test` passes its bin directory
 as MLOPS_CLUSTER_BIN when it exists. Without it (or without the engine) these tests skip, except under
@@ -16,6 +17,7 @@ MLOPS_REQUIRE_CLUSTER=1 (.ci/run), where a missing build fails them.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import re
@@ -179,6 +181,25 @@ def edit_stack(project: Path, change: Any) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
+SCALES_TO_ZERO = "text-embedder"
+"""The stack's model with `replicas.min: 0`: KEDA holds it at one replica inside its active hours only."""
+
+
+def active_hours(inside: bool, now: datetime.datetime | None = None) -> dict[str, str]:
+    """Active hours (UTC, every day) that hold the current time, or that lie two to three hours ahead of it."""
+    hour = (now or datetime.datetime.now(datetime.UTC)).hour
+    start, end = ((hour - 1) % 24, (hour + 2) % 24) if inside else ((hour + 2) % 24, (hour + 3) % 24)
+    return {"start": f"0 {start} * * *", "end": f"0 {end} * * *", "timezone": "UTC"}
+
+
+def set_active_hours(inside: bool) -> Any:
+    def change(config: dict[str, Any]) -> None:
+        (model,) = [m for m in config["mlops-platform:models"] if m["name"] == SCALES_TO_ZERO]
+        model["autoscaling"]["active_hours"] = active_hours(inside)
+
+    return change
+
+
 def wait_for(check: Any, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -208,6 +229,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         ns = cfg.namespaces.serving
         steps["config"] = cfg
         steps["prepared"] = prepare(plane, result)
+        edit_stack(project, set_active_hours(inside=True))  # the model that may scale to zero is up for the first steps
         steps["preview"] = run(project, engine, STACK, "preview")
         steps["up"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
         steps["after_up"] = snapshot(plane, ns)
@@ -253,6 +275,27 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         steps["up_after_scale_down"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
         steps["hpa_events"] = [e for e in items(plane, "events", "-n", ns) if e["involvedObject"]["kind"] == "HorizontalPodAutoscaler"]
 
+        # outside its active hours, with no Triton signal, KEDA takes the model to zero after the 30 s cooldown
+        zero = f"triton-{SCALES_TO_ZERO}"
+        steps["replicas_in_hours"] = _replicas(plane, ns, zero)
+        edit_stack(project, set_active_hours(inside=False))
+        steps["up_out_of_hours"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+        wait_for(lambda: _replicas(plane, ns, zero) == 0 and SCALES_TO_ZERO not in model_pods(plane, ns), timeout=180)
+        steps["replicas_out_of_hours"] = _replicas(plane, ns, zero)
+        steps["pods_out_of_hours"] = model_pods(plane, ns)
+        steps["zero_managers"] = replicas_managers(plane, ns, zero)
+        steps["up_at_zero"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
+        steps["preview_at_zero"] = run(project, engine, STACK, "preview", "--expect-no-changes")
+        # its hours start again: KEDA brings one replica back, and Pulumi still wants nothing
+        edit_stack(project, set_active_hours(inside=True))
+        steps["up_back_in_hours"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+        wait_for(lambda: _ready_replicas(plane, ns, zero) == 1, timeout=120)
+        steps["replicas_back_in_hours"] = _ready_replicas(plane, ns, zero)
+        steps["up_after_wake"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
+        steps["scaler_events"] = [
+            e for e in items(plane, "events", "-n", ns) if e["involvedObject"]["kind"] == "ScaledObject" and e["type"] == "Warning"
+        ]
+
         edit_stack(project, remove)
         steps["up_remove"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
         # the garbage collector removes the model's ReplicaSets and pods after its Deployment
@@ -283,9 +326,9 @@ def hpa_metric(plane: ControlPlane, namespace: str) -> dict[str, Any] | None:
     return external[0] if external else None
 
 
-def replicas_managers(plane: ControlPlane, namespace: str) -> list[str]:
+def replicas_managers(plane: ControlPlane, namespace: str, name: str = MODEL) -> list[str]:
     """The field managers that own the Deployment's spec.replicas."""
-    deployment = json.loads(plane.kubectl("get", "-n", namespace, "deployment", MODEL, "-o", "json", "--show-managed-fields").stdout)
+    deployment = json.loads(plane.kubectl("get", "-n", namespace, "deployment", name, "-o", "json", "--show-managed-fields").stdout)
     return [
         f"{m['manager']}/{m.get('subresource', '')}"
         for m in deployment["metadata"]["managedFields"]
@@ -424,6 +467,28 @@ def test_the_hpa_owns_the_replicas_and_up_preview_refresh_change_nothing(scenari
     for step in ("up_after_scale", "preview_after_scale", "refresh_after_scale", "up_after_scale_down"):
         assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
     assert scenario["replicas_after_scale"] == 3, "pulumi up put the replica count back"
+
+
+def test_keda_scales_a_model_to_zero_outside_its_active_hours_and_back(scenario: dict[str, Any]) -> None:
+    """In its hours the model holds one replica; moved out of them it goes to zero (no pod, no GPU), Pulumi wants no
+    change at zero, and back in its hours KEDA starts a replica again; no ScaledObject warning on the way."""
+    done = scenario.get("up_out_of_hours")
+    assert done is not None and done.returncode == 0, describe(done) if done else "not reached"
+    assert scenario["replicas_in_hours"] == 1
+    assert scenario["replicas_out_of_hours"] == 0 and SCALES_TO_ZERO not in scenario["pods_out_of_hours"]
+    assert "pulumi-kubernetes" not in " ".join(scenario["zero_managers"]), scenario["zero_managers"]
+    for step in ("up_at_zero", "preview_at_zero", "up_back_in_hours", "up_after_wake"):
+        assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
+    assert scenario["replicas_back_in_hours"] == 1
+    assert scenario["scaler_events"] == []
+
+
+def test_active_hours_hold_now_or_lie_ahead() -> None:
+    noon = datetime.datetime(2026, 12, 6, 12, 30, tzinfo=datetime.UTC)
+    assert active_hours(True, noon) == {"start": "0 11 * * *", "end": "0 14 * * *", "timezone": "UTC"}
+    assert active_hours(False, noon) == {"start": "0 14 * * *", "end": "0 15 * * *", "timezone": "UTC"}
+    late = datetime.datetime(2026, 12, 6, 23, 10, tzinfo=datetime.UTC)
+    assert active_hours(True, late)["end"] == "0 1 * * *" and active_hours(False, late)["start"] == "0 1 * * *"
 
 
 def test_a_version_bump_rolls_out_under_the_gpu_quota(scenario: dict[str, Any]) -> None:

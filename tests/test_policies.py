@@ -736,6 +736,15 @@ def test_direct_calls_default_to_the_strict_settings():
     assert not direct("canary-weight-bounds", [aml_endpoint({"blue": 70, "green": 30})], {"maxCanaryPercent": 50.0})
 
 
+def test_a_scaled_object_may_go_to_zero_only_where_the_config_allows_it():
+    to_zero = [deployment(replicas=1), scaled_object("fraud", 0.0)]
+    assert direct("k8s-min-replicas", to_zero, {"minReplicas": 2.0})
+    assert not direct("k8s-min-replicas", to_zero, {"minReplicas": 2.0, "allowScaleToZero": True})
+    # the allowance is for zero only: a floor of 1 under a required 2 still fails, and so does a plain Deployment at 0
+    assert direct("k8s-min-replicas", [deployment(replicas=1), scaled_object("fraud", 1.0)], {"minReplicas": 2.0, "allowScaleToZero": True})
+    assert direct("k8s-min-replicas", [deployment(replicas=0)], {"minReplicas": 1.0, "allowScaleToZero": True})
+
+
 def test_engine_numbers_arrive_as_floats():
     assert not direct("k8s-min-replicas", [deployment(replicas=2)], {"minReplicas": 2.0})
     assert direct("k8s-min-replicas", [deployment(replicas=2)], {"minReplicas": 3.0})

@@ -16,9 +16,10 @@ from typing import Any
 
 import yaml
 
+from components.catalog.coldstart import cold_start_seconds
 from components.config import ConfigError
 from components.endpoints import endpoint_cost
-from components.gpu.cost import HOURS_PER_MONTH, pool_cost, price_reference
+from components.gpu.cost import HOURS_PER_MONTH, idle_nodes, pool_cost, price_reference
 from components.monitoring import write_monitoring
 from components.serving.metrics import canary_rule_group
 from components.serving.model_config import render as render_model_config
@@ -43,19 +44,42 @@ def manifest_path(manifest: dict[str, Any]) -> str:
 
 
 def cost_summary(result: Synthesis) -> dict[str, Any]:
-    """cost.json: each GPU pool at min and max nodes, the stack totals, and the budget."""
+    """cost.json: each GPU pool at min nodes, idle (every model at its minimum) and at max nodes, the stack
+    totals, and the budget."""
     cfg = result.config
     costs = [pool_cost(pool, cfg.cloud.provider) for pool in cfg.gpu_pools]
     endpoints = [endpoint_cost(endpoint, cfg.cloud.provider) for endpoint in cfg.managed_endpoints]
     at_min = round(sum(c.monthly_at_min for c in costs) + sum(e.monthly_at_min for e in endpoints), 2)
     at_max = round(sum(c.monthly_at_max for c in costs) + sum(e.monthly_at_max for e in endpoints), 2)
+    pools: list[dict[str, Any]] = []
+    idle = sum(e.monthly_at_min for e in endpoints)
+    for pool, cost in zip(cfg.gpu_pools, costs, strict=True):
+        nodes = idle_nodes(pool, cfg.models, cfg.guardrails.min_replicas)
+        monthly_idle = round(cost.hourly_per_node * nodes * HOURS_PER_MONTH, 2)
+        idle += monthly_idle
+        pools.append(
+            {
+                **cost.as_dict(),
+                "idle_nodes": nodes,
+                "monthly_idle_usd": monthly_idle,
+                "scale_to_zero_models": [m.name for m in cfg.models if m.gpu_pool == pool.name and m.scales_to_zero],
+            }
+        )
+    idle = round(idle, 2)
+    to_zero = [
+        {"model": m.name, "cold_start_seconds": cold_start_seconds(cfg.cloud.provider, m.load_timeout_seconds)}
+        for m in cfg.models
+        if m.scales_to_zero
+    ]
     return {
         "currency": "USD",
         "hours_per_month": HOURS_PER_MONTH,
         "prices": price_reference(cfg.cloud.provider),
-        "gpu_pools": [c.as_dict() for c in costs],
+        "gpu_pools": pools,
         "managed_endpoints": [e.as_dict() for e in endpoints],
+        "scale_to_zero": to_zero,
         "total_monthly_at_min_usd": at_min,
+        "total_monthly_idle_usd": idle,
         "total_monthly_at_max_usd": at_max,
         "monthly_budget_usd": cfg.budget.monthly_usd,
         "budget_used_at_max_percent": round(100 * at_max / cfg.budget.monthly_usd, 1),
@@ -68,23 +92,36 @@ def _cost_lines(cost: dict[str, Any]) -> list[str]:
         "",
         f"GPU node pools and managed endpoints, {cost['prices']}.",
         "",
-        "| pool | instance | capacity | $/node-hour | nodes | at min | at max |",
-        "|---|---|---|---:|---|---:|---:|",
+        "| pool | instance | capacity | $/node-hour | nodes | at min | idle | at max |",
+        "|---|---|---|---:|---|---:|---:|---:|",
     ]
     for p in cost["gpu_pools"]:
         lines.append(
             f"| {p['pool']} | `{p['instance_type']}` | {p['price_basis']} | {p['hourly_per_node_usd']:.4f} | "
-            f"{p['min_nodes']}-{p['max_nodes']} | ${p['monthly_at_min_usd']:,.2f} | ${p['monthly_at_max_usd']:,.2f} |"
+            f"{p['min_nodes']}-{p['max_nodes']} | ${p['monthly_at_min_usd']:,.2f} | ${p['monthly_idle_usd']:,.2f} "
+            f"({p['idle_nodes']}) | ${p['monthly_at_max_usd']:,.2f} |"
         )
     for e in cost["managed_endpoints"]:
         hourly = "per request" if e["hourly_per_instance_usd"] is None else f"{e['hourly_per_instance_usd']:.4f}"
         instances = f"{e['min_instances']}-{e['max_instances']}" + (f" +{e['candidate_instances']}" if e["candidate_instances"] else "")
         lines.append(
             f"| endpoint {e['endpoint']} | `{e['instance_type']}` | {e['price_basis']} | {hourly} | {instances} | "
-            f"${e['monthly_at_min_usd']:,.2f} | ${e['monthly_at_max_usd']:,.2f} |"
+            f"${e['monthly_at_min_usd']:,.2f} | ${e['monthly_at_min_usd']:,.2f} | ${e['monthly_at_max_usd']:,.2f} |"
         )
     lines += [
-        f"| **total** | | | | | **${cost['total_monthly_at_min_usd']:,.2f}** | **${cost['total_monthly_at_max_usd']:,.2f}** |",
+        f"| **total** | | | | | **${cost['total_monthly_at_min_usd']:,.2f}** | **${cost['total_monthly_idle_usd']:,.2f}** "
+        f"| **${cost['total_monthly_at_max_usd']:,.2f}** |",
+        "",
+        "Idle: the nodes (in brackets) every model needs at its minimum replicas, at least the pool's minimum.",
+    ]
+    for model in cost["scale_to_zero"]:
+        wait = model["cold_start_seconds"]
+        back = f"up to {wait // 60} min" if wait is not None else "as long as the cluster takes to give it a node"
+        lines.append(
+            f"{model['model']} scales to zero when idle outside its active hours and counts $0 of idle GPU cost; when its "
+            f"hours start it serves again after {back} (node, image pull, model load: components/catalog/coldstart.py)."
+        )
+    lines += [
         "",
         f"Budget ${cost['monthly_budget_usd']:,.0f}/month: "
         f"GPU pools and endpoints at max use {cost['budget_used_at_max_percent']} % of it.",

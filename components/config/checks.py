@@ -206,7 +206,16 @@ def _model_issues(s: Sections) -> list[Issue]:
             scheme = REPOSITORY_SCHEMES[s.cloud.provider]
             if not model.repository_uri.startswith(scheme):
                 issues.append((f"{path}.repository_uri", model.repository_uri, f"a URI starting with '{scheme}' on {s.cloud.provider}"))
-        if model.replicas.min < min_replicas:
+        if model.scales_to_zero:
+            if s.guardrails is not None and not s.guardrails.allow_scale_to_zero:
+                issues.append(
+                    (
+                        f"{path}.replicas.min",
+                        0,
+                        f"at least {min_replicas}: guardrails.allow_scale_to_zero is false in {s.environment}",
+                    )
+                )
+        elif model.replicas.min < min_replicas:
             issues.append(
                 (f"{path}.replicas.min", model.replicas.min, f"at least {min_replicas} (guardrails.min_replicas in {s.environment})")
             )

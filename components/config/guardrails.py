@@ -15,6 +15,7 @@ _RELAXED: dict[str, Any] = {
     "require_auth": False,
     "min_replicas": 1,
     "require_ha_database": False,
+    "allow_scale_to_zero": True,
 }
 _STRICT: dict[str, Any] = {
     "allow_spot": False,
@@ -23,10 +24,11 @@ _STRICT: dict[str, Any] = {
     "require_auth": True,
     "min_replicas": 2,
     "require_ha_database": True,
+    "allow_scale_to_zero": False,
 }
 GUARDRAIL_DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": _RELAXED,
-    "staging": {**_RELAXED, "require_auth": True},
+    "staging": {**_RELAXED, "require_auth": True, "allow_scale_to_zero": False},
     "canary": _STRICT,
     "prod": _STRICT,
 }
@@ -53,3 +55,6 @@ class Guardrails(StrictModel):
         ge=1, le=10, description="Minimum replicas of every serving and tracking workload. Default: 2 in canary and prod, else 1."
     )
     require_ha_database: bool = Field(description="The MLflow database must have a standby. Default: true in canary and prod.")
+    allow_scale_to_zero: bool = Field(
+        description="Models may set `replicas.min: 0` and scale to zero outside their active hours. Default: true in dev only."
+    )

@@ -59,13 +59,55 @@ class DynamicBatching(StrictModel):
 class Replicas(StrictModel):
     """Replica bounds; the autoscaler moves between them."""
 
-    min: int = Field(default=1, ge=1, le=100, description="Minimum replicas (at least 1). Default: 1.")
+    min: int = Field(
+        default=1,
+        ge=0,
+        le=100,
+        description="Minimum replicas; 0 scales the model to zero when it is idle outside `autoscaling.active_hours` "
+        "(where guardrails.allow_scale_to_zero). Default: 1.",
+    )
     max: int = Field(default=1, ge=1, le=100, description="Maximum replicas. Default: 1.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Replicas:
         if self.min > self.max:
             raise_issues([("min", self.min, f"at most max ({self.max})")])
+        return self
+
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?-]+$")
+
+
+class ActiveHours(StrictModel):
+    """When a model that may scale to zero (`replicas.min: 0`) keeps at least one replica.
+
+    KEDA's cron trigger holds one replica from `start` until `end`; outside the window the model scales
+    to zero once its Triton signal has read 0 for `cooldown_seconds`, and it comes back at the next
+    `start`. The gateway cannot wake it earlier: at zero replicas Envoy Gateway answers the model's route
+    itself (HTTP 500), so no per-model request signal exists to activate on.
+    """
+
+    start: str = Field(description="Cron expression (minute hour day-of-month month day-of-week) that opens the window. Required.")
+    end: str = Field(description="Cron expression that closes the window. Required.")
+    timezone: str = Field(default="UTC", description="IANA time zone both expressions are read in, e.g. `Europe/Berlin`. Default: `UTC`.")
+
+    @model_validator(mode="after")
+    def _valid(self) -> ActiveHours:
+        import zoneinfo
+
+        issues: list[Issue] = []
+        for field in ("start", "end"):
+            value = getattr(self, field)
+            parts = value.split()
+            if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+                issues.append((field, value, "a cron expression of five fields: minute hour day-of-month month day-of-week"))
+        if self.start.split() == self.end.split():
+            issues.append(("end", self.end, "a time other than start"))
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            issues.append(("timezone", self.timezone, "an IANA time zone name such as UTC or Europe/Berlin"))
+        raise_issues(issues)
         return self
 
 
@@ -95,7 +137,12 @@ class Autoscaling(StrictModel):
         default=300,
         ge=0,
         le=3600,
-        description="Stabilisation before scaling down: the largest replica count proposed in this window wins. Default: 300.",
+        description="Stabilisation before scaling down: the largest replica count proposed in this window wins; with "
+        "`replicas.min: 0` also how long the signal must read 0 before the model scales to zero. Default: 300.",
+    )
+    active_hours: ActiveHours | None = Field(
+        default=None,
+        description="`replicas.min: 0` only, and required there: the window in which the model keeps one replica. Default: none.",
     )
 
     @model_validator(mode="after")
@@ -191,6 +238,18 @@ class ModelConfig(StrictModel):
                     "queue_time or inference_rate: a CPU-only model exports no GPU metrics to scale on",
                 )
             )
+        if self.replicas.min == 0 and self.autoscaling.active_hours is None:
+            issues.append(
+                (
+                    "autoscaling.active_hours",
+                    None,
+                    "a window (start, end) when replicas.min is 0: the schedule is what brings the model back from zero",
+                )
+            )
+        if self.replicas.min > 0 and self.autoscaling.active_hours is not None:
+            issues.append(("autoscaling.active_hours", "set", "not set: active hours apply to a model with replicas.min 0 only"))
+        if self.replicas.min == 0 and self.canary is not None:
+            issues.append(("replicas.min", 0, "at least 1 during a canary: the candidate is judged against a stable track that serves"))
         if self.canary is not None and self.canary.version == self.version:
             issues.append(("canary.version", self.canary.version, f"a version other than the stable version {self.version}"))
         if self.dynamic_batching is not None:
@@ -206,6 +265,11 @@ class ModelConfig(StrictModel):
             issues.append(("outputs", name, "tensor names unique across inputs and outputs"))
         raise_issues(issues)
         return self
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """Idle outside its active hours, the model holds no replica and no GPU."""
+        return self.replicas.min == 0
 
     @property
     def autoscales(self) -> bool:

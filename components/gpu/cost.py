@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, InstanceOffer, offer_for
 from ..config.gpu import GpuPoolConfig
+from ..config.serving import ModelConfig
 
 HOURS_PER_MONTH = 730
 
@@ -72,6 +75,21 @@ def pool_cost(pool: GpuPoolConfig, cloud: str) -> PoolCost:
     else:
         hourly, basis = offer.on_demand_hourly_usd, "on_demand"
     return PoolCost(pool.name, offer.instance_type, pool.capacity, hourly, basis, pool.min_nodes, pool.max_nodes)
+
+
+def idle_nodes(pool: GpuPoolConfig, models: Sequence[ModelConfig], candidate_replicas: int) -> int:
+    """Nodes the pool keeps when every model on it sits at its minimum, at least ``min_nodes``.
+
+    A model that scales to zero holds no GPU when idle, so it counts 0 here; a canary's candidate counts
+    its ``candidate_replicas``. GPUs are summed per pool (no bin-packing loss), so this is a lower bound.
+    """
+    gpus = 0
+    for model in models:
+        if model.gpu_pool != pool.name:
+            continue
+        pods = model.replicas.min + (candidate_replicas if model.canary is not None else 0)
+        gpus += model.gpus_per_replica * pods
+    return max(pool.min_nodes, math.ceil(gpus / pool.schedulable_gpus_per_node))
 
 
 def price_reference(cloud: str) -> str:

@@ -99,7 +99,9 @@ class TritonDeployment(pulumi.ComponentResource):
             "app.kubernetes.io/instance": model.name,
             "mlops.platform/model": model.name,
         }
-        tracks = [("stable", model.version, model.replicas.min)]
+        # a model that may scale to zero starts with one replica, so `pulumi up` sees the version load; KEDA
+        # takes it to zero when it is idle outside its active hours
+        tracks = [("stable", model.version, max(model.replicas.min, 1))]
         if model.canary is not None:
             tracks.append(("canary", model.canary.version, args.canary_replicas))
         self.config_pbtxt: dict[str, str] = {}
@@ -205,6 +207,8 @@ class TritonDeployment(pulumi.ComponentResource):
                 "minReplicaCount": model.replicas.min,
                 "maxReplicaCount": model.replicas.max,
                 "pollingInterval": args.polling_interval_seconds,
+                # KEDA's own wait before 1 -> 0 (its HPA never goes below 1): the same cooldown as any scale-down
+                **({"cooldownPeriod": model.autoscaling.cooldown_seconds} if model.scales_to_zero else {}),
                 "advanced": {
                     "horizontalPodAutoscalerConfig": {
                         "name": deployment,

@@ -56,10 +56,12 @@ METRIC_TYPES = {"queue_time": "Value", "inference_rate": "AverageValue", "gpu_ut
 
 
 def scaling_triggers(model: ModelConfig, namespace: str, prometheus_url: str | None) -> list[dict[str, Any]]:
-    """KEDA triggers of an autoscaling model: its Triton signal from Prometheus and, where configured, CPU.
+    """KEDA triggers of an autoscaling model: its Triton signal from Prometheus, its active hours where it
+    scales to zero and, where configured, CPU.
 
     The larger proposal wins, as with any HPA of several metrics. Without a Prometheus only CPU is left
-    (validation refuses a model that would then have no trigger).
+    (validation refuses a model that would then have no trigger). KEDA never activates a model from zero
+    on CPU: the active hours (and a Triton signal above 0) do.
     """
     target = model.autoscaling.target
     triggers: list[dict[str, Any]] = []
@@ -73,10 +75,21 @@ def scaling_triggers(model: ModelConfig, namespace: str, prometheus_url: str | N
                     "serverAddress": prometheus_url.rstrip("/"),
                     "query": scaling_query(model, namespace),
                     "threshold": _number(target),
-                    # no series (new pods, or Prometheus lost them) reads as 0 instead of failing the HPA: the model
-                    # drifts to replicas.min after the cooldown, never below it
+                    # no series (new pods, none at zero replicas, or Prometheus lost them) reads as 0 instead of failing
+                    # the HPA: the model drifts to replicas.min after the cooldown; it is active while the signal is above 0
                     "ignoreNullValues": "true",
                 },
+            }
+        )
+    hours = model.autoscaling.active_hours
+    if model.scales_to_zero and hours is not None:
+        # one replica inside the window; outside it this trigger is inactive and KEDA scales the model to zero
+        # once every other trigger is inactive too (the Triton signal reads 0) for the cooldown
+        triggers.append(
+            {
+                "type": "cron",
+                "name": "active-hours",
+                "metadata": {"timezone": hours.timezone, "start": hours.start, "end": hours.end, "desiredReplicas": "1"},
             }
         )
     if model.autoscaling.cpu_utilization is not None:

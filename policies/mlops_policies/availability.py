@@ -15,7 +15,7 @@ from pulumi_policy import EnforcementLevel, PolicyResource, ReportViolation, Sta
 
 from . import wire
 from .kubernetes import EXEMPT_NAMESPACES_PROPERTY, SYSTEM_NAMESPACES, describe, kind_of
-from .settings import AnyPolicy, message, schema, setting_number, setting_strings, setting_text, settings
+from .settings import AnyPolicy, message, schema, setting_flag, setting_number, setting_strings, setting_text, settings
 
 AVAILABILITY_KINDS = ("Deployment", "StatefulSet")
 ZONE_KEYS = ["topology.kubernetes.io/zone"]
@@ -161,6 +161,12 @@ def _blocks_all_disruption(pdb: PolicyResource, replicas: float) -> bool:
 
 _REPLICAS_SCHEMA = schema(
     minReplicas={"type": "integer", "minimum": 1, "default": 2, "description": "Fewest replicas a Deployment/StatefulSet may run."},
+    allowScaleToZero={
+        "type": "boolean",
+        "default": False,
+        "description": "A KEDA ScaledObject may scale its workload to zero (a model idle outside its active hours); "
+        "once it holds replicas, its minimum is checked as usual.",
+    },
     **_EXEMPT,
 )
 
@@ -168,8 +174,12 @@ _REPLICAS_SCHEMA = schema(
 def _check_min_replicas(args: StackValidationArgs, report: ReportViolation) -> None:
     values = settings(args, _REPLICAS_SCHEMA)
     required = setting_number(values, "minReplicas", 2)
+    to_zero = setting_flag(values, "allowScaleToZero", False)
     for workload in workloads(args.resources, values):
         minimum = minimum_replicas(workload, args.resources)
+        scaler = autoscaler_for(workload, args.resources)
+        if to_zero and minimum == 0 and scaler is not None and kind_of(scaler.resource_type) == "ScaledObject":
+            continue
         if minimum < required:
             scaled = autoscaler_for(workload, args.resources) is not None
             report(
