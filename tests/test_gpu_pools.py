@@ -17,6 +17,7 @@ from components.config.cloud import CloudConfig
 from components.config.gpu import GpuOperatorConfig, GpuPoolConfig
 from components.gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
 from components.gpu.cost import EXISTING_NODES, HOURS_PER_MONTH
+from components.identity.names import gcp_account_id
 from tools.synth import cost_summary
 from tools.synthesis import ROOT
 
@@ -175,7 +176,7 @@ def test_gke_pool_sharing(pulumi_mocks, run_pulumi, sharing, expected):
     assert inputs["nodeConfig"]["spot"] is False
     assert "taints" not in inputs["nodeConfig"] or inputs["nodeConfig"]["taints"] == []  # GKE adds the GPU taint itself
     assert inputs["nodeConfig"]["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
-    assert inputs["nodeConfig"]["serviceAccount"] == "gke-gpu-l4@acme-ml.iam.gserviceaccount.com"
+    assert inputs["nodeConfig"]["serviceAccount"] == f"{gcp_account_id('gpu', 'l4', 'ml')}@acme-ml.iam.gserviceaccount.com"
     assert "nvidia.com/device-plugin.config" not in inputs["nodeConfig"]["labels"]
     assert {"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"} in pool.wiring.tolerations
 

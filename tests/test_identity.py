@@ -9,6 +9,10 @@ import pytest
 
 from components.config.cloud import CloudConfig
 from components.identity import ObjectStoreGrant, StoreLocation, WorkloadIdentity, WorkloadIdentityArgs
+from components.identity.names import GCP_ACCOUNT_ID, gcp_account_id
+from tools.synthesis import Synthesis
+
+from .conftest import stack_values, synth_values
 
 CLOUDS = {
     "aws": CloudConfig(provider="aws", region="us-east-1"),
@@ -67,7 +71,8 @@ def test_irsa_role_trusts_only_this_service_account_and_reads_only_its_prefix(pu
 
 def test_gke_workload_identity_binds_namespace_and_account(pulumi_mocks, run_pulumi):
     _, sa = declare(pulumi_mocks, run_pulumi, "gcp", [ObjectStoreGrant("gs://acme-models/triton", write=True)])
-    assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] == "wi-triton-fraud@acme-ml.iam.gserviceaccount.com"
+    email = f"{gcp_account_id('wi', 'triton-fraud', 'ml')}@acme-ml.iam.gserviceaccount.com"
+    assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] == email
     bucket = next(r for r in pulumi_mocks.records if r["type"] == "gcp:storage/bucketIAMMember:BucketIAMMember")["inputs"]
     assert (bucket["bucket"], bucket["role"]) == ("acme-models", "roles/storage.objectUser")
     wi = next(r for r in pulumi_mocks.records if r["type"] == "gcp:serviceaccount/iAMMember:IAMMember")["inputs"]
@@ -85,3 +90,41 @@ def test_azure_workload_identity_federates_and_scopes_to_the_container(pulumi_mo
     assert role["scope"].endswith("/storageAccounts/acmemodels/blobServices/default/containers/triton")
     assert role["roleDefinitionId"].endswith("/roleDefinitions/2a2b9908-6ea1-4ae2-8e65-a410df84e7d1")
     assert role["principalType"] == "ServicePrincipal"
+
+
+def _account_ids(result: Synthesis) -> list[str]:
+    return [r["inputs"]["accountId"] for r in result.of_type("gcp:serviceaccount/account:Account")]
+
+
+def test_gcp_account_ids_are_valid_and_distinct_for_names_that_share_their_start(pulumi_mocks):
+    a = gcp_account_id("wi", "triton-recommendation-ranker-a", "ml")
+    b = gcp_account_id("wi", "triton-recommendation-ranker-b", "ml")
+    assert a != b and a[:-7] == b[:-7] == "wi-triton-recommendatio", (a, b)
+    for account_id in (a, b, gcp_account_id("gpu", "x", "ml"), gcp_account_id("wi", "-" * 40, "ml")):
+        assert GCP_ACCOUNT_ID.match(account_id) and len(account_id) <= 30, account_id
+    assert gcp_account_id("wi", "triton-fraud", "ml") == gcp_account_id("wi", "triton-fraud", "ml"), "stable"
+    assert gcp_account_id("wi", "triton-fraud", "ml") != gcp_account_id("wi", "triton-fraud", "other-cluster")
+
+
+def test_two_stacks_in_one_gcp_project_name_no_account_alike():
+    """prod-gcp and a copy of it under another stack name (same project): every account id differs, and within
+    each stack every id is unique and valid."""
+    values = stack_values("prod-gcp")
+    first, second = synth_values(values, stack="prod-gcp"), synth_values(values, stack="prod-gcp-eu")
+    ids, other = _account_ids(first), _account_ids(second)
+    assert ids and len(set(ids)) == len(ids) and all(GCP_ACCOUNT_ID.match(i) for i in ids)
+    assert not set(ids) & set(other)
+    assert _account_ids(synth_values(values, stack="prod-gcp")) == ids, "the same stack keeps its names"
+
+
+def test_two_stacks_granting_on_one_azure_container_use_distinct_role_assignment_names():
+    values = stack_values("prod-azure")
+
+    def names(stack: str) -> list[str]:
+        records = synth_values(values, stack=stack).of_type("azure-native:authorization:RoleAssignment")
+        return [r["inputs"]["roleAssignmentName"] for r in records]
+
+    first, second = names("prod-azure"), names("prod-azure-blue")
+    assert first and len(set(first)) == len(first)
+    assert not set(first) & set(second)
+    assert names("prod-azure") == first

@@ -26,6 +26,7 @@ from components.config.mlflow import (
     MlflowResources,
     mlflow_issues,
 )
+from components.identity.names import gcp_account_id
 from components.mlflow import DATABASE_SIZES, MlflowServer, MlflowServerArgs, database_size
 from components.mlflow.gcp import network_self_link
 from components.mlflow.server import allowed_hosts
@@ -365,7 +366,7 @@ def test_gcs_bucket_and_workload_identity(pulumi_mocks, run_pulumi):
     assert member == {
         "bucket": server.bucket,
         "role": "roles/storage.objectUser",
-        "member": "serviceAccount:wi-mlflow@acme-ml.iam.gserviceaccount.com",
+        "member": f"serviceAccount:{gcp_account_id('wi', 'mlflow', 'ml-prod')}@acme-ml.iam.gserviceaccount.com",
     }
     wi = one(pulumi_mocks, "gcp:serviceaccount/iAMMember:IAMMember")["inputs"]
     assert wi["member"] == "serviceAccount:acme-ml.svc.id.goog[mlflow/mlflow]"

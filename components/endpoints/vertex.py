@@ -10,6 +10,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from ..catalog.offers import endpoint_offer
+from ..identity.names import gcp_account_id
 from .vertex_deploy import VertexDeploymentProvider, VertexModelDeployment
 
 if TYPE_CHECKING:
@@ -45,9 +46,9 @@ def bucket_of(uri: str) -> str:
 
 
 def service_account_id(physical_name: str) -> str:
-    """6-30 characters, lowercase letters, digits and '-', starting with a letter."""
-    digest = hashlib.sha256(physical_name.encode()).hexdigest()[:6]
-    return f"vtx-{physical_name[:19].rstrip('-')}-{digest}"
+    """The endpoint's service-account id: valid, and distinct for two stacks in one project (the physical name
+    is per environment only)."""
+    return gcp_account_id("vtx", physical_name)
 
 
 def deployment_props(

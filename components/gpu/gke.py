@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 
 from ..catalog.offers import InstanceOffer
 from ..config.gpu import GPU_TAINT_KEY
+from ..identity.names import gcp_account_id
 from .wiring import EFFECTS, PoolWiring
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def node_pool(
     project = args.cloud.project
     account = gcp.serviceaccount.Account(
         f"{name}-nodes",
-        account_id=f"gke-gpu-{pool.name}"[:30].rstrip("-"),
+        account_id=gcp_account_id("gpu", pool.name, args.cluster_name),
         display_name=f"GKE GPU pool {pool.name}",
         project=project,
         opts=opts,

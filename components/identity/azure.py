@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import TYPE_CHECKING
 
 import pulumi
 from pulumi_azure_native import authorization, containerservice, managedidentity
+
+from .names import azure_role_assignment_name
 
 if TYPE_CHECKING:
     from . import CloudBinding, ObjectStoreGrant, StoreLocation, WorkloadIdentityArgs
@@ -57,8 +58,8 @@ def bind(
         role = BLOB_CONTRIBUTOR if grant.write else BLOB_READER
         authorization.RoleAssignment(
             f"{name}-blob-{i}",
-            # Role assignment names are GUIDs; derive one so the same grant keeps the same name.
-            role_assignment_name=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{name}/{location.bucket}/{location.container}/{role}")),
+            # role assignment names are GUIDs: derive one so the same grant keeps its name, and another stack's differs
+            role_assignment_name=azure_role_assignment_name(name, location.bucket, location.container or "", role),
             principal_id=identity.principal_id,
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=f"/subscriptions/{cloud.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",

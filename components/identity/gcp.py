@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_gcp as gcp
 
+from .names import gcp_account_id
+
 if TYPE_CHECKING:
     from . import CloudBinding, ObjectStoreGrant, StoreLocation, WorkloadIdentityArgs
 
@@ -20,7 +22,7 @@ def bind(
     project = args.cloud.project or ""
     account = gcp.serviceaccount.Account(
         f"{name}-gsa",
-        account_id=f"wi-{args.service_account}"[:30].rstrip("-"),
+        account_id=gcp_account_id("wi", args.service_account, args.cluster_name),
         display_name=f"Workload identity of {args.service_account}",
         project=project,
         opts=opts,
