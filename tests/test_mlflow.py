@@ -402,7 +402,7 @@ def test_azure_flexible_server_private_zone_redundant_and_locked_in_prod(pulumi_
             "privateDnsZoneArmResourceId": AZURE_NETWORK["private_dns_zone_id"],
             "publicNetworkAccess": "Disabled",
         },
-        "authConfig": {"passwordAuth": "enabled", "activeDirectoryAuth": "disabled", "tenantId": ""},
+        "authConfig": {"passwordAuth": "Enabled", "activeDirectoryAuth": "Disabled", "tenantId": ""},
         "administratorLogin": "mlflow",
         "administratorLoginPassword": REDACTED,
         "tags": {**TAGS, "app": "mlflow"},

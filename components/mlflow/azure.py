@@ -48,7 +48,7 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
             public_network_access=dbforpostgresql.ServerPublicNetworkAccessState.DISABLED,
         ),
         auth_config=dbforpostgresql.AuthConfigArgs(
-            password_auth=dbforpostgresql.PasswordAuth.ENABLED, active_directory_auth=dbforpostgresql.ActiveDirectoryAuth.DISABLED
+            password_auth=dbforpostgresql.PasswordBasedAuth.ENABLED, active_directory_auth=dbforpostgresql.MicrosoftEntraAuth.DISABLED
         ),
         administrator_login=DB_USER,
         administrator_login_password=password,
