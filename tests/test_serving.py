@@ -24,7 +24,7 @@ from components.serving.rollback import SCRIPT, CanaryRollback, CanaryRollbackAr
 from tools.crd_schemas import wire_form
 from tools.synthesis import Synthesis
 
-from .conftest import STACKS, stack_values
+from .conftest import STACKS, stack_values, synth_values
 from .test_monitoring_stack import API_SERVER, PROMETHEUS_POD_LABELS, Peer, pod_template, reachable
 
 
@@ -228,12 +228,39 @@ def test_gateway_auth_limits_and_tls(shipped):
     assert provider["issuer"] == "https://login.acme.example/realms/ml" and provider["remoteJWKS"]["uri"].endswith("/certs")
     assert provider["claimToHeaders"] == [{"claim": "sub", "header": "x-client-id"}]
     limits = objects(result, "BackendTrafficPolicy")["inference-limits"]["spec"]
-    rule = limits["rateLimit"]["global"]["rules"][0]
-    assert rule["limit"] == {"requests": 50, "unit": "Second"}
-    assert rule["clientSelectors"] == [{"headers": [{"name": "x-client-id", "type": "Distinct"}]}]
+    per_client, *per_ip = limits["rateLimit"]["global"]["rules"]
+    assert per_client == {
+        "clientSelectors": [{"headers": [{"name": "x-client-id", "type": "Distinct"}]}],
+        "limit": {"requests": 50, "unit": "Second"},
+    }
+    # a token without the claim, or a client rotating tokens, still meets a per-address ceiling
+    assert [(r["clientSelectors"], r["limit"]["requests"]) for r in per_ip] == [
+        ([{"sourceCIDR": {"type": "Distinct", "value": "0.0.0.0/0"}}], 500),
+        ([{"sourceCIDR": {"type": "Distinct", "value": "::/0"}}], 500),
+    ]
     assert limits["timeout"] == {"http": {"requestTimeout": "30s"}}
-    assert objects(result, "ClientTrafficPolicy")["inference-client"]["spec"]["connection"] == {"bufferLimit": "16Mi"}
+    client = objects(result, "ClientTrafficPolicy")["inference-client"]["spec"]
+    assert client["connection"] == {"bufferLimit": "16Mi"}
+    assert client["headers"] == {"earlyRequestHeaders": {"remove": ["x-client-id"]}}, "a client cannot pick its own rate-limit key"
     assert "SecurityPolicy" not in {m["kind"] for m in shipped["dev"].manifests()}  # dev: auth none
+    dev = objects(shipped["dev"], "BackendTrafficPolicy")["inference-limits"]["spec"]["rateLimit"]["global"]["rules"]
+    assert [r["clientSelectors"][0]["sourceCIDR"]["value"] for r in dev] == ["0.0.0.0/0", "::/0"], "without auth: per client IP"
+    assert all(r["limit"]["requests"] == 50 for r in dev)
+
+
+def test_the_rate_limit_claim_and_ip_ceiling_are_configurable_with_jwt_only():
+    values = stack_values("prod")
+    values["serving"]["gateway"].update(rate_limit_claim="azp", rate_limit_ip_rps=2000)
+    result = synth_values(values, stack="prod")
+    (provider,) = objects(result, "SecurityPolicy")["inference-auth"]["spec"]["jwt"]["providers"]
+    assert provider["claimToHeaders"] == [{"claim": "azp", "header": "x-client-id"}]
+    rules = objects(result, "BackendTrafficPolicy")["inference-limits"]["spec"]["rateLimit"]["global"]["rules"]
+    assert [r["limit"]["requests"] for r in rules] == [50, 2000, 2000]
+    dev = stack_values("dev")
+    dev["serving"]["gateway"].update(rate_limit_claim="azp", rate_limit_ip_rps=10)
+    with pytest.raises(ConfigError) as caught:
+        validate_platform("dev", dev, set(), allow_missing_secrets=True)
+    assert {"serving.gateway.rate_limit_claim", "serving.gateway.rate_limit_ip_rps"} <= {i.path for i in caught.value.issues}
 
 
 def test_prod_requires_digests_and_gateway_auth():

@@ -345,7 +345,26 @@ class GatewayConfig(StrictModel):
         description="Namespace of the gateway's proxies; only they may reach Triton's HTTP and gRPC ports. "
         "Default: `envoy-gateway-system`.",
     )
-    rate_limit_rps: int = Field(default=50, ge=1, le=100000, description="Requests per second per client (the token's `sub`). Default: 50.")
+    rate_limit_rps: int = Field(
+        default=50,
+        ge=1,
+        le=100000,
+        description="Requests per second per client: per value of `rate_limit_claim` with `jwt`, else per client IP. Default: 50.",
+    )
+    rate_limit_claim: str = Field(
+        default="sub",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+        description="`jwt` only: the token claim (dots for a nested one, e.g. `azp` or `realm.client`) that tells clients "
+        "apart for the rate limit. Default: `sub`.",
+    )
+    rate_limit_ip_rps: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000000,
+        description="`jwt` only: requests per second per client IP, over all tokens: bounds a token without the claim "
+        "and a client that rotates tokens; set it above the traffic of the largest NAT in front of the gateway. "
+        "Default: 10 x `rate_limit_rps`.",
+    )
     max_request_mb: int = Field(default=16, ge=1, le=1024, description="Largest request body in MiB. Default: 16.")
     request_timeout_seconds: int = Field(default=30, ge=1, le=3600, description="Upstream request timeout in seconds. Default: 30.")
 
@@ -360,6 +379,9 @@ class GatewayConfig(StrictModel):
                     issues.append((field, None, "a value: required when auth is 'jwt'"))
         elif self.jwt_issuer or self.jwt_jwks_uri or self.jwt_audiences:
             issues.append(("auth", self.auth, "'jwt' when jwt_* fields are set"))
+        if self.auth != "jwt":
+            for field in sorted({"rate_limit_claim", "rate_limit_ip_rps"} & self.model_fields_set):
+                issues.append((field, getattr(self, field), "not set: without jwt auth the gateway limits per client IP"))
         raise_issues(issues)
         return self
 

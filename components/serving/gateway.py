@@ -12,7 +12,9 @@ from ..config.serving import GatewayConfig
 
 GATEWAY_NAME = "inference"
 CLIENT_HEADER = "x-client-id"
-"""Set from the token's `sub` claim by the gateway; rate limits count per value."""
+"""Set from the token's `rate_limit_claim` by the gateway (never by the client: it is removed on arrival);
+rate limits count per value."""
+ANY_IPV4, ANY_IPV6 = "0.0.0.0/0", "::/0"
 
 
 def gateway_spec(cfg: GatewayConfig) -> dict[str, Any]:
@@ -37,40 +39,60 @@ def _target() -> list[dict[str, str]]:
 
 
 def security_policy_spec(cfg: GatewayConfig) -> dict[str, Any]:
-    """JWT validation against the issuer's JWKS; the `sub` claim becomes the client id header."""
+    """JWT validation against the issuer's JWKS; the rate-limit claim becomes the client id header."""
     provider: dict[str, Any] = {
         "name": "oidc",
         "issuer": cfg.jwt_issuer,
         "remoteJWKS": {"uri": cfg.jwt_jwks_uri},
-        "claimToHeaders": [{"claim": "sub", "header": CLIENT_HEADER}],
+        "claimToHeaders": [{"claim": cfg.rate_limit_claim, "header": CLIENT_HEADER}],
     }
     if cfg.jwt_audiences:
         provider["audiences"] = list(cfg.jwt_audiences)
     return {"targetRefs": _target(), "jwt": {"providers": [provider]}}
 
 
+def rate_limit_rules(cfg: GatewayConfig) -> list[dict[str, Any]]:
+    """Every request counts against a per-client limit.
+
+    With `jwt`: per value of the token's claim (the client id header the gateway sets once the token is
+    valid), and per client IP over all tokens at `rate_limit_ip_rps`, which also bounds a token that lacks the
+    claim (its requests carry no client id, and Envoy generates no descriptor for an absent header). Without
+    auth: per client IP at `rate_limit_rps`. IPv4 and IPv6 each get a rule. The IP is the one Envoy sees, so
+    behind a cloud load balancer the client address must be preserved (externalTrafficPolicy Local, or PROXY).
+    """
+
+    def per_ip(rps: int) -> list[dict[str, Any]]:
+        return [
+            {"clientSelectors": [{"sourceCIDR": {"type": "Distinct", "value": cidr}}], "limit": {"requests": rps, "unit": "Second"}}
+            for cidr in (ANY_IPV4, ANY_IPV6)
+        ]
+
+    if cfg.auth != "jwt":
+        return per_ip(cfg.rate_limit_rps)
+    per_client = {
+        "clientSelectors": [{"headers": [{"name": CLIENT_HEADER, "type": "Distinct"}]}],
+        "limit": {"requests": cfg.rate_limit_rps, "unit": "Second"},
+    }
+    return [per_client, *per_ip(cfg.rate_limit_ip_rps or 10 * cfg.rate_limit_rps)]
+
+
 def backend_traffic_spec(cfg: GatewayConfig) -> dict[str, Any]:
     """Per-client request rate limit and the upstream request timeout."""
     return {
         "targetRefs": _target(),
-        "rateLimit": {
-            "type": "Global",
-            "global": {
-                "rules": [
-                    {
-                        "clientSelectors": [{"headers": [{"name": CLIENT_HEADER, "type": "Distinct"}]}],
-                        "limit": {"requests": cfg.rate_limit_rps, "unit": "Second"},
-                    }
-                ]
-            },
-        },
+        "rateLimit": {"type": "Global", "global": {"rules": rate_limit_rules(cfg)}},
         "timeout": {"http": {"requestTimeout": f"{cfg.request_timeout_seconds}s"}},
     }
 
 
 def client_traffic_spec(cfg: GatewayConfig) -> dict[str, Any]:
-    """The largest request body the gateway buffers (and so accepts)."""
-    return {"targetRefs": _target(), "connection": {"bufferLimit": f"{cfg.max_request_mb}Mi"}}
+    """The largest request body the gateway buffers (and so accepts); a client id header sent by the client is
+    dropped before any filter runs, so only the gateway's own (from the token) keys the rate limit."""
+    return {
+        "targetRefs": _target(),
+        "connection": {"bufferLimit": f"{cfg.max_request_mb}Mi"},
+        "headers": {"earlyRequestHeaders": {"remove": [CLIENT_HEADER]}},
+    }
 
 
 @dataclass(frozen=True)
