@@ -239,3 +239,23 @@ def test_error_message_names_stack_and_count(dev):
 def test_invalid_environment_does_not_also_blame_guardrails(dev):
     dev["environment"] = "qa"
     assert [p.split(":")[0] for p in problems(dev)] == ["environment"]
+
+
+def test_the_gke_driver_is_pinned_where_the_environment_pins_what_nodes_run():
+    prod_gcp = stack_values("prod-gcp")
+    prod_gcp["gpu_pools"][0]["gke_gpu_driver"] = "latest"
+    assert "changes the driver whenever nodes are recreated" in one(prod_gcp, "gpu_pools[0].gke_gpu_driver")
+    dev = stack_values("dev")  # aws
+    dev["gpu_pools"][0]["gke_gpu_driver"] = "default"
+    assert "applies to gcp only, not aws" in one(dev, "gpu_pools[0].gke_gpu_driver")
+    prod_gcp["environment"] = "staging"
+    prod_gcp["guardrails"] = {}
+    assert not [p for p in problems_or_none(prod_gcp) if p.startswith("gpu_pools[0].gke_gpu_driver")]
+
+
+def problems_or_none(values: dict[str, Any]) -> list[str]:
+    try:
+        validate_platform("t", values, set(), allow_missing_secrets=True)
+    except ConfigError as error:
+        return [str(issue) for issue in error.issues]
+    return []

@@ -169,7 +169,7 @@ def test_gke_pool_sharing(pulumi_mocks, run_pulumi, sharing, expected):
     offer = offer_for("gcp", "nvidia-l4", 1)
     assert inputs["nodeConfig"]["machineType"] == offer.instance_type
     assert inputs["nodeConfig"]["guestAccelerators"] == [
-        {"type": offer.accelerator, "count": 1, "gpuDriverInstallationConfig": {"gpuDriverVersion": "LATEST"}, **expected}
+        {"type": offer.accelerator, "count": 1, "gpuDriverInstallationConfig": {"gpuDriverVersion": "DEFAULT"}, **expected}
     ]
     assert inputs["autoscaling"] == {"totalMinNodeCount": 1, "totalMaxNodeCount": 4, "locationPolicy": "BALANCED"}
     assert inputs["initialNodeCount"] == 1 and inputs["nodeLocations"] == ["us-central1-a", "us-central1-b"]

@@ -22,7 +22,7 @@ CLOUDS = {
 SDK = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
 
 
-def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant]):
+def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant], config: CloudConfig | None = None):
     import pulumi_kubernetes as k8s
 
     made = {}
@@ -30,7 +30,12 @@ def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant]):
     def fn():
         provider = importlib.import_module(SDK[cloud]).Provider("p")
         args = WorkloadIdentityArgs(
-            namespace="ml-serving", service_account="triton-fraud", cloud=CLOUDS[cloud], cluster_name="ml", provider=provider, grants=grants
+            namespace="ml-serving",
+            service_account="triton-fraud",
+            cloud=config or CLOUDS[cloud],
+            cluster_name="ml",
+            provider=provider,
+            grants=grants,
         )
         made["wi"] = WorkloadIdentity("wi", args, k8s.Provider("k"))
 
@@ -38,6 +43,14 @@ def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant]):
     sa = next(r for r in monitor.records if r["type"] == "kubernetes:core/v1:ServiceAccount")["inputs"]
     assert sa["automountServiceAccountToken"] is False
     return made["wi"], sa
+
+
+@pytest.mark.parametrize(("region", "partition"), [("us-east-1", "aws"), ("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn")])
+def test_irsa_s3_arns_name_the_regions_partition(pulumi_mocks, run_pulumi, region, partition):
+    declare(pulumi_mocks, run_pulumi, "aws", [ObjectStoreGrant("s3://acme-models/triton")], CloudConfig(provider="aws", region=region))
+    policy = json.loads(next(r for r in pulumi_mocks.records if r["type"] == "aws:iam/rolePolicy:RolePolicy")["inputs"]["policy"])
+    resources = [arn for statement in policy["Statement"] for arn in statement["Resource"]]
+    assert resources == [f"arn:{partition}:s3:::acme-models", f"arn:{partition}:s3:::acme-models/triton/*"]
 
 
 def test_uri_parsing():

@@ -104,6 +104,8 @@ def _kubernetes_issues(s: Sections) -> list[Issue]:
         # a pool here describes nodes the cluster already has (labelled and tainted as its wiring says)
         if pool.node_image is not None:
             issues.append((f"gpu_pools[{i}].node_image", pool.node_image, "not set: it applies to aws only, not kubernetes"))
+        if pool.gke_gpu_driver is not None:
+            issues.append((f"gpu_pools[{i}].gke_gpu_driver", pool.gke_gpu_driver, "not set: it applies to gcp only, not kubernetes"))
     for i, endpoint in s.managed_endpoints:
         issues.append(
             (
@@ -150,6 +152,15 @@ def _pool_issues(s: Sections) -> list[Issue]:
                     f"on_demand: the pool serves {names} and guardrails.allow_spot is false in {s.environment}",
                 )
             )
+        if pool.gke_gpu_driver == "latest" and getattr(s.guardrails, "require_image_digest", False):
+            issues.append(
+                (
+                    f"gpu_pools[{i}].gke_gpu_driver",
+                    "latest",
+                    f"default: guardrails.require_image_digest pins what nodes run in {s.environment}, and `latest` "
+                    "changes the driver whenever nodes are recreated",
+                )
+            )
         candidates = getattr(s.guardrails, "min_replicas", 1)
         needed = sum(m.gpus_needed(candidates) for m in serving)
         if needed > pool.max_nodes * pool.schedulable_gpus_per_node:
@@ -180,6 +191,8 @@ def _offer_issues(i: int, pool: GpuPoolConfig, cloud: str) -> list[Issue]:
         )
     if pool.node_image is not None and cloud != "aws":
         issues.append((f"gpu_pools[{i}].node_image", pool.node_image, f"not set: it applies to aws only, not {cloud}"))
+    if pool.gke_gpu_driver is not None and cloud != "gcp":
+        issues.append((f"gpu_pools[{i}].gke_gpu_driver", pool.gke_gpu_driver, f"not set: it applies to gcp only, not {cloud}"))
     return issues
 
 

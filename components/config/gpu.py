@@ -92,6 +92,12 @@ class GpuPoolConfig(StrictModel):
         default=None,
         description="aws only: the EKS-optimized NVIDIA image, Amazon Linux 2023 or Bottlerocket. Default: `al2023`.",
     )
+    gke_gpu_driver: Literal["default", "latest"] | None = Field(
+        default=None,
+        description="gcp only: the NVIDIA driver GKE installs: `default`, the version GKE pairs with the node version (it "
+        "changes only with a node upgrade), or `latest`, which can change whenever nodes are recreated (refused where "
+        "guardrails.require_image_digest). Default: `default`.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> GpuPoolConfig:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pulumi
 import pulumi_aws as aws
 
+from ..catalog.aws_partitions import partition as arn_partition
 from ..config.endpoints import CandidateVersion, ManagedEndpointConfig
 from .capabilities import AWS_MAX_EXECUTION_SECONDS, AWS_PROVISIONING_MARGIN_SECONDS, bake_seconds
 
@@ -51,10 +52,6 @@ def ecr_repository_arn(image: str, partition: str) -> str:
         raise ValueError(f"not an Amazon ECR image: {image}")
     account, region, _, repository = match.groups()
     return f"arn:{partition}:ecr:{region}:{account}:repository/{repository}"
-
-
-def _partition(region: str) -> str:
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def _model_read_statements(uris: list[str], partition: str) -> list[dict[str, Any]]:
@@ -390,7 +387,7 @@ def build(name: str, args: ManagedEndpointArgs, endpoint_name: str, opts: pulumi
 
     cfg = args.endpoint
     region = args.cloud.region or ""
-    partition = _partition(region)
+    partition = arn_partition(region)
     tags = {**args.tags, "mlops-endpoint": cfg.name}
     resources: dict[str, pulumi.Resource] = {}
     capture = cfg.data_capture.enabled and cfg.serverless is None

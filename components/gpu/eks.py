@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from ..catalog.aws_partitions import partition
 from ..catalog.offers import InstanceOffer, offers
 from .wiring import EFFECTS, PoolWiring
 
@@ -20,10 +21,6 @@ AMI_TYPES = {"al2023": "AL2023_x86_64_NVIDIA", "bottlerocket": "BOTTLEROCKET_x86
 
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy", "AmazonSSMManagedInstanceCore")
 """AWS managed policies a node needs: join the cluster, pull images, run the VPC CNI, be reachable by SSM."""
-
-
-def _partition(region: str) -> str:
-    return "aws-us-gov" if region.startswith("us-gov-") else "aws"
 
 
 def node_pool(
@@ -48,7 +45,7 @@ def node_pool(
         aws.iam.RolePolicyAttachment(
             f"{name}-{policy.lower().replace('_', '-')}",
             role=role.name,
-            policy_arn=f"arn:{_partition(region)}:iam::aws:policy/{policy}",
+            policy_arn=f"arn:{partition(region)}:iam::aws:policy/{policy}",
             opts=opts,
         )
         for policy in NODE_POLICIES

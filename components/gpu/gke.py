@@ -46,7 +46,7 @@ def node_pool(
         type=offer.accelerator,
         count=pool.gpus_per_node,
         gpu_driver_installation_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuDriverInstallationConfigArgs(
-            gpu_driver_version="LATEST"
+            gpu_driver_version=(pool.gke_gpu_driver or "default").upper()
         ),
         gpu_partition_size=pool.sharing.profile if pool.sharing.mode == "mig" else None,
         gpu_sharing_config=gcp.container.NodePoolNodeConfigGuestAcceleratorGpuSharingConfigArgs(

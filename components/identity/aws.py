@@ -8,14 +8,16 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from ..catalog.aws_partitions import partition
+
 if TYPE_CHECKING:
     from . import CloudBinding, ObjectStoreGrant, StoreLocation, WorkloadIdentityArgs
 
 
-def _s3_statements(locations: list[tuple[StoreLocation, ObjectStoreGrant]]) -> list[dict[str, object]]:
+def _s3_statements(locations: list[tuple[StoreLocation, ObjectStoreGrant]], region: str) -> list[dict[str, object]]:
     statements: list[dict[str, object]] = []
     for location, grant in locations:
-        bucket = f"arn:aws:s3:::{location.bucket}"
+        bucket = f"arn:{partition(region)}:s3:::{location.bucket}"
         objects = f"{bucket}/{location.prefix}/*" if location.prefix else f"{bucket}/*"
         listing: dict[str, object] = {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]}
         if location.prefix:
@@ -69,7 +71,7 @@ def bind(
         aws.iam.RolePolicy(
             f"{name}-s3",
             role=role.id,
-            policy=json.dumps({"Version": "2012-10-17", "Statement": _s3_statements(locations)}, sort_keys=True),
+            policy=json.dumps({"Version": "2012-10-17", "Statement": _s3_statements(locations, args.cloud.region or "")}, sort_keys=True),
             opts=opts,
         )
     return CloudBinding(annotations={"eks.amazonaws.com/role-arn": role.arn}, pod_labels={}, identity=role.arn)
