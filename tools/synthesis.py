@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import settings as _settings
 
 from components.config.loader import validate_platform
 from components.config.platform import PlatformConfig
 
 from .mocks import REDACTED, PlatformMocks, RecordingMonitor, redact
+from .stack_file import load_stack_file
 
 PROJECT = "mlops-platform"
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,11 +97,12 @@ def stack_names(root: Path = ROOT) -> list[str]:
 
 
 def read_stack_file(stack: str, root: Path = ROOT, path: Path | None = None) -> StackConfig:
-    """Read ``stacks/Pulumi.<stack>.yaml`` (or ``path``) into the engine's config form."""
+    """Read ``stacks/Pulumi.<stack>.yaml`` (or ``path``) into the engine's config form; a YAML mistake raises
+    ConfigError with its line and column."""
     path = path or root / "stacks" / f"Pulumi.{stack}.yaml"
     if not path.is_file():
         raise FileNotFoundError(f"no stack file {path}; stacks: {', '.join(stack_names(root))}")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_stack_file(path, stack)
     values: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, raw in (data.get("config") or {}).items():

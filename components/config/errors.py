@@ -120,5 +120,8 @@ def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix
             for lead in ("Input should be ", "Value error, "):
                 if message.startswith(lead):
                     message = message[len(lead) :]
+            value = err.get("input")
+            if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+                message += f' (quote it in the stack file, "{value}": YAML reads an unquoted {value} as a number)'
             issues.append(expected(_join(loc), message, err.get("input")))
     return issues
