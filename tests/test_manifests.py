@@ -67,3 +67,26 @@ def test_gpu_quota_covers_the_models_at_full_scale(shipped, stack):
     assert [q["spec"]["hard"]["requests.nvidia.com/gpu"] for q in quotas] == ([str(needed)] if needed else [])
     for quota in quotas:
         assert quota["metadata"]["namespace"] == result.config.namespaces.serving
+
+
+def _floats(value, path=""):
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _floats(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _floats(v, f"{path}[{i}]")
+    elif isinstance(value, float) and value.is_integer():
+        yield path, value
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_whole_numbers_are_integers_in_every_manifest(shipped, stack):
+    """The mocks carry numbers as floats; the synthesized manifests hold `replicas: 2`, not `2.0`."""
+    floats = [f"{m['kind']}/{m['metadata']['name']}{path}" for m in shipped[stack].manifests() for path, _ in _floats(m)]
+    assert floats == []
+    for m in shipped[stack].manifests():
+        if m["kind"] == "Deployment":
+            assert type(m["spec"]["replicas"]) is int
+            context = m["spec"]["template"]["spec"].get("securityContext", {})
+            assert all(type(context[k]) is int for k in ("runAsUser", "runAsGroup", "fsGroup") if k in context)
