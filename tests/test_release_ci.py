@@ -19,7 +19,10 @@ from tests.test_release_repo import commit, git
 from tools.release import affected, health_gate, pr_comment
 from tools.synthesis import ROOT
 
-ALL = ["dev", "staging", "canary", "prod", "prod-azure", "prod-gcp"]
+from .conftest import SHIPPED_STACKS, shipped_stack_files
+
+ALL = [s for s in SHIPPED_STACKS if s not in ("local", "kwok")]
+"""The shipped deployed stacks, in release order."""
 
 
 # -- affected stacks -----------------------------------------------------------------------------------
@@ -28,7 +31,7 @@ ALL = ["dev", "staging", "canary", "prod", "prod-azure", "prod-gcp"]
 @pytest.fixture
 def stacks_repo(tmp_path: Path) -> Path:
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT / "stacks", repo / "stacks")
+    shutil.copytree(ROOT / "stacks", repo / "stacks", ignore=shipped_stack_files)
     (repo / "components").mkdir()
     (repo / "components" / "thing.py").write_text("X = 1\n")
     (repo / "docs").mkdir()

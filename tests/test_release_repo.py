@@ -19,6 +19,8 @@ import pytest
 from tools.release.common import ReleaseError, require_clean_tree, resolve_commit, stack_names, stacks_at
 from tools.synthesis import ROOT
 
+from .conftest import shipped_stack_files
+
 PY = sys.executable
 
 MAKE_TARGETS = """
@@ -54,7 +56,14 @@ COPIED = (
     "stacks",
     "policies",
 )
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".venv", "node_modules", "build")
+_COMMON = shutil.ignore_patterns("__pycache__", "*.pyc", ".venv", "node_modules", "build")
+
+
+def _IGNORE(directory: str, names: list[str]) -> list[str]:  # noqa: N802 - a copytree ignore, used like ignore_patterns
+    """Build outputs, and every stack file but the shipped ones (a team's own stack changes no expectation here)."""
+    return [*_COMMON(directory, names), *(shipped_stack_files(directory, names) if directory.endswith("stacks") else [])]
+
+
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Release Test",
     "GIT_AUTHOR_EMAIL": "release@example.invalid",

@@ -194,7 +194,12 @@ def test_deploy_order_environments_gate_and_concurrency() -> None:
 def test_rollback_is_manual_and_goes_through_make_rollback() -> None:
     rollback = load("rollback.yml")
     inputs = rollback["on"]["workflow_dispatch"]["inputs"]
-    assert sorted(inputs["stack"]["options"]) == deployed_stacks(ROOT), "the rollback choice lists every deployed stack"
+    options, stacks = set(inputs["stack"]["options"]), set(deployed_stacks(ROOT))
+    assert not stacks - options, (
+        f"stacks/ has {', '.join(sorted(stacks - options))}: add it to on.workflow_dispatch.inputs.stack.options "
+        "in .github/workflows/rollback.yml, so the stack can be rolled back"
+    )
+    assert not options - stacks, f"rollback.yml offers {', '.join(sorted(options - stacks))}, which stacks/ no longer has: remove it"
     assert inputs["ref"]["required"] is True
     prepare = rollback["jobs"]["prepare"]
     runs = "\n".join(s.get("run", "") for s in steps(prepare))
