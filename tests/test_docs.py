@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel
 
 from components.config.platform import PlatformConfig
@@ -20,3 +22,14 @@ def test_every_field_documents_its_default_or_that_it_is_required():
         for name, info in model.model_fields.items():
             text = info.description or ""
             assert "Default" in text or "Required" in text, f"{model.__name__}.{name}"
+
+
+def test_config_reference_headings_are_unique_and_every_link_finds_its_section():
+    from tools.config_docs import anchor, render
+
+    text = render()
+    headings = [line[3:] for line in text.splitlines() if line.startswith("## ")]
+    anchors = [anchor(h) for h in headings]
+    assert len(set(anchors)) == len(anchors), sorted(a for a in anchors if anchors.count(a) > 1)
+    links = set(re.findall(r"\]\(#([a-z0-9_-]+)\)", text))
+    assert links and links <= set(anchors), sorted(links - set(anchors))

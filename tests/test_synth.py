@@ -100,3 +100,24 @@ def test_mandatory_policy_violation_fails_synth_with_policy_urn_and_fix(tmp_path
     assert "aws:eks/nodeGroup:NodeGroup::mlops-gpu-a10g-serving-ng" in line and "Fix:" in line
     report = (tmp_path / "out" / "prod" / "report.md").read_text()
     assert "no-spot-gpu-pools" in report
+
+
+def test_the_readme_lists_everything_synth_writes(tmp_path):
+    """The README's table of `build/synth/<stack>/` names every file and folder the synthesis writes."""
+    assert run_synth("prod", "--out", str(tmp_path)).returncode == 0
+    written = sorted(p.name for p in (tmp_path / "prod").iterdir())
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("| file | content |") : readme.index("An invalid configuration exits")]
+    listed = {row.split("`")[1].split("/")[0] for row in table.splitlines() if row.startswith("| `")}
+    assert sorted(listed) == written
+
+
+def test_the_readme_example_request_sends_the_inputs_dev_declares():
+    from tools.synthesis import synthesize
+
+    (model,) = [m for m in synthesize("dev").config.models if m.name == "fraud-detector"]
+    (tensor,) = model.inputs
+    readme = (ROOT / "README.md").read_text()
+    example = readme[readme.index("/v2/models/fraud-detector/infer") :][:400]
+    assert f'\\"name\\": \\"{tensor.name}\\", \\"datatype\\": \\"{tensor.data_type}\\", \\"shape\\": [1, {tensor.dims[0]}]' in example
+    assert f"[0.0] * {tensor.dims[0]}" in example

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import types
 import typing
@@ -24,21 +25,35 @@ TARGET = ROOT / "docs" / "config.md"
 _NAMES = {"DnsLabel": "name", "PinnedVersion": "int"}
 
 
-def _type_name(annotation: Any) -> str:
+def headings(models: list[type[BaseModel]]) -> dict[type[BaseModel], str]:
+    """Each model's section heading: its class name, and the module it comes from where two share a name
+    (the serving and the endpoint `Autoscaling`), so that every heading, and so every anchor, is unique."""
+    names = [m.__name__ for m in models]
+    return {m: m.__name__ if names.count(m.__name__) == 1 else f"{m.__name__} ({m.__module__.rsplit('.', 1)[-1]})" for m in models}
+
+
+def anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, spaces to hyphens, other punctuation dropped."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-")
+
+
+def _type_name(annotation: Any, labels: dict[type[BaseModel], str]) -> str:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
-        return _type_name(args[0])
+        return _type_name(args[0], labels)
     if origin is typing.Literal:
         return " \\| ".join(f"`{a}`" for a in args)
     if origin in (typing.Union, types.UnionType):
-        return " \\| ".join(_type_name(a) for a in args if a is not type(None)) + (" \\| null" if type(None) in args else "")
+        named = " \\| ".join(_type_name(a, labels) for a in args if a is not type(None))
+        return named + (" \\| null" if type(None) in args else "")
     if origin is list:
-        return f"list of {_type_name(args[0])}"
+        return f"list of {_type_name(args[0], labels)}"
     if origin is dict:
-        return f"map of {_type_name(args[0])} to {_type_name(args[1])}"
+        return f"map of {_type_name(args[0], labels)} to {_type_name(args[1], labels)}"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return f"[{annotation.__name__}](#{annotation.__name__.lower()})"
+        label = labels.get(annotation, annotation.__name__)
+        return f"[{label}](#{anchor(label)})"
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -60,11 +75,11 @@ def _walk(model: type[BaseModel], seen: list[type[BaseModel]]) -> None:
             _walk(child, seen)
 
 
-def _row(name: str, info: FieldInfo, from_environment: bool) -> str:
+def _row(name: str, info: FieldInfo, from_environment: bool, labels: dict[type[BaseModel], str]) -> str:
     description = (info.description or "").replace("|", "\\|")
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     required = "no (per environment)" if from_environment or extra.get("default_from") else ("yes" if info.is_required() else "no")
-    return f"| `{name}` | {_type_name(info.annotation)} | {required} | {description} |"
+    return f"| `{name}` | {_type_name(info.annotation, labels)} | {required} | {description} |"
 
 
 def _guardrail_table() -> list[str]:
@@ -91,11 +106,12 @@ def render() -> str:
         "that is set with `pulumi config set --secret <key>`.",
         "",
     ]
+    labels = headings(models)
     for model in models:
         doc = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        lines += [f"## {model.__name__}", "", doc, "", "| key | type | required | description and default |", "|---|---|---|---|"]
+        lines += [f"## {labels[model]}", "", doc, "", "| key | type | required | description and default |", "|---|---|---|---|"]
         from_environment = bool((model.model_config.get("json_schema_extra") or {}).get("default_from"))  # type: ignore[union-attr]
-        lines += [_row(name, info, from_environment) for name, info in model.model_fields.items()]
+        lines += [_row(name, info, from_environment, labels) for name, info in model.model_fields.items()]
         lines.append("")
         if model is Guardrails:
             lines += _guardrail_table()
