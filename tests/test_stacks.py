@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
+from policies.mlops_policies.runner import MANDATORY
+from tools.synth import policy_results
 from tools.synthesis import ROOT, Synthesis
 
-from .conftest import STACKS, stack_values
+from .conftest import STACKS, stack_values, synth_values
 
 
 def test_the_shipped_stacks():
@@ -142,3 +145,29 @@ def test_only_the_stack_cloud_sdk_is_imported():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['pulumi_gcp']"
+
+
+OPTIONAL_FEATURES: dict[str, Any] = {
+    "drift monitor": (
+        "monitoring",
+        "drift",
+        {"enabled": True, "image": "ghcr.io/acme/drift@sha256:" + "0" * 64, "reference_data_uri": "s3://acme-ml-reference/fraud/"},
+    ),
+}
+"""Features a stack turns on, each with only the fields it requires: its documented defaults must hold in prod."""
+
+
+@pytest.mark.parametrize("stack", ["prod", "prod-gcp", "prod-azure", "staging", "dev"])
+@pytest.mark.parametrize("feature", sorted(OPTIONAL_FEATURES))
+def test_an_optional_feature_with_its_defaults_passes_every_policy(stack, feature):
+    """Turned on with its defaults, each optional feature synthesizes and meets every mandatory policy of the
+    environment (the drift monitor's default resources once lacked the CPU limit prod requires)."""
+    section, key, value = OPTIONAL_FEATURES[feature]
+    values = stack_values(stack)
+    scheme = {"prod-gcp": "gs://", "prod-azure": "as://acmeml/"}.get(stack)
+    if scheme and isinstance(value, dict) and "reference_data_uri" in value:
+        value = {**value, "reference_data_uri": value["reference_data_uri"].replace("s3://", scheme)}
+    values.setdefault(section, {})[key] = value
+    result = synth_values(values, stack=stack)
+    mandatory = [f"{r.policy}: {r.message}" for r in policy_results(result) if r.level == MANDATORY]
+    assert mandatory == []

@@ -154,7 +154,8 @@ class DriftThresholds(StrictModel):
 
 
 def _default_drift_resources() -> ContainerResources:
-    return ContainerResources(cpu_request="250m", memory_request="512Mi", memory_limit="1Gi")
+    # a CPU limit too: the drift job is a workload of ours, and the policy pack wants both limits in canary and prod
+    return ContainerResources(cpu_request="250m", memory_request="512Mi", cpu_limit="1", memory_limit="1Gi")
 
 
 class DriftMonitorConfig(StrictModel):
@@ -179,7 +180,7 @@ class DriftMonitorConfig(StrictModel):
         description="DriftMonitorStale fires when no run has succeeded for this long. Default: 120.",
     )
     resources: ContainerResources = Field(
-        default_factory=_default_drift_resources, description="Container resources. Default: 250m / 512Mi requested, 1Gi limit."
+        default_factory=_default_drift_resources, description="Container resources. Default: 250m / 512Mi requested, 1 CPU / 1Gi limit."
     )
     thresholds: DriftThresholds = Field(
         default_factory=DriftThresholds, description="Alert thresholds for every model. Default: drift score 0.3, quality 0.8."
