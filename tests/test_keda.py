@@ -176,6 +176,12 @@ def test_without_prometheus_the_models_scale_on_cpu_through_keda():
     scaler_record = next(r for r in result.records if r["type"] == "kubernetes:keda.sh/v1alpha1:ScaledObject")
     chart = next(r for r in result.records if r["type"] == CHART and r["inputs"]["chart"] == "keda")
     assert chart["urn"] in scaler_record["dependencies"], "created after KEDA's CRDs, deleted before its operator"
+    target = next(
+        r
+        for r in result.records
+        if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["name"] == "triton-fraud-detector"
+    )
+    assert target["urn"] in scaler_record["dependencies"], "KEDA reports a ScaledObject whose Deployment does not exist yet"
     values["models"][0]["autoscaling"] = {**values["models"][0]["autoscaling"], "cpu_utilization": None}
     with pytest.raises(ConfigError) as caught:
         validate_platform("dev", values, set(), allow_missing_secrets=True)

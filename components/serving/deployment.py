@@ -127,7 +127,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 args.spread_required and replicas >= 2,
                 selector,
             )
-            k8s.apps.v1.Deployment(
+            deployment = k8s.apps.v1.Deployment(
                 f"{name}-{track}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
                 spec=k8s.apps.v1.DeploymentSpecArgs(
@@ -155,6 +155,8 @@ class TritonDeployment(pulumi.ComponentResource):
                     ignore_changes=["spec.replicas"] if track == "stable" and model.autoscales else None,
                 ),
             )
+            if track == "stable":
+                stable = deployment
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-{track}-pdb",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
@@ -180,7 +182,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
         if model.autoscales:
-            self._autoscaler(name, args, base, k8s_opts)
+            self._autoscaler(name, args, base, k8s_opts, stable)
         self._network_policies(name, args, base, k8s_opts)
         self.canary_weight = model.canary.weight if model.canary else 0
         if args.serving.gateway.enabled:
@@ -188,11 +190,15 @@ class TritonDeployment(pulumi.ComponentResource):
         self.service = _track_name(model.name, "stable")
         self.register_outputs({"service": self.service, "canary_weight": self.canary_weight})
 
-    def _autoscaler(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+    def _autoscaler(
+        self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions, target: pulumi.Resource
+    ) -> None:
         """KEDA ScaledObject on the model's Triton signal (a Prometheus query) and CPU; the larger proposal wins.
 
         Only for models whose replicas can move. KEDA creates the HPA, named like the Deployment so a
-        progressive-delivery controller can reference it, with this scale-up and scale-down behaviour.
+        progressive-delivery controller can reference it, with this scale-up and scale-down behaviour. It is
+        created after its Deployment (KEDA reports a ScaledObject whose target does not exist yet) and deleted
+        before it.
         """
         model = args.model
         deployment = _track_name(model.name, "stable")
@@ -223,7 +229,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 },
                 "triggers": triggers,
             },
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=args.autoscaler_depends_on)),
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*args.autoscaler_depends_on, target])),
         )
 
     def _network_policies(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
