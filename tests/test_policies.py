@@ -1137,3 +1137,25 @@ def test_the_analyzer_serves_the_pack_as_the_engine_sees_it():
     response = servicer.Analyze(analyze, None)
     flagged = {d.policyName for d in response.diagnostics if d.enforcementLevel == proto.MANDATORY}
     assert flagged == {"k8s-no-host-access"}
+
+
+def test_fix_texts_name_the_stack_setting_a_stack_user_changes():
+    """A prod stack that turns protection and digests off: every violation says which stack setting fixes it, and
+    none asks for program code."""
+    from tools.synth import policy_results
+    from tools.synthesis import synthesize
+
+    from .conftest import stack_values, synth_values
+
+    values = stack_values("prod")
+    values["guardrails"] = {"protect_stateful": False}
+    values["mlflow"]["database"]["backup_retention_days"] = 3
+    results = policy_results(synth_values(values, stack="prod"))
+    by_policy: dict[str, list[str]] = {}
+    for r in results:
+        by_policy.setdefault(r.policy, []).append(r.message)
+    assert by_policy["stateful-resources-protected"] and by_policy["database-backups"]
+    assert all("guardrails.protect_stateful: true" in m for m in by_policy["stateful-resources-protected"])
+    assert all("mlflow.database.backup_retention_days" in m for m in by_policy["database-backups"])
+    assert not [m for r in results for m in [r.message] if "ResourceOptions(" in m or "opts=" in m]
+    assert synthesize("prod").config.guardrails.protect_stateful, "the shipped prod stack keeps protection on"

@@ -189,6 +189,7 @@ def _check_min_replicas(args: StackValidationArgs, report: ReportViolation) -> N
                     "a node or zone loss",
                     f"set {'the autoscaler minimum (HPA minReplicas, ScaledObject minReplicaCount)' if scaled else 'spec.replicas'} "
                     f"to at least {required:g}",
+                    f"models[].replicas.min or mlflow.replicas of at least {required:g} (guardrails.min_replicas)",
                 ),
                 workload.resource.urn,
             )

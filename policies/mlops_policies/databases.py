@@ -90,6 +90,7 @@ def _check_backups(args: ResourceValidationArgs, report: ReportViolation) -> Non
                     f"RDS {'cluster' if t == RDS_CLUSTER else 'instance'} '{name}'",
                     f"keeps {'the default' if days is None else f'{days:g} day(s) of'} automated backups, below {minimum:g} days",
                     f"set backupRetentionPeriod to at least {minimum:g}",
+                    f"mlflow.database.backup_retention_days: {minimum:g}",
                 ),
                 None,
             )
@@ -111,6 +112,7 @@ def _check_backups(args: ResourceValidationArgs, report: ReportViolation) -> Non
                     f"Cloud SQL instance '{name}'",
                     f"retains {days:g} backups, below {minimum:g}",
                     f"set settings.backupConfiguration.backupRetentionSettings.retainedBackups to at least {minimum:g}",
+                    f"mlflow.database.backup_retention_days: {minimum:g}",
                 ),
                 None,
             )
@@ -123,6 +125,7 @@ def _check_backups(args: ResourceValidationArgs, report: ReportViolation) -> Non
                     f"PostgreSQL flexible server '{name}'",
                     f"keeps {effective:g} days of backups, below {minimum:g}",
                     f"set backup.backupRetentionDays to at least {minimum:g}",
+                    f"mlflow.database.backup_retention_days: {minimum:g}",
                 ),
                 None,
             )
@@ -198,13 +201,18 @@ database_not_public = ResourceValidationPolicy(
 
 # --- deletion protection -----------------------------------------------------------------------------------------------
 
+PROTECT_CONFIG = "guardrails.protect_stateful: true (the default in canary and prod)"
+
 
 def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     t, p, name = args.resource_type, args.props, args.name
     if t in (RDS_INSTANCE, RDS_CLUSTER) and wire.flag(p.get("deletionProtection")) is not True:
         report(
             message(
-                f"RDS {'cluster' if t == RDS_CLUSTER else 'instance'} '{name}'", "can be deleted by the API", "set deletionProtection: true"
+                f"RDS {'cluster' if t == RDS_CLUSTER else 'instance'} '{name}'",
+                "can be deleted by the API",
+                "set deletionProtection: true",
+                PROTECT_CONFIG,
             ),
             None,
         )
@@ -219,6 +227,7 @@ def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViola
                     f"Cloud SQL instance '{name}'",
                     "can be deleted through the Cloud SQL API",
                     "set settings.deletionProtectionEnabled: true",
+                    PROTECT_CONFIG,
                 ),
                 None,
             )
@@ -227,7 +236,8 @@ def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViola
             message(
                 f"PostgreSQL flexible server '{name}'",
                 "has no deletion guard (Azure has no deletion-protection flag for it)",
-                "set protect=True in its ResourceOptions (and a CanNotDelete management lock on the resource group)",
+                "protect the resource (ResourceOptions protect=True) and put a CanNotDelete lock on it",
+                PROTECT_CONFIG,
             ),
             None,
         )

@@ -253,7 +253,8 @@ def _check_images(args: ResourceValidationArgs, report: ReportViolation) -> None
                 if require_digest
                 else "pin the image to an immutable version tag (and by @sha256 digest where possible)"
             )
-            report(message(f"{label} of {subject}", problem, fix), None)
+            where = "the image's `digest` (serving.triton_image, serving.sync_image, monitoring.pushgateway_image, ...)"
+            report(message(f"{label} of {subject}", problem, fix, where if require_digest else None), None)
 
 
 image_pinned = ResourceValidationPolicy(

@@ -45,7 +45,8 @@ def _check_protected(args: ResourceValidationArgs, report: ReportViolation) -> N
             message(
                 f"{args.resource_type.rsplit(':', 1)[1]} '{args.name}'",
                 "holds data but is not protected, so a destroy or a refactor that drops it deletes the data",
-                "pass opts=pulumi.ResourceOptions(protect=True) (the component's protect_stateful guardrail)",
+                "protect the resource (ResourceOptions protect=True)",
+                "guardrails.protect_stateful: true (the default in canary and prod)",
             ),
             None,
         )

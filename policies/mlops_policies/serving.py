@@ -55,6 +55,7 @@ def _check_data_capture(args: ResourceValidationArgs, report: ReportViolation) -
                     else f"captures {'nothing' if wire.flag(capture.get('enableCapture')) is not True else f'{sampling}%'}",
                     "set dataCaptureConfig with enableCapture: true, initialSamplingPercentage >= "
                     f"{minimum:g}, captureOptions Input and Output and a destinationS3Uri",
+                    f"managed_endpoints[].data_capture: {{enabled: true, sampling_percent: {minimum:g} or more}}",
                 ),
                 None,
             )
@@ -67,6 +68,7 @@ def _check_data_capture(args: ResourceValidationArgs, report: ReportViolation) -
                     f"Vertex AI endpoint '{name}'",
                     "does not log prediction requests and responses",
                     f"set predictRequestResponseLoggingConfig: {{enabled: true, samplingRate: >= {minimum / 100:g}, bigqueryDestination}}",
+                    f"managed_endpoints[].data_capture: {{enabled: true, sampling_percent: {minimum:g} or more}}",
                 ),
                 None,
             )
@@ -91,6 +93,7 @@ def _check_data_capture(args: ResourceValidationArgs, report: ReportViolation) -
                     f"Azure ML deployment '{name}'",
                     "collects no model inputs/outputs",
                     "set properties.dataCollector.collections {model_inputs, model_outputs} with dataCollectionMode: 'Enabled'",
+                    f"managed_endpoints[].data_capture: {{enabled: true, sampling_percent: {minimum:g} or more}}",
                 ),
                 None,
             )
@@ -235,6 +238,7 @@ def _check_canary_weight(args: ResourceValidationArgs, report: ReportViolation) 
                         subject,
                         f"{field} shifts {value:g}% of capacity at once, above {maximum:g}%",
                         f"set {field}.value to at most {maximum:g}",
+                        f"managed_endpoints[].traffic_shift (canary or linear step) of at most {maximum:g} %",
                     ),
                     None,
                 )
@@ -257,6 +261,7 @@ def _check_canary_weight(args: ResourceValidationArgs, report: ReportViolation) 
                     describe(kind_of(args.resource_type) or "object", p, args.name),
                     f"declares canary weight {annotated:g}% ({CANARY_ANNOTATION}), outside 0-{maximum:g}%",
                     f"set the model's canary weight to at most {maximum:g}",
+                    f"models[].canary.weight: {maximum:g} or less",
                 ),
                 None,
             )

@@ -89,6 +89,8 @@ def setting_text(values: Mapping[str, Any], key: str, default: str) -> str:
     return raw if isinstance(raw, str) else default
 
 
-def message(subject: str, problem: str, fix: str) -> str:
-    """The violation format: what is wrong, where, and how to fix it."""
-    return f"{subject}: {problem}. Fix: {fix}"
+def message(subject: str, problem: str, fix: str, stack_config: str | None = None) -> str:
+    """The violation format: what is wrong, where, and how to fix it; ``stack_config`` names the setting of this
+    project's stack files that makes the fix, for a stack user who does not write the program."""
+    text = f"{subject}: {problem}. Fix: {fix}"
+    return f"{text}; in a stack file of this project: {stack_config}" if stack_config else text
