@@ -259,3 +259,88 @@ def problems_or_none(values: dict[str, Any]) -> list[str]:
     except ConfigError as error:
         return [str(issue) for issue in error.issues]
     return []
+
+
+@pytest.mark.parametrize("value", ["8Gi", "8G", "8000M", "8e9", "0.5Gi", "7812500Ki", 1024])
+def test_memory_takes_every_kubernetes_quantity_form(value):
+    values = stack_values("dev")
+    values["models"][0]["memory"] = value
+    platform, _ = validate_platform("dev", values, set(), allow_missing_secrets=True)
+    assert platform.models[0].memory == str(value)
+
+
+@pytest.mark.parametrize("value", ["8GB", "eight", "-1Gi", "0", "1.2.3"])
+def test_a_wrong_quantity_says_what_a_quantity_looks_like(value):
+    values = stack_values("dev")
+    values["models"][0]["cpu"] = value
+    message = one(values, "models[0].cpu")
+    assert "a positive Kubernetes CPU quantity such as 500m, 0.5 or 2" in message and "^" not in message
+
+
+def test_non_ascii_is_shown_as_typed():
+    values = stack_values("dev")
+    values["models"][0]["name"] = "ränker"
+    assert 'got "ränker"' in one(values, "models[0].name")
+
+
+def test_a_disabled_gateway_with_jwt_settings_does_not_contradict_itself():
+    values = stack_values("prod")
+    values["serving"]["gateway"]["enabled"] = False
+    assert not [p for p in problems_or_none(values) if "'jwt' when jwt_* fields are set" in p]
+
+
+def _patterns() -> dict[str, list[str]]:
+    import typing
+
+    from pydantic import BaseModel
+
+    from components.config.platform import PlatformConfig
+
+    found: dict[str, list[str]] = {}
+    seen: set[type] = set()
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            constraints = list(info.metadata)
+            stack = [info.annotation]
+            while stack:
+                annotation = stack.pop()
+                constraints += list(getattr(annotation, "__metadata__", ()))
+                if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                    walk(annotation)
+                stack += list(typing.get_args(annotation))
+            for constraint in constraints:
+                if getattr(constraint, "pattern", None):
+                    found.setdefault(constraint.pattern, []).append(f"{model.__name__}.{name}")
+
+    walk(PlatformConfig)
+    return found
+
+
+def test_every_pattern_of_the_config_is_said_in_words():
+    from components.config.errors import PATTERN_WORDS
+
+    patterns = _patterns()
+    assert len(patterns) > 15
+    assert {p: fields for p, fields in patterns.items() if p not in PATTERN_WORDS} == {}
+
+
+def test_a_pattern_mismatch_shows_words_not_a_regular_expression():
+    values = stack_values("dev")
+    values["tags"]["cost_center"] = "CC 1042"
+    values["serving"]["gateway"]["hostname"] = "Inference"
+    for path in ("tags.cost_center", "serving.gateway.hostname"):
+        message = one(values, path)
+        assert "^" not in message and "$" not in message, message
+    assert "a fully qualified host name" in one(values, "serving.gateway.hostname")
+
+
+def test_a_broken_pool_is_reported_once_not_again_by_each_model_on_it():
+    values = stack_values("dev")
+    values["gpu_pools"][0]["max_node"] = 3
+    assert [p.split(":")[0] for p in problems(values)] == ["gpu_pools[0].max_node"]
+    values["models"][0]["gpu_pool"] = "no-such-pool"  # a name no pool has is still reported
+    assert "models[0].gpu_pool" in [p.split(":")[0] for p in problems(values)]

@@ -81,8 +81,15 @@ def test_chart_source_must_be_consistent(dev):
 def test_resources_are_checked():
     with pytest.raises(ValueError, match="at least memory_request"):
         ContainerResources(cpu_request="1", memory_request="4Gi", memory_limit="2Gi")
-    with pytest.raises(ValueError, match="pattern"):
+    with pytest.raises(ValueError, match="Kubernetes CPU quantity such as 500m"):
         ContainerResources(cpu_request="one", memory_request="1Gi", memory_limit="2Gi")
+    with pytest.raises(ValueError, match="at least cpu_request"):
+        ContainerResources(cpu_request="2", memory_request="1Gi", memory_limit="2Gi", cpu_limit="1500m")
+    # every form of the Kubernetes quantity grammar, compared by value: 2G is below 2Gi, 2000M equals 2G
+    assert ContainerResources(cpu_request="0.5", memory_request="2G", memory_limit="2Gi", cpu_limit=1).cpu_limit == "1"
+    assert ContainerResources(cpu_request="500m", memory_request="2000M", memory_limit="2G").memory_limit == "2G"
+    with pytest.raises(ValueError, match="at least memory_request"):
+        ContainerResources(cpu_request="1", memory_request="2Gi", memory_limit="2G")
     assert ContainerResources(cpu_request="250m", memory_request="512Mi", memory_limit="1Gi", cpu_limit="1").as_kubernetes() == {
         "requests": {"cpu": "250m", "memory": "512Mi"},
         "limits": {"memory": "1Gi", "cpu": "1"},

@@ -7,6 +7,7 @@ validated configuration cannot drift while the program builds resources.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -125,3 +126,50 @@ def chart_source_issues(chart: str, repository: str | None) -> list[Issue]:
     if not local and repository is None:
         return [("repository", None, "a Helm repository URL for chart name " + repr(chart))]
     return []
+
+
+_QUANTITY = re.compile(r"^(?P<number>\+?(\d+\.?\d*|\.\d+))(?P<suffix>Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E|[eE][-+]?\d+)?$")
+_SUFFIX: dict[str, int | Decimal] = {
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def quantity_value(text: str) -> Decimal | None:
+    """A Kubernetes quantity (apimachinery's grammar: a number, then a decimal SI suffix, a binary suffix or an
+    exponent) as a number, or None when ``text`` is not one: `500m` 0.5, `8Gi` 8589934592, `8G` 8e9, `1e3` 1000."""
+    match = _QUANTITY.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    suffix = match["suffix"] or ""
+    scale = Decimal(10) ** int(suffix[1:]) if suffix[:1] in ("e", "E") else Decimal(_SUFFIX[suffix])
+    return Decimal(match["number"]) * scale
+
+
+def _quantity(kind: str, example: str) -> Any:
+    def check(value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # `cpu: 2` unquoted is a quantity too
+        if not isinstance(value, str) or (parsed := quantity_value(value)) is None or parsed <= 0:
+            raise PydanticCustomError("quantity", f"expected a positive Kubernetes {kind} quantity such as {example}")
+        return value
+
+    return check
+
+
+CpuQuantity = Annotated[str, BeforeValidator(_quantity("CPU", "500m, 0.5 or 2"))]
+"""CPU in any form Kubernetes accepts."""
+MemoryQuantity = Annotated[str, BeforeValidator(_quantity("memory", "512Mi, 8Gi, 8G or 8000M"))]
+"""Memory or storage in any form Kubernetes accepts."""

@@ -37,6 +37,9 @@ class Sections:
     gpu_pools: list[tuple[int, GpuPoolConfig]] = field(default_factory=list)
     models: list[tuple[int, ModelConfig]] = field(default_factory=list)
     managed_endpoints: list[tuple[int, ManagedEndpointConfig]] = field(default_factory=list)
+    invalid_pools: set[str] = field(default_factory=set)
+    """Names of pools that failed their own validation: their errors are reported, and a model that names one is not
+    told again that its pool does not exist."""
 
 
 def cross_section_issues(s: Sections) -> list[Issue]:
@@ -202,7 +205,9 @@ def _model_issues(s: Sections) -> list[Issue]:
     min_replicas = getattr(s.guardrails, "min_replicas", 1)
     for i, model in s.models:
         path = f"models[{i}]"
-        if model.gpu_pool is not None and model.gpu_pool not in pools:
+        if model.gpu_pool is not None and model.gpu_pool in s.invalid_pools:
+            pass  # the pool's own problems are the root cause, reported on the pool
+        elif model.gpu_pool is not None and model.gpu_pool not in pools:
             known = ", ".join(sorted(pools)) or "none defined"
             issues.append((f"{path}.gpu_pool", model.gpu_pool, f"the name of a valid pool in gpu_pools ({known})"))
         elif model.gpu_pool is not None:

@@ -49,7 +49,7 @@ class ConfigError(Exception):
 
 def _show(value: Any) -> str:
     try:
-        text = json.dumps(value, sort_keys=True, default=str)
+        text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)  # `ränker` as typed, not `r\u00e4nker`
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -91,6 +91,38 @@ REMOVED = {
 """Keys of earlier releases, with what to do instead."""
 
 
+PATTERN_WORDS: dict[str, str] = {
+    r"^[A-Za-z0-9_./][-A-Za-z0-9_./]*$": "a file path of letters, digits, '_', '.', '/' and '-'",
+    r"^[A-Za-z0-9_.][-A-Za-z0-9_./]*$": "a relative directory path of letters, digits, '_', '.', '/' and '-'",
+    r"^1\.(2[5-9]|3[0-7])$": 'a Kubernetes minor version from 1.25 to 1.37, quoted, e.g. "1.31"',
+    r"^[a-z0-9][-a-z0-9_]{0,62}$": "at most 63 lowercase letters, digits, '-' or '_', starting with a letter or digit",
+    r"^v?\d+\.\d+\.\d+$": "a release version such as 1.2.3 or v1.2.3",
+    r"^\d+\.\d+\.\d+$": "a release version such as 3.17.2",
+    r"^[A-Za-z_][A-Za-z0-9_.:/-]{0,127}$": "a tensor name: a letter or '_', then up to 127 letters, digits, '_', '.', ':', '/' or '-'",
+    r"^[a-z0-9][a-z0-9.-]*(:\d+)?(/[a-z0-9._-]+)+$|^[a-z0-9._-]+(/[a-z0-9._-]+)*$": "an image repository in lower case "
+    "without a tag, such as nvcr.io/nvidia/tritonserver",
+    r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$": "an image tag: up to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-'",
+    r"^sha256:[a-f0-9]{64}$": "an image digest: 'sha256:' and 64 lowercase hexadecimal digits",
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$": "a fully qualified host name in lower case, "
+    "such as inference.ml.example.com",
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "a Kubernetes name: lowercase letters, digits and '-', starting and ending with a letter or digit",
+    r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$": "a StorageClass name: lowercase letters, digits, '-' and '.'",
+    r"^https://": "an https:// URL",
+    r"^https?://": "an http:// or https:// URL",
+    r"^https?://[^/:]+(:\d+)?/?$": "an http:// or https:// URL of a host and an optional port, without a path",
+    r"^https?://[^\s/]+/?$": "an http:// or https:// URL of a host (and port), without a path",
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$": "a claim name, with dots for a nested claim, such as sub or realm.client",
+    r"^[^\s]+:[^\s:@/]+(@sha256:[0-9a-f]{64})?$": "an image with its tag, such as ghcr.io/mlflow/mlflow:v3.1.0, "
+    "optionally followed by @sha256:<digest>",
+    r"^/subscriptions/.+/subnets/[^/]+$": "an Azure subnet resource ID: /subscriptions/.../subnets/<name>",
+    r"^/subscriptions/.+/privateDnsZones/[^/]+\.postgres\.database\.azure\.com$": "an Azure private DNS zone ID ending "
+    "in .postgres.database.azure.com",
+    r"^[A-Za-z][A-Za-z0-9_]{0,63}$": "a config key name: a letter, then up to 63 letters, digits or '_'",
+    r"^#[a-z0-9][-_a-z0-9]{0,79}$": "a Slack channel such as #ml-alerts",
+}
+"""What each pattern of the config models means, in words: a message never shows a regular expression."""
+
+
 def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix: tuple[int | str, ...] = ()) -> list[ConfigIssue]:
     """Translate pydantic's errors into config issues with config-file paths."""
     issues: list[ConfigIssue] = []
@@ -116,7 +148,7 @@ def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix
         else:
             message = err["msg"]
             if kind == "string_pattern_mismatch":
-                message = f"a string matching {ctx['pattern']}"
+                message = PATTERN_WORDS.get(ctx["pattern"], "a value of the form docs/config.md describes for this key")
             for lead in ("Input should be ", "Value error, "):
                 if message.startswith(lead):
                     message = message[len(lead) :]

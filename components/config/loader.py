@@ -114,8 +114,11 @@ def _valid_sections(values: dict[str, Any]) -> Sections:
         items = values.get(name, [])
         item_model = fields[name].annotation.__args__[0]  # type: ignore[union-attr]
         for i, item in enumerate(items if isinstance(items, list) else []):
-            with contextlib.suppress(ValidationError):
+            try:
                 getattr(sections, name).append((i, item_model.model_validate(item)))
+            except ValidationError:
+                if name == "gpu_pools" and isinstance(item, dict) and isinstance(item.get("name"), str):
+                    sections.invalid_pools.add(item["name"])
     return sections
 
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import DnsLabel, Hostname, Issue, StrictModel, raise_issues
+from .base import CpuQuantity, DnsLabel, Hostname, Issue, MemoryQuantity, StrictModel, raise_issues
 from .secrets import SecretKey
 
 DEFAULT_IMAGE = "ghcr.io/mlflow/mlflow:v{version}-full"
@@ -20,8 +20,6 @@ AZURE_STORAGE_SIZES_GB = (32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 AZURE_MIN_BACKUP_DAYS = 7
 """Azure flexible server keeps backups 7-35 days."""
 
-_CPU = r"^(\d+m|\d+(\.\d{1,3})?)$"
-_MEMORY = r"^\d+(Mi|Gi)$"
 _S3_GCS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _AZURE_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -136,14 +134,13 @@ class MlflowAuth(StrictModel):
 class MlflowResources(StrictModel):
     """CPU, memory and scratch space of one server replica."""
 
-    cpu: str = Field(default="500m", pattern=_CPU, description="CPU request per replica. Default: `500m`.")
-    cpu_limit: str = Field(default="2", pattern=_CPU, description="CPU limit per replica. Default: `2`.")
-    memory: str = Field(
-        default="2Gi", pattern=_MEMORY, description="Memory request and limit per replica (about 400Mi per worker). Default: `2Gi`."
+    cpu: CpuQuantity = Field(default="500m", description="CPU request per replica. Default: `500m`.")
+    cpu_limit: CpuQuantity = Field(default="2", description="CPU limit per replica. Default: `2`.")
+    memory: MemoryQuantity = Field(
+        default="2Gi", description="Memory request and limit per replica (about 400Mi per worker). Default: `2Gi`."
     )
-    scratch: str = Field(
+    scratch: MemoryQuantity = Field(
         default="10Gi",
-        pattern=_MEMORY,
         description="Size of the writable /tmp (an emptyDir) that proxied artifact uploads pass through; bounds the largest "
         "artifact. Default: `10Gi`.",
     )

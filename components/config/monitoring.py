@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from .base import DnsLabel, Hostname, Issue, StrictModel, chart_source_issues, raise_issues
+from .base import CpuQuantity, DnsLabel, Hostname, Issue, MemoryQuantity, StrictModel, chart_source_issues, quantity_value, raise_issues
 from .secrets import SecretKey
 
 Severity = Literal["page", "ticket"]
@@ -31,8 +31,6 @@ AlertName = Literal[
 ]
 """Every alert the platform generates; `alerting.severity_overrides` is keyed by these names."""
 
-_QUANTITY_CPU = r"^([1-9][0-9]{0,3}m|[0-9]{1,3}(\.[0-9]{1,3})?)$"
-_QUANTITY_MEMORY = r"^[1-9][0-9]{0,5}(Mi|Gi)$"
 _PINNED_IMAGE = re.compile(r"^[a-z0-9][-a-z0-9._/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
 _DATA_URI = re.compile(r"^(s3|gs|as|https)://[^\s]+$")
@@ -53,17 +51,21 @@ def image_issues(field: str, image: str) -> list[Issue]:
 class ContainerResources(StrictModel):
     """Requests and limits of one container (Kubernetes quantities)."""
 
-    cpu_request: str = Field(pattern=_QUANTITY_CPU, description="CPU request, e.g. `250m` or `2`. Required.")
-    memory_request: str = Field(pattern=_QUANTITY_MEMORY, description="Memory request, e.g. `512Mi` or `4Gi`. Required.")
-    cpu_limit: str | None = Field(
-        default=None, pattern=_QUANTITY_CPU, description="CPU limit. Default: none (no CPU throttling; the request is reserved)."
+    cpu_request: CpuQuantity = Field(description="CPU request, e.g. `250m` or `2`. Required.")
+    memory_request: MemoryQuantity = Field(description="Memory request, e.g. `512Mi` or `4Gi`. Required.")
+    cpu_limit: CpuQuantity | None = Field(
+        default=None, description="CPU limit, at least the request. Default: none (no CPU throttling; the request is reserved)."
     )
-    memory_limit: str = Field(pattern=_QUANTITY_MEMORY, description="Memory limit, at least the request. Required.")
+    memory_limit: MemoryQuantity = Field(description="Memory limit, at least the request. Required.")
 
     @model_validator(mode="after")
     def _ordered(self) -> ContainerResources:
-        if _mebibytes(self.memory_limit) < _mebibytes(self.memory_request):
-            raise_issues([("memory_limit", self.memory_limit, f"at least memory_request ({self.memory_request})")])
+        issues: list[Issue] = []
+        if (quantity_value(self.memory_limit) or 0) < (quantity_value(self.memory_request) or 0):
+            issues.append(("memory_limit", self.memory_limit, f"at least memory_request ({self.memory_request})"))
+        if self.cpu_limit is not None and (quantity_value(self.cpu_limit) or 0) < (quantity_value(self.cpu_request) or 0):
+            issues.append(("cpu_limit", self.cpu_limit, f"at least cpu_request ({self.cpu_request})"))
+        raise_issues(issues)
         return self
 
     def as_kubernetes(self) -> dict[str, dict[str, str]]:
@@ -72,10 +74,6 @@ class ContainerResources(StrictModel):
         if self.cpu_limit is not None:
             limits["cpu"] = self.cpu_limit
         return {"requests": {"cpu": self.cpu_request, "memory": self.memory_request}, "limits": limits}
-
-
-def _mebibytes(quantity: str) -> int:
-    return int(quantity[:-2]) * (1024 if quantity.endswith("Gi") else 1)
 
 
 class AlertReceiver(StrictModel):

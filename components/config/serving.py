@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .base import DnsLabel, Issue, PinnedVersion, StrictModel, chart_source_issues, raise_issues
+from .base import CpuQuantity, DnsLabel, Issue, MemoryQuantity, PinnedVersion, StrictModel, chart_source_issues, raise_issues
 from .monitoring import ContainerResources
 
 _REPO_URI = re.compile(
@@ -210,10 +210,8 @@ class ModelConfig(StrictModel):
     load_timeout_seconds: int = Field(
         default=600, ge=30, le=3600, description="Time a replica may take to download and load the model before it restarts. Default: 600."
     )
-    cpu: str = Field(default="2", pattern=r"^\d+(\.\d+)?m?$", description="CPU request and limit of the Triton container. Default: `2`.")
-    memory: str = Field(
-        default="8Gi", pattern=r"^\d+(Mi|Gi)$", description="Memory request and limit of the Triton container. Default: `8Gi`."
-    )
+    cpu: CpuQuantity = Field(default="2", description="CPU request and limit of the Triton container. Default: `2`.")
+    memory: MemoryQuantity = Field(default="8Gi", description="Memory request and limit of the Triton container. Default: `8Gi`.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
@@ -377,7 +375,7 @@ class GatewayConfig(StrictModel):
             for field in ("jwt_issuer", "jwt_jwks_uri"):
                 if getattr(self, field) is None:
                     issues.append((field, None, "a value: required when auth is 'jwt'"))
-        elif self.jwt_issuer or self.jwt_jwks_uri or self.jwt_audiences:
+        elif self.auth != "jwt" and (self.jwt_issuer or self.jwt_jwks_uri or self.jwt_audiences):
             issues.append(("auth", self.auth, "'jwt' when jwt_* fields are set"))
         if self.auth != "jwt":
             for field in sorted({"rate_limit_claim", "rate_limit_ip_rps"} & self.model_fields_set):
