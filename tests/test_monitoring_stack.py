@@ -325,7 +325,7 @@ def test_drift_monitor_cronjob_is_restricted_pinned_and_pushes_to_the_pushgatewa
     assert env["REFERENCE_DATA_URI"] == "s3://acme-ml-reference/fraud/2026-10/"
     assert env["PUSHGATEWAY_URL"] == stack.pushgateway_url == "http://pushgateway.monitoring.svc:9091"
     assert env["DRIFT_MODELS"] == ",".join(f"{m.name}:{m.version}" for m in cfg.models)
-    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}
+    assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
     account = of_kind(records, "ServiceAccount")[0]
     assert account["automountServiceAccountToken"] is False
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/drift-monitor"}
