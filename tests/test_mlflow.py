@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from pydantic import ValidationError
 
+from components.config import ConfigError
 from components.config.cloud import CloudConfig
 from components.config.loader import validate_platform
 from components.config.mlflow import (
@@ -33,7 +34,7 @@ from components.mlflow.server import allowed_hosts
 from components.mlflow.stores import default_bucket_name
 from tools.mocks import REDACTED, RecordingMonitor, mock_password
 
-from .conftest import STACKS, stack_values
+from .conftest import STACKS, stack_values, synth_values
 
 SUBSCRIPTION = "3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c"
 CLOUDS = {
@@ -534,7 +535,13 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
         ],
         "ports": [{"name": "http", "containerPort": 5000, "protocol": "TCP"}],
         "startupProbe": {**probe, "periodSeconds": 5, "failureThreshold": 60},
-        "readinessProbe": {**probe, "periodSeconds": 10, "failureThreshold": 3},
+        # readiness reads the database (the Default experiment); liveness and startup only ask whether the process answers
+        "readinessProbe": {
+            **probe,
+            "httpGet": {"path": "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
         "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
         "securityContext": SECURITY,
@@ -973,3 +980,29 @@ def test_a_cluster_name_is_required(pulumi_mocks, run_pulumi):
 
     with pytest.raises(ValueError, match=r"cluster\.name"):
         run_pulumi(declare)
+
+
+@pytest.mark.parametrize("stack", ["staging", "prod"])
+def test_outside_dev_sign_in_is_limited_to_named_domains_or_groups(stack):
+    values = stack_values(stack)
+    del values["mlflow"]["auth"]["email_domains"]
+    with pytest.raises(ConfigError) as caught:
+        validate_platform(stack, values, set(), allow_missing_secrets=True)
+    (issue,) = [i for i in caught.value.issues if i.path == "mlflow.auth.email_domains"]
+    assert "admits every account the identity provider knows" in issue.message
+    values["mlflow"]["auth"]["allowed_groups"] = ["ml-platform"]
+    validate_platform(stack, values, set(), allow_missing_secrets=True)  # groups are enough
+
+
+def test_the_proxy_admits_only_the_configured_domains_and_groups():
+    values = stack_values("prod")
+    values["mlflow"]["auth"]["allowed_groups"] = ["ml-platform", "ml-readers"]
+    result = synth_values(values, stack="prod")
+    (proxy,) = [
+        m
+        for m in result.manifests()
+        if m["kind"] == "Deployment" and "oauth2-proxy" in str(m["spec"]["template"]["spec"]["containers"][0]["image"])
+    ]
+    args = proxy["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--email-domain=acme.example" in args and "--email-domain=*" not in args
+    assert [a for a in args if a.startswith("--allowed-group=")] == ["--allowed-group=ml-platform", "--allowed-group=ml-readers"]

@@ -40,6 +40,7 @@ import pytest
 from components.config.cloud import CloudConfig
 from components.config.mlflow import MlflowConfig
 from components.mlflow import MlflowServer, MlflowServerArgs
+from components.mlflow.server import READINESS_PATH
 from components.monitoring.dashboards import dashboard_texts
 from components.monitoring.readme import EXAMPLE
 
@@ -269,6 +270,9 @@ def check_http(server: dict[str, Any]) -> None:
     for host in ("evil.example.com", "10.1.2.3:5000", f"mlflow.{NAMESPACE}.svc.cluster.local.evil.example"):
         assert request(api, host)[0] == 403, host
     assert request(f"{base}/health", "evil.example.com")[0] == 200  # probes stay exempt
+    # the readiness probe as the kubelet sends it (the pod's address as Host) reads the database: 200 while it answers
+    status, body = request(f"{base}{READINESS_PATH}", f"{POD_IP}:5000")
+    assert status == 200 and json.loads(body)["experiment"]["name"] == "Default", (status, body)
 
     # --cors-allowed-origins: the UI's own origin may change state, another site may not.
     create = f"{base}/api/2.0/mlflow/experiments/create"

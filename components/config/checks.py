@@ -309,6 +309,16 @@ def _environment_issues(s: Sections) -> list[Issue]:
     if s.mlflow is not None and s.mlflow.enabled:
         if g.require_auth and s.mlflow.auth.mode == "none":
             issues.append(("mlflow.auth.mode", "none", f"'oidc': guardrails.require_auth is true in {s.environment}"))
+        auth = s.mlflow.auth
+        if s.mlflow.enabled and auth.mode == "oidc" and s.environment != "dev" and not (auth.email_domains or auth.allowed_groups):
+            issues.append(
+                (
+                    "mlflow.auth.email_domains",
+                    None,
+                    f"the e-mail domains (or mlflow.auth.allowed_groups) whose users may sign in: in {s.environment} the "
+                    "default admits every account the identity provider knows",
+                )
+            )
         if s.mlflow.replicas < g.min_replicas:
             issues.append(
                 (

@@ -97,8 +97,14 @@ class MlflowAuth(StrictModel):
     email_domains: list[str] | None = Field(
         default=None,
         min_length=1,
-        description="`oidc` only: e-mail domains whose users may sign in, e.g. `[acme.example]`. "
-        "Default: every account the issuer authenticates.",
+        description="`oidc` only: e-mail domains whose users may sign in, e.g. `[acme.example]`; outside dev this or "
+        "`allowed_groups` is required. Default: every account the issuer authenticates (dev only).",
+    )
+    allowed_groups: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="`oidc` only: groups (the token's `groups` claim) whose members may sign in; with `email_domains` a "
+        "user needs both. Default: no group check.",
     )
     proxy_image: str | None = Field(
         default=None,
@@ -114,7 +120,7 @@ class MlflowAuth(StrictModel):
                 if getattr(self, field) is None:
                     issues.append((field, None, "a value: required when mode is 'oidc'"))
         else:
-            for field in ("issuer_url", "client_id", "client_secret_key", "email_domains", "proxy_image"):
+            for field in ("issuer_url", "client_id", "client_secret_key", "email_domains", "allowed_groups", "proxy_image"):
                 if getattr(self, field) is not None:
                     issues.append((field, getattr(self, field), "not set: it does not apply to mode 'none'"))
         raise_issues(issues)

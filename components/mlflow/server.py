@@ -71,6 +71,11 @@ def allowed_hosts(namespace: str, hostname: str | None, services: Sequence[str])
     return [host for name in names for host in (name, f"{name}:*")]
 
 
+READINESS_PATH = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
+"""Readiness reads the Default experiment, so a replica that cannot reach its database leaves the Service; liveness
+stays on `/health`, which answers without the database, so a database outage does not restart every replica."""
+
+
 def pod_address_hosts(port: int) -> list[str]:
     """Host headers of requests to the pod's own IP (IPv4 and IPv6 forms), as Prometheus scrapes an endpoint.
 
@@ -358,6 +363,8 @@ class MlflowServer(pulumi.ComponentResource):
             value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")),
         )
         http_get = k8s.core.v1.HTTPGetActionArgs(path="/health", port="http")
+        # the kubelet sends the pod's address as Host, which --allowed-hosts admits (pod_address_hosts)
+        ready_get = k8s.core.v1.HTTPGetActionArgs(path=READINESS_PATH, port="http")
         deployment = k8s.apps.v1.Deployment(
             f"{self._name}-server",
             metadata=self._meta("mlflow-server", "server"),
@@ -389,7 +396,7 @@ class MlflowServer(pulumi.ComponentResource):
                                     http_get=http_get, period_seconds=5, timeout_seconds=5, failure_threshold=60
                                 ),
                                 readiness_probe=k8s.core.v1.ProbeArgs(
-                                    http_get=http_get, period_seconds=10, timeout_seconds=5, failure_threshold=3
+                                    http_get=ready_get, period_seconds=10, timeout_seconds=5, failure_threshold=3
                                 ),
                                 liveness_probe=k8s.core.v1.ProbeArgs(
                                     http_get=http_get, period_seconds=20, timeout_seconds=5, failure_threshold=3
@@ -431,6 +438,7 @@ class MlflowServer(pulumi.ComponentResource):
             f"--http-address=0.0.0.0:{PROXY_PORT}",
             upstream.apply(lambda u: f"--upstream={u}"),
             *(f"--email-domain={d}" for d in auth.email_domains or ["*"]),
+            *(f"--allowed-group={g}" for g in auth.allowed_groups or []),
             "--reverse-proxy=true",
             "--pass-host-header=true",
             "--skip-jwt-bearer-tokens=true",
