@@ -344,3 +344,18 @@ def test_a_broken_pool_is_reported_once_not_again_by_each_model_on_it():
     assert [p.split(":")[0] for p in problems(values)] == ["gpu_pools[0].max_node"]
     values["models"][0]["gpu_pool"] = "no-such-pool"  # a name no pool has is still reported
     assert "models[0].gpu_pool" in [p.split(":")[0] for p in problems(values)]
+
+
+@pytest.mark.parametrize(
+    ("stack", "zones", "expected"),
+    [
+        ("prod", ["eu-west-1a", "us-east-1b"], "a zone of us-east-1 such as us-east-1a"),
+        ("prod-gcp", ["us-central1a"], "a zone of us-central1 such as us-central1-a"),
+        ("prod-azure", ["eastus-1"], "an availability zone number of the location: 1, 2 or 3"),
+    ],
+)
+def test_zones_must_belong_to_the_stacks_region(stack, zones, expected):
+    values = stack_values(stack)
+    values["gpu_pools"][0]["zones"] = zones
+    found = [p for p in problems(values) if p.startswith("gpu_pools[0].zones")]
+    assert len(found) == 1 and expected in found[0], found

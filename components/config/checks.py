@@ -136,7 +136,7 @@ def _pool_issues(s: Sections) -> list[Issue]:
     allow_spot = getattr(s.guardrails, "allow_spot", True)
     for i, pool in s.gpu_pools:
         if s.cloud is not None and s.cloud.provider != "kubernetes":
-            issues += _offer_issues(i, pool, s.cloud.provider)
+            issues += _offer_issues(i, pool, s.cloud.provider) + _zone_issues(i, pool, s.cloud)
         if s.cloud is not None and s.cloud.provider == "azure" and not _AKS_POOL_NAME.match(pool.name):
             issues.append(
                 (
@@ -176,6 +176,20 @@ def _pool_issues(s: Sections) -> list[Issue]:
                 )
             )
     return issues
+
+
+def _zone_issues(i: int, pool: GpuPoolConfig, cloud: CloudConfig) -> list[Issue]:
+    """Zones of the stack's region: `<region><letter>` on aws, `<region>-<letter>` on gcp, `1`-`3` on azure."""
+    region = cloud.region or ""
+    forms = {
+        "aws": (re.compile(rf"^{re.escape(region)}[a-z]$"), f"a zone of {region} such as {region}a"),
+        "gcp": (re.compile(rf"^{re.escape(region)}-[a-z]$"), f"a zone of {region} such as {region}-a"),
+        "azure": (re.compile(r"^[1-3]$"), "an availability zone number of the location: 1, 2 or 3"),
+    }
+    if cloud.provider not in forms:
+        return []
+    form, words = forms[cloud.provider]
+    return [(f"gpu_pools[{i}].zones", zone, words) for zone in pool.zones if not form.match(zone)]
 
 
 def _offer_issues(i: int, pool: GpuPoolConfig, cloud: str) -> list[Issue]:

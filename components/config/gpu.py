@@ -77,7 +77,11 @@ class GpuPoolConfig(StrictModel):
     capacity: Literal["on_demand", "spot"] = Field(
         default="on_demand", description="`on_demand` or `spot` (interruptible, cheaper). Default: `on_demand`."
     )
-    zones: list[str] = Field(default_factory=list, description="Zones to place nodes in. Default: empty, meaning the cluster's zones.")
+    zones: list[str] = Field(
+        default_factory=list,
+        description="Zones of the stack's region to place nodes in (`us-east-1a` on aws, `us-central1-a` on gcp, `1`-`3` "
+        "on azure). Default: empty, meaning the cluster's zones.",
+    )
     labels: Labels = Field(default_factory=dict, description="Extra node labels. Default: none.")
     taints: list[Taint] = Field(
         default_factory=_default_taints,
