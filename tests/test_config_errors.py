@@ -145,7 +145,15 @@ def test_repository_scheme_must_match_the_cloud(dev):
 
 def test_duplicate_names(dev):
     dev["models"][1]["name"] = dev["models"][0]["name"]
-    assert "a name unique among models" in one(dev, "models[1].name")
+    assert "a name unique in models: models[0] has it already" in one(dev, "models[1].name")
+
+
+def test_a_duplicate_pool_is_one_mistake_reported_once():
+    prod = stack_values("prod")
+    prod["gpu_pools"].append(dict(prod["gpu_pools"][0]))
+    assert [p for p in problems(prod)] == [
+        'gpu_pools[2].name: got "a10g-serving"; expected a name unique in gpu_pools: gpu_pools[0] has it already'
+    ]
 
 
 def test_spot_serving_pool_in_prod(prod):

@@ -7,7 +7,6 @@ gets every cross-section problem reported in the same run.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 
 from ..catalog.offers import OFFERS, gpu_counts
@@ -67,15 +66,21 @@ def _unique_names(s: Sections) -> list[Issue]:
         "managed_endpoints": s.managed_endpoints,
     }
     for section, items in sections.items():
-        counts = Counter(item.name for _, item in items)
-        issues += [(f"{section}[{i}].name", item.name, f"a name unique among {section}") for i, item in items if counts[item.name] > 1]
+        issues += _repeats(section, [(i, item.name) for i, item in items])
     if s.monitoring is not None:
-        counts = Counter(r.name for r in s.monitoring.receivers)
-        issues += [
-            (f"monitoring.receivers[{i}].name", r.name, "a name unique among receivers")
-            for i, r in enumerate(s.monitoring.receivers)
-            if counts[r.name] > 1
-        ]
+        issues += _repeats("monitoring.receivers", list(enumerate(r.name for r in s.monitoring.receivers)))
+    return issues
+
+
+def _repeats(section: str, names: list[tuple[int, str]]) -> list[Issue]:
+    """One issue per repeated name, on the repetition, pointing at the first: a duplicate is one mistake."""
+    first: dict[str, int] = {}
+    issues: list[Issue] = []
+    for i, name in names:
+        if name in first:
+            issues.append((f"{section}[{i}].name", name, f"a name unique in {section}: {section}[{first[name]}] has it already"))
+        else:
+            first[name] = i
     return issues
 
 
