@@ -15,8 +15,9 @@ from components.config import ConfigError, validate_platform
 from components.config.serving import KedaConfig, ModelConfig
 from components.serving.keda import Keda, KedaArgs, network_policy_specs
 from components.serving.metrics import scaling_query, scaling_triggers
-from tools.crd_schemas import validate, wire_form
+from tools.crd_schemas import validate
 from tools.synthesis import Synthesis, to_manifest
+from tools.wire import wire_form
 
 from .conftest import STACKS, stack_values, synth_values
 

@@ -26,8 +26,8 @@ from components.monitoring.dashboards import dashboard_texts
 from components.monitoring.servicemonitors import ScrapeTarget, service_monitor_manifest
 from components.monitoring.synth import monitoring_files, write_monitoring
 from tools import crd_schemas
-from tools.crd_schemas import wire_form
 from tools.synthesis import to_manifest
+from tools.wire import wire_form
 
 from .conftest import STACKS, stack_values
 

@@ -11,9 +11,10 @@ from components.catalog.coldstart import PHASES, cold_start_seconds
 from components.config import ConfigError, validate_platform
 from components.gpu.cost import idle_nodes
 from tools.coldstart_readme import with_budget
-from tools.crd_schemas import validate, wire_form
+from tools.crd_schemas import validate
 from tools.synth import cost_summary, render_report
 from tools.synthesis import Synthesis
+from tools.wire import wire_form
 
 from .conftest import stack_values, synth_values
 

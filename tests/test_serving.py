@@ -21,8 +21,8 @@ from components.serving.deployment import store_port
 from components.serving.metrics import CANARY_ALERT, canary_rule_group
 from components.serving.model_config import parse, render
 from components.serving.rollback import SCRIPT, CanaryRollback, CanaryRollbackArgs
-from tools.crd_schemas import wire_form
 from tools.synthesis import Synthesis
+from tools.wire import wire_form
 
 from .conftest import STACKS, stack_values, synth_values
 from .test_monitoring_stack import API_SERVER, PROMETHEUS_POD_LABELS, Peer, pod_template, reachable

@@ -26,6 +26,8 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]  # no stubs in the pinned dev set
 import yaml
 
+from .wire import wire_form
+
 GO_FALLBACK = Path("/usr/local/go/bin/go")
 
 
@@ -296,17 +298,6 @@ def _message(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum":
         return f"got {error.instance!r}; expected one of {error.validator_value}"
     return error.message
-
-
-def wire_form(value: Any) -> Any:
-    """The value as the API server receives it: Pulumi carries numbers as doubles and sends 443.0 as 443."""
-    if isinstance(value, dict):
-        return {k: wire_form(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [wire_form(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def validate(manifest: dict[str, Any]) -> list[str]:

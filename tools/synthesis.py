@@ -22,6 +22,7 @@ from components.config.platform import PlatformConfig
 
 from .mocks import REDACTED, PlatformMocks, RecordingMonitor, redact
 from .stack_file import load_stack_file
+from .wire import wire_form
 
 PROJECT = "mlops-platform"
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,25 +71,8 @@ def is_kubernetes_object(record: dict[str, Any]) -> bool:
 
 def to_manifest(record: dict[str, Any]) -> dict[str, Any]:
     """The manifest of a Kubernetes record: apiVersion, kind, then its fields, numbers as the API encodes them."""
-    inputs = integral(dict(record["inputs"]))
+    inputs = wire_form(dict(record["inputs"]))
     return {"apiVersion": inputs.pop("apiVersion"), "kind": inputs.pop("kind"), **inputs}
-
-
-def integral(value: Any) -> Any:
-    """``value`` with every whole float as an int.
-
-    The engine (and so the mocks) carries every number as a float: `replicas: 2.0`, `runAsUser: 1000.0`. Kubernetes
-    schemas type those fields `integer` (or int-or-string), and a field typed `number` accepts an integer too, so
-    whole numbers written as ints are what the API server itself would return for every field; scanners that read
-    the files (a UID check, say) then see what the cluster holds.
-    """
-    if isinstance(value, dict):
-        return {k: integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [integral(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
 
 
 def _mark_secrets(value: Any) -> tuple[Any, bool]:
