@@ -55,7 +55,7 @@ def cost_summary(result: Synthesis) -> dict[str, Any]:
     idle = sum(e.monthly_at_min for e in endpoints)
     for pool, cost in zip(cfg.gpu_pools, costs, strict=True):
         nodes = idle_nodes(pool, cfg.models, cfg.guardrails.min_replicas)
-        monthly_idle = round(cost.hourly_per_node * nodes * HOURS_PER_MONTH, 2)
+        monthly_idle = cost.monthly_at(nodes)
         idle += monthly_idle
         pools.append(
             {

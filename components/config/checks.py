@@ -329,7 +329,7 @@ def _environment_issues(s: Sections) -> list[Issue]:
         if g.require_auth and s.mlflow.auth.mode == "none":
             issues.append(("mlflow.auth.mode", "none", f"'oidc': guardrails.require_auth is true in {s.environment}"))
         auth = s.mlflow.auth
-        if s.mlflow.enabled and auth.mode == "oidc" and s.environment != "dev" and not (auth.email_domains or auth.allowed_groups):
+        if auth.mode == "oidc" and s.environment != "dev" and not (auth.email_domains or auth.allowed_groups):
             issues.append(
                 (
                     "mlflow.auth.email_domains",

@@ -26,13 +26,17 @@ class PoolCost:
     min_nodes: int
     max_nodes: int
 
+    def monthly_at(self, nodes: int) -> float:
+        """USD per month of ``nodes`` of the pool's instance."""
+        return round(self.hourly_per_node * nodes * HOURS_PER_MONTH, 2)
+
     @property
     def monthly_at_min(self) -> float:
-        return round(self.hourly_per_node * self.min_nodes * HOURS_PER_MONTH, 2)
+        return self.monthly_at(self.min_nodes)
 
     @property
     def monthly_at_max(self) -> float:
-        return round(self.hourly_per_node * self.max_nodes * HOURS_PER_MONTH, 2)
+        return self.monthly_at(self.max_nodes)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -105,6 +105,7 @@ class TritonDeployment(pulumi.ComponentResource):
         if model.canary is not None:
             tracks.append(("canary", model.canary.version, args.canary_replicas))
         self.config_pbtxt: dict[str, str] = {}
+        deployments: dict[str, k8s.apps.v1.Deployment] = {}
         for track, version, replicas in tracks:
             object_name = _track_name(model.name, track)
             selector = {"app.kubernetes.io/instance": model.name, "mlops.platform/track": track}
@@ -127,7 +128,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 args.spread_required and replicas >= 2,
                 selector,
             )
-            deployment = k8s.apps.v1.Deployment(
+            deployments[track] = k8s.apps.v1.Deployment(
                 f"{name}-{track}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
                 spec=k8s.apps.v1.DeploymentSpecArgs(
@@ -155,8 +156,6 @@ class TritonDeployment(pulumi.ComponentResource):
                     ignore_changes=["spec.replicas"] if track == "stable" and model.autoscales else None,
                 ),
             )
-            if track == "stable":
-                stable = deployment
             k8s.policy.v1.PodDisruptionBudget(
                 f"{name}-{track}-pdb",
                 metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
@@ -182,7 +181,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
         if model.autoscales:
-            self._autoscaler(name, args, base, k8s_opts, stable)
+            self._autoscaler(name, args, base, k8s_opts, deployments["stable"])
         self._network_policies(name, args, base, k8s_opts)
         self.canary_weight = model.canary.weight if model.canary else 0
         if args.serving.gateway.enabled:

@@ -82,7 +82,7 @@ def scaling_triggers(model: ModelConfig, namespace: str, prometheus_url: str | N
             }
         )
     hours = model.autoscaling.active_hours
-    if model.scales_to_zero and hours is not None:
+    if hours is not None:  # validation sets active hours exactly on the models with replicas.min 0
         # one replica inside the window; outside it this trigger is inactive and KEDA scales the model to zero
         # once every other trigger is inactive too (the Triton signal reads 0) for the cooldown
         triggers.append(

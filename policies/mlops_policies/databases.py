@@ -5,7 +5,7 @@ from __future__ import annotations
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from . import wire
-from .settings import AnyPolicy, message, schema, setting_number, settings
+from .settings import PROTECT_STATEFUL, AnyPolicy, message, schema, setting_number, settings
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
@@ -201,8 +201,6 @@ database_not_public = ResourceValidationPolicy(
 
 # --- deletion protection -----------------------------------------------------------------------------------------------
 
-PROTECT_CONFIG = "guardrails.protect_stateful: true (the default in canary and prod)"
-
 
 def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViolation) -> None:
     t, p, name = args.resource_type, args.props, args.name
@@ -212,7 +210,7 @@ def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViola
                 f"RDS {'cluster' if t == RDS_CLUSTER else 'instance'} '{name}'",
                 "can be deleted by the API",
                 "set deletionProtection: true",
-                PROTECT_CONFIG,
+                PROTECT_STATEFUL,
             ),
             None,
         )
@@ -227,7 +225,7 @@ def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViola
                     f"Cloud SQL instance '{name}'",
                     "can be deleted through the Cloud SQL API",
                     "set settings.deletionProtectionEnabled: true",
-                    PROTECT_CONFIG,
+                    PROTECT_STATEFUL,
                 ),
                 None,
             )
@@ -237,7 +235,7 @@ def _check_deletion_protection(args: ResourceValidationArgs, report: ReportViola
                 f"PostgreSQL flexible server '{name}'",
                 "has no deletion guard (Azure has no deletion-protection flag for it)",
                 "protect the resource (ResourceOptions protect=True) and put a CanNotDelete lock on it",
-                PROTECT_CONFIG,
+                PROTECT_STATEFUL,
             ),
             None,
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
-from .settings import AnyPolicy, message, schema, setting_strings, settings
+from .settings import PROTECT_STATEFUL, AnyPolicy, message, schema, setting_strings, settings
 
 STATEFUL_TYPES = (
     "aws:s3/bucket:Bucket",
@@ -46,7 +46,7 @@ def _check_protected(args: ResourceValidationArgs, report: ReportViolation) -> N
                 f"{args.resource_type.rsplit(':', 1)[1]} '{args.name}'",
                 "holds data but is not protected, so a destroy or a refactor that drops it deletes the data",
                 "protect the resource (ResourceOptions protect=True)",
-                "guardrails.protect_stateful: true (the default in canary and prod)",
+                PROTECT_STATEFUL,
             ),
             None,
         )

@@ -89,6 +89,10 @@ def setting_text(values: Mapping[str, Any], key: str, default: str) -> str:
     return raw if isinstance(raw, str) else default
 
 
+PROTECT_STATEFUL = "guardrails.protect_stateful: true (the default in canary and prod)"
+"""The stack setting that protects stateful resources, for every policy whose fix is protection."""
+
+
 def message(subject: str, problem: str, fix: str, stack_config: str | None = None) -> str:
     """The violation format: what is wrong, where, and how to fix it; ``stack_config`` names the setting of this
     project's stack files that makes the fix, for a stack user who does not write the program."""
