@@ -12,10 +12,20 @@ from components.platform import serving_gpu_quota
 from .conftest import stack_values
 
 
-def problems(values: dict[str, Any], secrets: set[str] | None = None, stack: str = "t") -> list[str]:
-    with pytest.raises(ConfigError) as caught:
+def problems_or_none(values: dict[str, Any], secrets: set[str] | None = None, stack: str = "t") -> list[str]:
+    """Every configuration problem of ``values``, or none."""
+    try:
         validate_platform(stack, values, secrets or set(), allow_missing_secrets=True)
-    return [str(issue) for issue in caught.value.issues]
+    except ConfigError as error:
+        return [str(issue) for issue in error.issues]
+    return []
+
+
+def problems(values: dict[str, Any], secrets: set[str] | None = None, stack: str = "t") -> list[str]:
+    """Every configuration problem of ``values``, which must have one."""
+    found = problems_or_none(values, secrets, stack)
+    assert found, "expected a configuration error"
+    return found
 
 
 def one(values: dict[str, Any], path: str) -> str:
@@ -259,14 +269,6 @@ def test_the_gke_driver_is_pinned_where_the_environment_pins_what_nodes_run():
     prod_gcp["environment"] = "staging"
     prod_gcp["guardrails"] = {}
     assert not [p for p in problems_or_none(prod_gcp) if p.startswith("gpu_pools[0].gke_gpu_driver")]
-
-
-def problems_or_none(values: dict[str, Any]) -> list[str]:
-    try:
-        validate_platform("t", values, set(), allow_missing_secrets=True)
-    except ConfigError as error:
-        return [str(issue) for issue in error.issues]
-    return []
 
 
 @pytest.mark.parametrize("value", ["8Gi", "8G", "8000M", "8e9", "0.5Gi", "7812500Ki", 1024])
