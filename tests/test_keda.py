@@ -81,7 +81,7 @@ def test_chart_and_values_per_stack(shipped, stack, replicas):
     assert chart is not None
     assert (chart["chart"], chart["version"], chart["repositoryOpts"]["repo"], chart["name"], chart["namespace"]) == (
         "keda",
-        "2.19.0",
+        "2.20.2",
         "https://kedacore.github.io/charts",
         "keda",
         "keda",

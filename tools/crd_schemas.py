@@ -57,9 +57,9 @@ MODULES: tuple[CrdModule, ...] = (
     ),
     CrdModule(
         "github.com/kedacore/keda/v2",
-        "v2.19.0",
+        "v2.20.2",
         ("config/crd/bases/*.yaml",),
-        "KEDA v2.19.0: ScaledObject keda.sh/v1alpha1 and the rest of its CRDs, as its 2.19.0 chart installs them",
+        "KEDA v2.20.2: ScaledObject keda.sh/v1alpha1 and the rest of its CRDs, as its 2.20.2 chart installs them",
     ),
     CrdModule(
         "github.com/prometheus-operator/prometheus-operator",

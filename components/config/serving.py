@@ -411,9 +411,9 @@ class KedaConfig(StrictModel):
         description="Helm repository URL; null when `chart` is an OCI reference or a local path. Default: KEDA's chart repository.",
     )
     version: str = Field(
-        default="2.19.0",
+        default="2.20.2",
         pattern=r"^v?\d+\.\d+\.\d+$",
-        description="Pinned chart version; its images are KEDA's release of the same version. Default: `2.19.0`.",
+        description="Pinned chart version; its images are KEDA's release of the same version. Default: `2.20.2`.",
     )
     replicas: int | None = Field(
         default=None,
