@@ -53,7 +53,7 @@ docs: $(STAMP)
 	$(PY) -m tools.config_docs
 
 ## bench: write build/bench.json (synth times, scaling exponent, overhead ratio)
-bench: $(STAMP)
+bench: $(STAMP) engine
 	$(PY) -m tools.bench
 
 ## diff: review text of STACK between the git ref BASE and the work tree (resources, policies, cost)

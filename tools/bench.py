@@ -10,7 +10,11 @@ Writes build/bench.json (sorted keys, indent 2, no timestamps) and prints a summ
   before a real stack grows into it;
 * ``overhead``: the platform's own registrations replayed as plain top-level resources under the
   same mocks, so that the cost of our layers (validation, components, adapters) is separated
-  from Pulumi's own cost and from the size of the resources.
+  from Pulumi's own cost and from the size of the resources;
+* ``profile``: where a fresh-process synth of prod spends its time: interpreter start and imports
+  before the first line of the command, then each step (read, validate, program, policy pack,
+  write), and the import time of each top-level package (``python -X importtime``), lazy imports
+  during the program included.
 
 Missed targets are reported, never fatal: the exit status is non-zero only on errors.
 """
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import platform as _platform
 import statistics
@@ -27,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,35 +39,20 @@ import pulumi
 from pulumi.runtime import settings as _settings
 
 from components.config import ConfigError
-from components.config.gpu import GpuPoolConfig
-from components.config.serving import ModelConfig
 
+from .bench_engine import bench_engine, engine_bin
+from .bench_platforms import BASE_STACK, SCALING_SIZES, fit_exponent, generated_config
+from .bench_profile import PROFILE_STACK, profile_stack
 from .mocks import PlatformMocks, RecordingMonitor
-from .synthesis import PROJECT, ROOT, StackConfig, read_stack_file, synthesize
+from .synthesis import PROJECT, ROOT, StackConfig, synthesize
 
 OUT = ROOT / "build" / "bench.json"
 RUNS = 3
-SCALING_SIZES = (10, 100, 500)
-BASE_STACK = "dev"
+RATIO_RUNS = 5
 BENCH_STACK = "bench"
 TARGETS: dict[str, float] = {"prod_synth_seconds": 3.0, "exponent": 1.1, "overhead_ratio": 1.5}
 
 T = TypeVar("T")
-
-
-def fit_exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:
-    """Least-squares slope of log(seconds) on log(size): b in ``seconds = a * size^b``.
-
-    Log-log keeps every size equally weighted, so the largest run does not drown the others.
-    """
-    if len(sizes) != len(seconds) or len(set(sizes)) < 2:
-        raise ValueError("need at least two distinct sizes, each with one time")
-    if min(sizes) <= 0 or min(seconds) <= 0:
-        raise ValueError("sizes and times must be positive to take logarithms")
-    xs = [math.log(s) for s in sizes]
-    ys = [math.log(t) for t in seconds]
-    mx, my = statistics.fmean(xs), statistics.fmean(ys)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
 
 def _timed(fn: Callable[[], T], runs: int = RUNS) -> tuple[float, list[float], list[T]]:
@@ -117,39 +105,6 @@ def bench_stack(stack: str, out: Path) -> dict[str, Any]:
     }
 
 
-def generated_config(models: int, base: str = BASE_STACK) -> StackConfig:
-    """The base stack's config with ``models`` generated models, valid for the config checks.
-
-    The models use the base stack's first GPU pool (one GPU, one replica each), and that pool's
-    max_nodes is raised to fit what they may hold at once (``ModelConfig.gpus_needed``: full scale and
-    a rollout's surge pod), so the GPU quota grows with the models as a real stack's would. Without a
-    pool in the base stack the models run on CPU.
-    """
-    stack = read_stack_file(base)
-    values = dict(stack.values)
-    pools = json.loads(values.get(f"{PROJECT}:gpu_pools", "[]"))
-    cloud = json.loads(values[f"{PROJECT}:cloud"])
-    scheme = {"aws": "s3://", "gcp": "gs://", "azure": "as://acmemlmodels/"}[cloud["provider"]]
-    model: dict[str, Any] = {
-        "version": 1,
-        "repository_uri": f"{scheme}acme-ml-models-bench/triton",
-        "replicas": {"min": 1, "max": 1},
-        "inputs": [{"name": "features", "data_type": "FP32", "dims": [16]}],
-        "outputs": [{"name": "score", "data_type": "FP32", "dims": [1]}],
-    }
-    if pools:
-        pool = pools[0]
-        per_node = GpuPoolConfig.model_validate(pool).schedulable_gpus_per_node
-        needed = models * ModelConfig.model_validate({"name": "m", **model, "gpu_pool": pool["name"], "gpus_per_replica": 1}).gpus_needed(1)
-        pool["max_nodes"] = max(pool["max_nodes"], math.ceil(needed / per_node))
-        model.update(gpu_pool=pool["name"], gpus_per_replica=1)
-    else:
-        model.update(gpus_per_replica=0)
-    values[f"{PROJECT}:gpu_pools"] = json.dumps(pools)
-    values[f"{PROJECT}:models"] = json.dumps([{"name": f"model-{i:04d}", **model} for i in range(models)])
-    return StackConfig(values=values, secret_keys=list(stack.secret_keys))
-
-
 def raw_program(records: list[dict[str, Any]]) -> int:
     """Declare the platform's own registrations again, directly, under the same mocks.
 
@@ -173,33 +128,47 @@ def raw_program(records: list[dict[str, Any]]) -> int:
 
 
 def _platform_records(config: StackConfig) -> list[dict[str, Any]]:
-    """Synthesize a generated platform; the registrations it made."""
-    return synthesize(BENCH_STACK, config).records
+    """Synthesize a generated platform; the registrations it made (500 models are more config than the engine
+    could start a program with, tools/engine_limits.py; the mocks can)."""
+    return synthesize(BENCH_STACK, config, engine_limits=False).records
 
 
-def bench_scaling() -> tuple[dict[str, Any], dict[str, Any]]:
-    """Generated platforms of each size, then raw baselines of the same registration counts."""
+def bench_scaling(runs: int = RATIO_RUNS) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Generated platforms of each size and raw baselines of the same registrations, timed alternately.
+
+    Each repetition times the platform and then its raw replay, so that a disturbance of the machine
+    falls on both sides of one ratio; the ratio reported is the median of the per-repetition ratios,
+    with their spread.
+    """
     configs = {n: generated_config(n) for n in SCALING_SIZES}
     synthesize(BENCH_STACK, configs[SCALING_SIZES[0]])  # warm-up
-    sizes, rows = [], []
+    sizes: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
     for n in SCALING_SIZES:
-        seconds, _, runs = _timed(functools.partial(_platform_records, configs[n]))
-        counts = [len(r) for r in runs]
-        platform_resources = counts[-1]
-        records = runs[-1]
+        records = _platform_records(configs[n])
         raw_program(records)  # warm-up
-        raw_seconds, _, raw_counts = _timed(functools.partial(raw_program, records))
-        if set(counts) != {platform_resources} or set(raw_counts) != {platform_resources}:
-            raise RuntimeError(f"{n} models: platform registered {counts}, raw baseline {raw_counts}; expected equal counts")
-        sizes.append({"models": n, "resources": platform_resources, "seconds": round(seconds, 4)})
+        platform_times, raw_times, ratios = [], [], []
+        for _ in range(runs):
+            platform_seconds, _, (platform_run,) = _timed(functools.partial(_platform_records, configs[n]), runs=1)
+            raw_seconds, _, (raw_count,) = _timed(functools.partial(raw_program, records), runs=1)
+            if len(platform_run) != len(records) or raw_count != len(records):
+                raise RuntimeError(
+                    f"{n} models: platform registered {len(platform_run)}, raw baseline {raw_count}; expected {len(records)}"
+                )
+            platform_times.append(platform_seconds)
+            raw_times.append(raw_seconds)
+            ratios.append(platform_seconds / raw_seconds)
+        seconds = statistics.median(platform_times)
+        sizes.append({"models": n, "resources": len(records), "seconds": round(seconds, 4)})
         rows.append(
             {
                 "models": n,
-                "platform_resources": platform_resources,
+                "platform_resources": len(records),
                 "platform_seconds": round(seconds, 4),
-                "raw_resources": raw_counts[-1],
-                "raw_seconds": round(raw_seconds, 4),
-                "ratio": round(seconds / raw_seconds, 3),
+                "raw_resources": len(records),
+                "raw_seconds": round(statistics.median(raw_times), 4),
+                "ratio": round(statistics.median(ratios), 3),
+                "ratio_spread": [round(min(ratios), 3), round(max(ratios), 3)],
             }
         )
     exponent = fit_exponent([s["models"] for s in sizes], [s["seconds"] for s in sizes])
@@ -211,6 +180,7 @@ def bench_scaling() -> tuple[dict[str, Any], dict[str, Any]]:
     }
     overhead = {
         "raw_program": "the platform's registrations replayed as top-level pulumi.CustomResource, same types, names and inputs",
+        "runs": runs,
         "sizes": rows,
         "max_ratio": max(r["ratio"] for r in rows),
     }
@@ -229,16 +199,28 @@ def machine() -> dict[str, Any]:
 
 
 def run_bench() -> dict[str, Any]:
-    """Every measurement, as written to build/bench.json."""
+    """Every measurement, as written to build/bench.json; each part says on stderr when it starts."""
+
+    def step(what: str) -> None:
+        print(f"bench: {what} ...", file=sys.stderr, flush=True)
+
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
+        step("every stack in a fresh process")
         stacks = {stack: bench_stack(stack, Path(tmp)) for stack in shipped_stacks()}
+        step(f"profile of {PROFILE_STACK}")
+        profile = profile_stack(PROFILE_STACK, Path(tmp))
+    step(f"scaling and overhead under the mocks, {', '.join(map(str, SCALING_SIZES))} models")
     scaling, overhead = bench_scaling()
+    engine = engine_bin()
+    real_engine = bench_engine(engine) if engine else {"skipped": "the engine is not built (make engine)"}
     prod = stacks.get("prod", {}).get("synth_seconds")
     return {
         "machine": machine(),
         "stacks": stacks,
         "scaling": scaling,
         "overhead": overhead,
+        "profile": profile,
+        "engine": real_engine,
         "targets": dict(TARGETS),
         "meets_targets": {
             "prod_synth_seconds": prod is not None and prod <= TARGETS["prod_synth_seconds"],
@@ -260,8 +242,20 @@ def summary(result: dict[str, Any]) -> str:
     for row in result["overhead"]["sizes"]:
         lines.append(
             f"  {row['models']:4d} models: {row['platform_seconds']:.3f} s for {row['platform_resources']} resources; "
-            f"raw {row['raw_seconds']:.3f} s for {row['raw_resources']}; ratio {row['ratio']:.2f}"
+            f"raw {row['raw_seconds']:.3f} s for {row['raw_resources']}; ratio {row['ratio']:.2f} "
+            f"({row['ratio_spread'][0]:.2f}-{row['ratio_spread'][1]:.2f})"
         )
+    profile = result["profile"]
+    steps = ", ".join(f"{step} {seconds:.2f}" for step, seconds in profile["step_seconds"].items())
+    lines.append(f"  profile {profile['stack']} (-X importtime): {profile['total_seconds']:.2f} s: {steps}")
+    heavy = ", ".join(f"{name} {seconds:.2f}" for name, seconds in list(profile["import_seconds_by_package"].items())[:6])
+    lines.append(f"  imports {profile['import_seconds_total']:.2f} s: {heavy}")
+    for label, row in result["engine"].get("platforms", {}).items():
+        parts = [
+            f"{command} {row[command]['seconds']:.1f} s (program CPU {row[command]['program_seconds']:.1f})"
+            for command in ("preview", "up")
+        ]
+        lines.append(f"  engine {label:<10} {row['resources']:5d} resources: {', '.join(parts)}")
     lines.append(f"  scaling exponent {result['scaling']['exponent']:.3f}")
     for key, target in result["targets"].items():
         ok = "met" if result["meets_targets"][key] else "MISSED"

@@ -10,6 +10,7 @@ import argparse
 import json
 import shutil
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -219,22 +220,35 @@ def write(result: Synthesis, out: Path, policies: list[PolicyResult] | None = No
 
 
 def main(argv: list[str] | None = None) -> int:
+    entered = time.time()  # the bench's profile: everything before it is interpreter start and imports
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("stack", nargs="?", default="dev", help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "synth", help="output root (default build/synth)")
     parser.add_argument("--stack-file", type=Path, help="read this stack file instead of stacks/Pulumi.<stack>.yaml")
+    parser.add_argument("--timings", type=Path, help="also write the seconds of each step to this JSON file (make bench)")
     args = parser.parse_args(argv)
+    steps: dict[str, float] = {}
     try:
-        result = synthesize(args.stack, read_stack_file(args.stack, path=args.stack_file))
+        started = time.perf_counter()
+        config = read_stack_file(args.stack, path=args.stack_file)
+        steps["read"] = time.perf_counter() - started
+        result = synthesize(args.stack, config)
     except ConfigError as error:
         print(f"synth: {error}", file=sys.stderr)
         return 2
     except FileNotFoundError as error:
         print(f"synth: {error}", file=sys.stderr)
         return 2
+    steps.update(result.seconds)
     out = args.out / args.stack
+    started = time.perf_counter()
     policies = policy_results(result)
+    steps["policy_pack"] = time.perf_counter() - started
+    started = time.perf_counter()
     write(result, out, policies)
+    steps["write"] = time.perf_counter() - started
+    if args.timings:
+        args.timings.write_text(json.dumps({"main_entered": entered, "steps": steps}) + "\n")
     mandatory = [r for r in policies if r.level == MANDATORY]
     if mandatory:
         print(f"synth: stack {args.stack}: {len(mandatory)} mandatory policy violation(s):", file=sys.stderr)

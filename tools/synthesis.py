@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import runpy
 import sys
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,11 @@ from typing import Any
 import pulumi
 from pulumi.runtime import settings as _settings
 
+from components.config.errors import ConfigError
 from components.config.loader import validate_platform
 from components.config.platform import PlatformConfig
 
+from .engine_limits import config_size_issues
 from .mocks import REDACTED, PlatformMocks, RecordingMonitor, redact
 from .stack_file import load_stack_file
 from .wire import wire_form
@@ -47,6 +51,8 @@ class Synthesis:
     records: list[dict[str, Any]]
     outputs: dict[str, Any]
     placeholder_secrets: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time of the steps, ``validate`` and ``program`` (the bench's profile reads them)."""
 
     def of_type(self, type_token: str) -> list[dict[str, Any]]:
         """Records of one resource type, in URN order."""
@@ -115,19 +121,36 @@ def read_stack_file(stack: str, root: Path = ROOT, path: Path | None = None) -> 
     return StackConfig(values=values, secret_keys=sorted(secret_keys))
 
 
-def validate_stack(stack: str, config: StackConfig) -> tuple[PlatformConfig, list[str]]:
-    """The validated platform config of a stack file, and the secret keys it references but lacks."""
+def validate_stack(stack: str, config: StackConfig, *, engine_limits: bool = True) -> tuple[PlatformConfig, list[str]]:
+    """The validated platform config of a stack file, and the secret keys it references but lacks.
+
+    With ``engine_limits`` a config too large for the engine to start the program with is a problem too,
+    reported with the others.
+    """
     prefix = f"{PROJECT}:"
     ours = {k[len(prefix) :]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
     secrets = {k[len(prefix) :] for k in config.secret_keys if k.startswith(prefix)}
-    return validate_platform(stack, ours, secrets, allow_missing_secrets=True)
+    too_large = config_size_issues(config.values) if engine_limits else []
+    try:
+        result = validate_platform(stack, ours, secrets, allow_missing_secrets=True)
+    except ConfigError as error:
+        raise ConfigError(stack, error.issues + too_large) from None
+    if too_large:
+        raise ConfigError(stack, too_large)
+    return result
 
 
-def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT) -> Synthesis:
-    """Run the stack's program under mocks; raises ConfigError on invalid configuration."""
+def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT, *, engine_limits: bool = True) -> Synthesis:
+    """Run the stack's program under mocks; raises ConfigError on invalid configuration.
+
+    ``engine_limits=False`` lets the mocks run a platform larger than the engine could start (the bench's
+    scaling series).
+    """
     config = config or read_stack_file(stack, root)
     prefix = f"{PROJECT}:"
-    platform, missing = validate_stack(stack, config)
+    started = time.perf_counter()
+    platform, missing = validate_stack(stack, config, engine_limits=engine_limits)
+    validated = time.perf_counter()
     values = dict(config.values)
     values.update({f"{prefix}{key}": SECRET_PLACEHOLDER for key in missing})
     secret_keys = sorted(set(config.secret_keys) | {f"{prefix}{key}" for key in missing})
@@ -150,6 +173,7 @@ def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT)
             outputs[name] = REDACTED if await output.is_secret() else await output.future()
 
     run()
+    seconds = {"validate": validated - started, "program": time.perf_counter() - validated}
     stack_urn = next((r["urn"] for r in monitor.records if r["type"] == "pulumi:pulumi:Stack"), None)
     records = []
     for record in monitor.records:
@@ -159,8 +183,9 @@ def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT)
             record = {**record, "parent": None}
         records.append(record)
     records.sort(key=lambda r: r["urn"])
-    urns = [r["urn"] for r in records]
-    duplicates = sorted({u for u in urns if urns.count(u) > 1})
+    duplicates = sorted(urn for urn, count in Counter(r["urn"] for r in records).items() if count > 1)
     if duplicates:
         raise RuntimeError(f"duplicate URNs (the engine would reject them): {duplicates}")
-    return Synthesis(stack=stack, config=platform, records=records, outputs=redact(outputs), placeholder_secrets=sorted(missing))
+    return Synthesis(
+        stack=stack, config=platform, records=records, outputs=redact(outputs), placeholder_secrets=sorted(missing), seconds=seconds
+    )

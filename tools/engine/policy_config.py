@@ -21,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m tools.engine.policy_config <stack>", file=sys.stderr)
         return 2
     try:
-        cfg, _ = validate_stack(args[0], read_stack_file(args[0]))
+        # the size limit is left to the engine, which reports it (synth checks it beforehand)
+        cfg, _ = validate_stack(args[0], read_stack_file(args[0]), engine_limits=False)
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
