@@ -130,12 +130,23 @@ def mock_password(name: str) -> str:
 
 
 class PlatformMocks(pulumi.runtime.Mocks):
-    """Returns inputs as outputs, plus the computed fields the program reads (names, IDs)."""
+    """Returns inputs as outputs, plus the computed fields the program reads (names, IDs).
+
+    With ``preview`` it answers as the engine does for a resource a preview would create: its inputs
+    only, so every computed output (an ARN, a generated name, the ID) is unknown to the program.
+    Look-ups (invokes) and stack references are read during a preview too, so they still answer.
+    """
+
+    def __init__(self, preview: bool = False) -> None:
+        super().__init__()
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         outputs = dict(args.inputs)
         if args.typ == "pulumi:pulumi:StackReference":
             outputs = {"name": args.inputs.get("name"), "outputs": {"kubeconfig": MOCK_KUBECONFIG}, "secretOutputNames": ["kubeconfig"]}
+        elif self.preview:
+            return None, outputs
         elif args.custom and not args.typ.startswith(("kubernetes:", "pulumi:providers:")) and "name" not in outputs:
             outputs["name"] = f"{args.name}-{_digest(args.typ, args.name)}"
         outputs.update(_computed(args.typ, args.name, args.inputs))
@@ -145,12 +156,16 @@ class PlatformMocks(pulumi.runtime.Mocks):
         return _invoke_results(args.token, args.args), []
 
 
+UNKNOWN = "[unknown]"
+"""How a record shows a value the program could not know yet (preview mode)."""
+
+
 def _is_secret(value: Any) -> bool:
     return isinstance(value, dict) and value.get(_rpc._special_sig_key) == SECRET_SIG
 
 
 def redact(value: Any) -> Any:
-    """Replace every secret-wrapped value with ``[secret]``.
+    """Replace every secret-wrapped value with ``[secret]`` and every unknown one with ``[unknown]``.
 
     A secret map of strings (a Kubernetes Secret's ``data`` / ``stringData``) keeps its keys, each value
     ``[secret]``, so the manifest still validates against the Secret schema.
@@ -165,6 +180,8 @@ def redact(value: Any) -> Any:
         return {k: redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
+    if isinstance(value, pulumi.output.Unknown):
+        return UNKNOWN
     return value
 
 

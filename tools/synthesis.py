@@ -140,11 +140,13 @@ def validate_stack(stack: str, config: StackConfig, *, engine_limits: bool = Tru
     return result
 
 
-def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT, *, engine_limits: bool = True) -> Synthesis:
+def synthesize(
+    stack: str, config: StackConfig | None = None, root: Path = ROOT, *, engine_limits: bool = True, preview: bool = False
+) -> Synthesis:
     """Run the stack's program under mocks; raises ConfigError on invalid configuration.
 
     ``engine_limits=False`` lets the mocks run a platform larger than the engine could start (the bench's
-    scaling series).
+    scaling series). ``preview=True`` runs it as `pulumi preview` would: every computed output unknown.
     """
     config = config or read_stack_file(stack, root)
     prefix = f"{PROJECT}:"
@@ -158,9 +160,9 @@ def synthesize(stack: str, config: StackConfig | None = None, root: Path = ROOT,
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     _settings.ROOT.set(None)  # a fresh root Stack resource for every synthesis
-    mocks = PlatformMocks()
+    mocks = PlatformMocks(preview=preview)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, monitor=monitor, preview=False)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, monitor=monitor, preview=preview)
     pulumi.runtime.set_all_config(values, secret_keys)
     outputs: dict[str, Any] = {}
 
