@@ -17,15 +17,10 @@ def test_fit_exponent_recovers_exact_power_laws() -> None:
 
 def test_generated_platform_config_is_valid():
     """The scaling series' generated models must pass the same validation as a stack file."""
-    import json
-
     from components.config import validate_platform
     from tools.bench_platforms import generated_config
-    from tools.synthesis import PROJECT
 
-    config = generated_config(10)
-    prefix = f"{PROJECT}:"
-    values = {k[len(prefix) :]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
+    values, _ = generated_config(10).platform_inputs()
     platform, _ = validate_platform("bench", values, set(), allow_missing_secrets=True)
     assert len(platform.models) == 10
 

@@ -63,17 +63,14 @@ def engine_bin() -> str | None:
 
 def stack_file(models: int) -> dict[str, Any]:
     """A stack file of the base stack with ``models`` generated models, rendering to its own directory."""
-    config = generated_config(models, base=BASE_STACK)
-    values: dict[str, Any] = {}
-    for key, value in config.values.items():
-        values[key] = json.loads(value) if value[:1] in "[{" else value
+    values = generated_config(models, base=BASE_STACK).decoded()
     cluster = values[f"{PROJECT}:cluster"]
     cluster["render_directory"] = f"build/engine/bench-{models}"
     return {"config": values}
 
 
 def _program(probe: Path, project: Path) -> dict[str, Any] | None:
-    """The program's wall and CPU seconds, from the probe's lines: the runner leaves the program's
+    """The probe's line of the program (wall and CPU seconds, config bytes): the runner leaves the program's
     directory as its only argument (the policy pack's is policies/, the helpers' are scripts)."""
     lines = [json.loads(line) for line in probe.read_text().splitlines()] if probe.exists() else []
     programs = [line for line in lines if line["argv"] == [str(project)]]
@@ -127,22 +124,20 @@ def bench_engine(engine: str, sizes: Sequence[int] = ENGINE_SIZES) -> dict[str, 
         project.mkdir()
         copy_project(project)
         install_probe(project)
-        stacks = {BASE_STACK: BASE_STACK}
         for n in sizes:
-            name = f"bench-{n}"
-            (project / "stacks" / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(stack_file(n), sort_keys=False))
-            stacks[name] = name
+            (project / "stacks" / f"Pulumi.bench-{n}.yaml").write_text(yaml.safe_dump(stack_file(n), sort_keys=False))
         rows: dict[str, Any] = {}
-        for label, stack in stacks.items():
-            print(f"bench: real engine, {label}: preview and up ...", file=sys.stderr, flush=True)
+        for stack in [BASE_STACK, *(f"bench-{n}" for n in sizes)]:
+            print(f"bench: real engine, {stack}: preview and up ...", file=sys.stderr, flush=True)
             preview = timed_command(project, engine, stack, "preview")
             up = timed_command(project, engine, stack, "up", "--yes", "--skip-preview")
-            rows[label] = {
+            up.pop("config_bytes")  # the same string as the preview's
+            rows[stack] = {
                 "resources": _resources(project, engine, stack),
                 "config_bytes": preview.pop("config_bytes"),
                 "config_bytes_estimated": engine_config_bytes(read_stack_file(stack, root=project).values),
                 "preview": preview,
-                "up": {key: value for key, value in up.items() if key != "config_bytes"},
+                "up": up,
             }
     generated = [(n, rows[f"bench-{n}"]) for n in sizes]
     return {

@@ -15,6 +15,8 @@ from .synthesis import PROJECT, StackConfig, read_stack_file
 
 SCALING_SIZES = (10, 100, 500)
 BASE_STACK = "dev"
+RUNS = 3
+"""Repetitions of each fresh-process timing; the median is reported."""
 
 
 def fit_exponent(sizes: Sequence[float], seconds: Sequence[float]) -> float:

@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .bench_platforms import RUNS
 from .synthesis import ROOT
 
-RUNS = 3
 PROJECT_PACKAGES = frozenset({"components", "policies", "tools", "__main__"})
 PROFILE_STACK = "prod"
 PROFILE_PACKAGES = 12

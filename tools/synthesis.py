@@ -41,6 +41,17 @@ class StackConfig:
     """Namespaced keys to string values (structured values as JSON), as in ``PULUMI_CONFIG``."""
     secret_keys: list[str]
 
+    def decoded(self) -> dict[str, Any]:
+        """Every value as the stack file wrote it: structured values parsed back from their JSON."""
+        return {key: json.loads(value) if value[:1] in "[{" else value for key, value in self.values.items()}
+
+    def platform_inputs(self) -> tuple[dict[str, Any], set[str]]:
+        """The project's keys without their namespace, decoded, and which of them are secrets: what
+        ``validate_platform`` takes."""
+        prefix = f"{PROJECT}:"
+        values = {key[len(prefix) :]: value for key, value in self.decoded().items() if key.startswith(prefix)}
+        return values, {key[len(prefix) :] for key in self.secret_keys if key.startswith(prefix)}
+
 
 @dataclass
 class Synthesis:
@@ -127,9 +138,7 @@ def validate_stack(stack: str, config: StackConfig, *, engine_limits: bool = Tru
     With ``engine_limits`` a config too large for the engine to start the program with is a problem too,
     reported with the others.
     """
-    prefix = f"{PROJECT}:"
-    ours = {k[len(prefix) :]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
-    secrets = {k[len(prefix) :] for k in config.secret_keys if k.startswith(prefix)}
+    ours, secrets = config.platform_inputs()
     too_large = config_size_issues(config.values) if engine_limits else []
     try:
         result = validate_platform(stack, ours, secrets, allow_missing_secrets=True)

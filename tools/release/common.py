@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import sys
@@ -155,9 +154,7 @@ def platform_config(stack: str, text: str, context: str) -> PlatformConfig:
         path = Path(tmp) / f"Pulumi.{stack}.yaml"
         path.write_text(text)
         config = read_stack_file(stack, path=path)
-    prefix = f"{PROJECT}:"
-    values = {k[len(prefix) :]: json.loads(v) if v[:1] in "[{" else v for k, v in config.values.items() if k.startswith(prefix)}
-    secrets = {k[len(prefix) :] for k in config.secret_keys if k.startswith(prefix)}
+    values, secrets = config.platform_inputs()
     try:
         platform, _ = validate_platform(stack, values, secrets, allow_missing_secrets=True)
     except ConfigError as error:
