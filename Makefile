@@ -5,14 +5,26 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
+LOOP_VENV := build/loop-venv
+LOOP_PY := $(LOOP_VENV)/bin/python
+LOOP_STAMP := $(LOOP_VENV)/.installed
 
-.PHONY: synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
+.PHONY: loop-env synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $(STAMP)
+
+# The loop image's own environment (loop/): Evidently 0.7 needs pandas < 3, the program's has pandas 3.
+$(LOOP_STAMP): loop/requirements.txt loop/requirements-test.txt loop/constraints.txt
+	@test -x $(LOOP_PY) || $(PYTHON) -m venv $(LOOP_VENV)
+	$(LOOP_PY) -m pip install --quiet --disable-pip-version-check -r loop/requirements-test.txt -c loop/constraints.txt
+	@touch $(LOOP_STAMP)
+
+## loop-env: the virtualenv of the monitoring loop's image (build/loop-venv)
+loop-env: $(LOOP_STAMP)
 
 ## synth: synthesize STACK (default dev) under Pulumi mocks into build/synth/$(STACK)/
 synth: $(STAMP)
@@ -22,11 +34,13 @@ synth: $(STAMP)
 synth-all: $(STAMP)
 	@for f in stacks/Pulumi.*.yaml; do s=$${f#stacks/Pulumi.}; $(PY) -m tools.synth $${s%.yaml} || exit 1; done
 
-# promtool (Debian's prometheus package), amtool, jq and shellcheck are real validators the tests run.
+# promtool (Debian's prometheus package), amtool, jq and shellcheck are real validators the tests run; the
+# monitoring loop's end-to-end test runs Prometheus, Alertmanager and the Pushgateway from the same packages.
 system-tools:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
+	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
 	if [ -n "$$missing" ]; then \
@@ -37,8 +51,9 @@ system-tools:
 ## test: lint, type-check, docs freshness and the test suite
 # The engine tests run when the engine is built (make engine), the cluster tests when the control plane
 # is built too (make cluster); .ci/run builds both and requires their tests.
-test: $(STAMP) system-tools lint typecheck
-	$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) \
+test: $(STAMP) $(LOOP_STAMP) system-tools lint typecheck
+	cd loop && ../$(LOOP_PY) -m pytest
+	$(WITH_GO) MLOPS_LOOP_PYTHON=$(CURDIR)/$(LOOP_PY) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) \
 	  MLOPS_CLUSTER_BIN=$$(tools/cluster/build.sh --cached 2>/dev/null || true) $(PY) -m pytest
 
 lint: $(STAMP)

@@ -1,0 +1,249 @@
+"""The capture service: sampled inference requests of Triton models, written as JSONL to the object store.
+
+The serving gateway mirrors each model's requests here (an HTTPRoute ``RequestMirror`` filter: the
+client never waits for this service and never sees its answers). The service keeps
+``sampling_percent`` of them, optionally asks the model's stable version for the prediction of the
+same input (``predict_url``: a mirror cannot carry the response), and writes batches of records to
+``<capture_uri>/<model>/<YYYY>/<MM>/<DD>/<HH>/<time>-<host>-<n>.jsonl``.
+
+Settings: the JSON document in ``CAPTURE_CONFIG``. Endpoints: ``POST /v2/models/<m>[/versions/<v>]/infer``,
+``GET /healthz``, ``GET /metrics`` (captured, sampled-out, dropped and failed-write counters).
+Writes happen off the request path; when the store fails, the batch is dropped and counted, so a
+store outage never backs up into memory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import signal
+import socket
+import sys
+import threading
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import records, store
+
+LOG = logging.getLogger("capture")
+_INFER = re.compile(r"^/v2/models/(?P<model>[^/]+)(/versions/(?P<version>[^/]+))?/infer$")
+
+
+@dataclass(frozen=True)
+class CaptureModel:
+    version: str
+    predict_url: str | None = None
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    capture_uri: str
+    models: dict[str, CaptureModel]
+    sampling_percent: float = 10.0
+    flush_records: int = 500
+    flush_seconds: float = 60.0
+    max_buffered: int = 20_000
+    port: int = 8080
+    host: str = "0.0.0.0"
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> CaptureSettings:
+        models = {name: CaptureModel(**m) for name, m in document["models"].items()}
+        return cls(**{**document, "models": models})
+
+
+@dataclass
+class Counters:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    values: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def inc(self, name: str, model: str, by: int = 1) -> None:
+        with self.lock:
+            self.values[(name, model)] = self.values.get((name, model), 0) + by
+
+    def text(self) -> str:
+        help_text = {
+            "mlops_capture_records_total": "Requests captured (written or buffered).",
+            "mlops_capture_sampled_out_total": "Mirrored requests not kept by sampling.",
+            "mlops_capture_dropped_total": "Records dropped: buffer full, unreadable body or failed write.",
+            "mlops_capture_write_failures_total": "Batches the object store refused.",
+        }
+        lines = []
+        with self.lock:
+            for name, text in help_text.items():
+                lines += [f"# HELP {name} {text}", f"# TYPE {name} counter"]
+                lines += [f'{name}{{model="{m}"}} {v}' for (n, m), v in sorted(self.values.items()) if n == name]
+        return "\n".join(lines) + "\n"
+
+
+class Capture:
+    """Buffers records per model and writes them in batches from a background thread."""
+
+    def __init__(self, settings: CaptureSettings) -> None:
+        self.settings = settings
+        self.counters = Counters()
+        self.lock = threading.Condition()
+        self.buffer: dict[str, list[dict[str, Any]]] = {}
+        self.sequence = 0
+        self.host = socket.gethostname()
+        self.stopping = False
+        self.random = random.Random()
+        self.writer = threading.Thread(target=self._write_loop, name="capture-writer", daemon=True)
+
+    def start(self) -> None:
+        self.writer.start()
+
+    def offer(self, model: str, body: dict[str, Any], request_id: str) -> None:
+        config = self.settings.models[model]
+        if self.random.uniform(0, 100) >= self.settings.sampling_percent:
+            self.counters.inc("mlops_capture_sampled_out_total", model)
+            return
+        inputs = records.triton_request_tensors(body)
+        outputs = self._predict(config, model, body) if config.predict_url else None
+        record = {
+            "time": datetime.now(tz=UTC).isoformat(timespec="milliseconds"),
+            "model": model,
+            "version": config.version,
+            "request_id": request_id,
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+        with self.lock:
+            pending = sum(len(v) for v in self.buffer.values())
+            if pending >= self.settings.max_buffered:
+                self.counters.inc("mlops_capture_dropped_total", model)
+                return
+            self.buffer.setdefault(model, []).append(record)
+            self.counters.inc("mlops_capture_records_total", model)
+            if len(self.buffer[model]) >= self.settings.flush_records:
+                self.lock.notify()
+
+    def _predict(self, config: CaptureModel, model: str, body: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+        """The stable version's outputs for the same input; None (inputs only) when it does not answer."""
+        assert config.predict_url is not None
+        url = f"{config.predict_url.rstrip('/')}/v2/models/{model}/infer"
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return records.triton_request_tensors(json.loads(response.read()))
+        except (OSError, ValueError) as error:
+            LOG.warning("%s: no prediction from %s: %s", model, url, error)
+            return None
+
+    def _write_loop(self) -> None:
+        while True:
+            with self.lock:
+                self.lock.wait(timeout=self.settings.flush_seconds)
+                stopping = self.stopping
+            self.flush()
+            if stopping:
+                return
+
+    def flush(self) -> None:
+        with self.lock:
+            batches, self.buffer = self.buffer, {}
+        for model, batch in batches.items():
+            if not batch:
+                continue
+            now = datetime.now(tz=UTC)
+            with self.lock:
+                self.sequence += 1
+                sequence = self.sequence
+            name = f"{now:%Y/%m/%d/%H}/{now:%Y%m%dT%H%M%S%f}-{self.host}-{sequence}.jsonl"
+            location = store.open_location(self.settings.capture_uri).child(model, name)
+            data = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in batch).encode()
+            try:
+                store.write_bytes(location, data)
+            except Exception as error:  # the store is down: drop, count, keep serving
+                LOG.error("%s: dropping %d records, write to %s failed: %s", model, len(batch), location.path, error)
+                self.counters.inc("mlops_capture_write_failures_total", model)
+                self.counters.inc("mlops_capture_dropped_total", model, len(batch))
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopping = True
+            self.lock.notify()
+        self.writer.join(timeout=60)
+
+
+def handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            LOG.debug(format, *args)
+
+        def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._reply(200, b"ok\n")
+            elif self.path == "/metrics":
+                self._reply(200, capture.counters.text().encode(), "text/plain; version=0.0.4")
+            else:
+                self._reply(404)
+
+        def do_POST(self) -> None:
+            match = _INFER.match(self.path.split("?", 1)[0])
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > capture.settings.max_body_bytes:
+                self._reply(413)
+                self.close_connection = True
+                return
+            body = self.rfile.read(length)
+            if not match or match["model"] not in capture.settings.models:
+                self._reply(404)
+                return
+            model = match["model"]
+            try:
+                document = json.loads(body)
+                request_id = str(self.headers.get("x-request-id") or document.get("id") or os.urandom(8).hex())
+                capture.offer(model, document, request_id)
+            except (ValueError, records.UnreadableDataError) as error:
+                LOG.warning("%s: not captured: %s", model, error)
+                capture.counters.inc("mlops_capture_dropped_total", model)
+            self._reply(204)
+
+    return Handler
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s capture %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        settings = CaptureSettings.from_json(json.loads(os.environ["CAPTURE_CONFIG"]))
+    except (KeyError, ValueError, TypeError) as error:
+        LOG.error("cannot read CAPTURE_CONFIG: %s: %s", type(error).__name__, error)
+        return 2
+    capture = Capture(settings)
+    capture.start()
+    server = ThreadingHTTPServer((settings.host, settings.port), handler(capture))
+    server.daemon_threads = True
+
+    def _stop(*_: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    LOG.info(
+        "capturing %s%% of %s into %s on :%d", settings.sampling_percent, ", ".join(settings.models), settings.capture_uri, settings.port
+    )
+    server.serve_forever()
+    capture.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

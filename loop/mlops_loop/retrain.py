@@ -1,0 +1,222 @@
+"""The retraining trigger: Alertmanager's drift and quality alerts become one retraining run per model and window.
+
+Alertmanager posts its webhook (version 4) to ``POST /alerts``. For each firing alert of category
+``drift`` or ``quality`` with a ``model`` label, the trigger
+
+1. reads the model's last trigger (``<record_uri>/<model>/latest.json``) and does nothing when it is
+   younger than ``window_minutes`` (deduplicated: counted and logged);
+2. dispatches the retraining workflow through GitHub's ``workflow_dispatch`` API with inputs
+   ``model``, ``version``, ``alert`` and ``figures`` (the alerts' values and labels, JSON);
+3. writes the record of what triggered it (``<record_uri>/<model>/<time>.json``: alerts, figures,
+   the dispatch answer) and moves ``latest.json``.
+
+A failed dispatch answers 502, so Alertmanager retries, and records nothing. Settings: the JSON
+document in ``RETRAIN_CONFIG``; the GitHub token is read from ``github.token_file``.
+Endpoints: ``POST /alerts``, ``GET /healthz``, ``GET /metrics``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from . import store
+
+LOG = logging.getLogger("retrain-trigger")
+CATEGORIES = ("drift", "quality")
+
+
+@dataclass(frozen=True)
+class GitHubDispatch:
+    repository: str
+    workflow: str
+    ref: str = "main"
+    token_file: str = "/var/run/secrets/retraining/token"
+    api_url: str = "https://api.github.com"
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    record_uri: str
+    github: GitHubDispatch
+    window_minutes: int = 1440
+    port: int = 8080
+    host: str = "0.0.0.0"
+
+    @classmethod
+    def from_json(cls, document: dict[str, Any]) -> RetrainSettings:
+        return cls(**{**document, "github": GitHubDispatch(**document["github"])})
+
+
+def figures_of(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the alerts measured: per alert name, its value and distinguishing labels."""
+    out: dict[str, Any] = {}
+    for alert in alerts:
+        labels = alert.get("labels", {})
+        entry = {k: v for k, v in labels.items() if k in ("feature_set", "metric", "check")}
+        entry["value"] = alert.get("annotations", {}).get("value")
+        entry["since"] = alert.get("startsAt")
+        out.setdefault(labels.get("alertname", "?"), []).append(entry)
+    return out
+
+
+class Trigger:
+    def __init__(self, settings: RetrainSettings) -> None:
+        self.settings = settings
+        self.lock = threading.Lock()
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def _count(self, outcome: str, model: str) -> None:
+        self.counts[(outcome, model)] = self.counts.get((outcome, model), 0) + 1
+
+    def handle(self, payload: dict[str, Any], now: datetime | None = None) -> list[str]:
+        """Dispatch what the payload warrants; the models triggered. Raises when a dispatch fails."""
+        by_model: dict[str, list[dict[str, Any]]] = {}
+        for alert in payload.get("alerts", []):
+            labels = alert.get("labels", {})
+            if alert.get("status") != "firing" or labels.get("category") not in CATEGORIES or not labels.get("model"):
+                continue
+            by_model.setdefault(labels["model"], []).append(alert)
+        triggered = []
+        with self.lock:  # one decision at a time: two webhooks for one model cannot both dispatch
+            for model, alerts in sorted(by_model.items()):
+                if self._trigger(model, alerts, now or datetime.now(tz=UTC)):
+                    triggered.append(model)
+        return triggered
+
+    def _trigger(self, model: str, alerts: list[dict[str, Any]], now: datetime) -> bool:
+        records = store.open_location(self.settings.record_uri).child(model)
+        latest = records.child("latest.json")
+        if store.exists(latest):
+            last = json.loads(store.read_bytes(latest))
+            since = datetime.fromisoformat(last["time"])
+            if now - since < timedelta(minutes=self.settings.window_minutes):
+                LOG.info(
+                    "%s: deduplicated (%s), last trigger %s",
+                    model,
+                    ", ".join(sorted({a["labels"]["alertname"] for a in alerts})),
+                    last["time"],
+                )
+                self._count("deduplicated", model)
+                return False
+        first = alerts[0]["labels"]
+        figures = figures_of(alerts)
+        inputs = {
+            "model": model,
+            "version": str(first.get("version", "")),
+            "alert": ",".join(sorted(figures)),
+            "figures": json.dumps(figures, sort_keys=True, separators=(",", ":")),
+        }
+        try:
+            status = self._dispatch(inputs)
+        except Exception:
+            self._count("failed", model)
+            raise
+        record = {"time": now.isoformat(), "model": model, "inputs": inputs, "alerts": alerts, "dispatch_status": status}
+        text = json.dumps(record, indent=1, sort_keys=True).encode()
+        store.write_bytes(records.child(f"{now:%Y%m%dT%H%M%S%f}Z.json"), text)
+        store.write_bytes(latest, text)
+        LOG.info("%s: retraining dispatched (%s) with %s", model, inputs["alert"], inputs["figures"])
+        self._count("dispatched", model)
+        return True
+
+    def _dispatch(self, inputs: dict[str, str]) -> int:
+        github = self.settings.github
+        url = f"{github.api_url.rstrip('/')}/repos/{github.repository}/actions/workflows/{github.workflow}/dispatches"
+        with open(github.token_file, encoding="utf-8") as handle:
+            token = handle.read().strip()
+        request = urllib.request.Request(url, data=json.dumps({"ref": github.ref, "inputs": inputs}).encode(), method="POST")
+        request.add_header("Accept", "application/vnd.github+json")
+        request.add_header("Authorization", f"Bearer {token}")
+        request.add_header("X-GitHub-Api-Version", "2022-11-28")
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+
+    def metrics(self) -> str:
+        lines = [
+            "# HELP mlops_retraining_triggers_total Retraining decisions by outcome.",
+            "# TYPE mlops_retraining_triggers_total counter",
+        ]
+        with self.lock:
+            lines += [f'mlops_retraining_triggers_total{{model="{m}",outcome="{o}"}} {v}' for (o, m), v in sorted(self.counts.items())]
+        return "\n".join(lines) + "\n"
+
+
+def handler(trigger: Trigger) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            LOG.debug(format, *args)
+
+        def _reply(self, status: int, body: bytes = b"") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self._reply(200, b"ok\n")
+            elif self.path == "/metrics":
+                self._reply(200, trigger.metrics().encode())
+            else:
+                self._reply(404)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if self.path != "/alerts":
+                self._reply(404)
+                return
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                self._reply(400, b"not JSON\n")
+                return
+            try:
+                triggered = trigger.handle(payload)
+            except (OSError, urllib.error.URLError, ValueError) as error:
+                LOG.error("dispatch failed, Alertmanager will retry: %s", error)
+                self._reply(502, f"{error}\n".encode())
+                return
+            self._reply(200, (json.dumps({"triggered": triggered}) + "\n").encode())
+
+    return Handler
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-trigger %(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        settings = RetrainSettings.from_json(json.loads(os.environ["RETRAIN_CONFIG"]))
+    except (KeyError, ValueError, TypeError) as error:
+        LOG.error("cannot read RETRAIN_CONFIG: %s: %s", type(error).__name__, error)
+        return 2
+    server = ThreadingHTTPServer((settings.host, settings.port), handler(Trigger(settings)))
+    server.daemon_threads = True
+
+    def _stop(*_: Any) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    LOG.info(
+        "dispatching %s of %s, one per model per %d minutes", settings.github.workflow, settings.github.repository, settings.window_minutes
+    )
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
