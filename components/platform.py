@@ -15,6 +15,8 @@ from .mlflow import MlflowServer, MlflowServerArgs
 from .monitoring import MonitoringStack, MonitoringStackArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
 from .serving import CanaryRollback, CanaryRollbackArgs, ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
+from .serving.capture import CaptureTarget, InferenceCapture, InferenceCaptureArgs, capture_target
+from .serving.deployment import store_port
 from .serving.keda import Keda, KedaArgs
 from .serving.metrics import canary_rule_group
 
@@ -208,6 +210,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         models: dict[str, TritonDeployment] = {}
         # validated: workload identity needs the cluster's name, except on provider `kubernetes` (no cloud identity)
         assert cfg.cluster.name is not None or cfg.cloud.provider == "kubernetes"
+        capture = self._capture(name, cfg, k8s_opts)
+        captured = cfg.monitoring.drift.scored([m.name for m in cfg.models])
         for model in cfg.models:
             pool = self.gpu_pools[model.gpu_pool].wiring if model.gpu_pool else None
             models[model.name] = TritonDeployment(
@@ -228,6 +232,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     polling_interval_seconds=cfg.serving.keda.polling_interval_seconds,
                     # created after KEDA's chart (its CRDs), deleted before it (KEDA's finalizer needs the operator)
                     autoscaler_depends_on=[self.keda] if self.keda is not None else [],
+                    capture=capture if model.name in captured else None,
                     labels=self.labels,
                     tags=cfg.cloud_tags,
                 ),
@@ -251,6 +256,33 @@ class MlopsPlatform(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
         return models
+
+    def _capture(self, name: str, cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> CaptureTarget | None:
+        """The inference capture of the drift monitor, when it runs (validation requires the gateway then)."""
+        drift = cfg.monitoring.drift
+        if not (cfg.monitoring.enabled and drift.enabled and cfg.serving.gateway.enabled):
+            return None
+        InferenceCapture(
+            f"{name}-capture",
+            InferenceCaptureArgs(
+                drift=drift,
+                models=[
+                    (m.name, m.version, f"triton-{m.name}") for m in cfg.models if m.name in drift.scored([x.name for x in cfg.models])
+                ],
+                namespace=cfg.namespaces.serving,
+                gateway_namespace=cfg.serving.gateway.controller_namespace,
+                cloud=cfg.cloud,
+                cluster_name=cfg.cluster.name or "",
+                cloud_provider=self.cluster.cloud_provider,
+                k8s_provider=self.cluster.k8s_provider,
+                store_port=store_port(cfg.cloud),
+                replicas=max(cfg.guardrails.min_replicas, 1),
+                labels=self.labels,
+                tags=cfg.cloud_tags,
+            ),
+            opts=opts,
+        )
+        return capture_target(drift)
 
     def _scaling_prometheus(self, cfg: PlatformConfig) -> str | None:
         """The Prometheus KEDA's triggers query: the configured one, else the monitoring stack's, else none."""

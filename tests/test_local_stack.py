@@ -143,5 +143,10 @@ def test_store_port_must_be_a_tcp_port(local):
 
 
 def test_the_drift_monitor_needs_a_cloud(local):
-    local["monitoring"]["drift"] = {"enabled": True, "image": "registry.example.com/drift:1.0.0", "reference_data_uri": "s3://ref/x"}
+    local["monitoring"]["drift"] = {
+        "enabled": True,
+        "image": "registry.example.com/drift:1.0.0",
+        "reference_data_uri": "s3://ref/x",
+        "capture_uri": "s3://ref/capture",
+    }
     assert "provider 'kubernetes' lacks" in one(local, "monitoring.drift.enabled")

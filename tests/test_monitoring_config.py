@@ -98,7 +98,13 @@ def test_resources_are_checked():
 
 def test_cross_section_issues():
     cfg = MonitoringConfig(
-        drift={"enabled": True, "image": "r/drift:1.0", "reference_data_uri": "s3://b/ref", "model_thresholds": {"ghost": {}}}
+        drift={
+            "enabled": True,
+            "image": "r/drift:1.0",
+            "reference_data_uri": "s3://b/ref",
+            "capture_uri": "s3://b/capture",
+            "model_thresholds": {"ghost": {}},
+        }
     )
     issues = monitoring_issues(cfg, ["fraud"], require_image_digest=True, environment="prod")
     paths = sorted(path for path, _, _ in issues)

@@ -48,6 +48,7 @@ def platform(stack: str = "prod", drift: bool = True, **monitoring: Any) -> Plat
             "enabled": True,
             "image": DRIFT_IMAGE,
             "reference_data_uri": "s3://acme-ml-reference/fraud/2026-10/",
+            "capture_uri": "s3://acme-ml-monitoring/capture",
             "model_thresholds": {values["models"][0]["name"]: {"drift_score": 0.25, "min_quality": 0.9}},
             "service_account_annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/drift-monitor"},
         }
@@ -321,10 +322,17 @@ def test_drift_monitor_cronjob_is_restricted_pinned_and_pushes_to_the_pushgatewa
     _restricted(pod)
     container = pod["containers"][0]
     assert container["image"] == DRIFT_IMAGE
+    assert container["command"] == ["python", "-m", "mlops_loop.drift"]
     env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["REFERENCE_DATA_URI"] == "s3://acme-ml-reference/fraud/2026-10/"
-    assert env["PUSHGATEWAY_URL"] == stack.pushgateway_url == "http://pushgateway.monitoring.svc:9091"
-    assert env["DRIFT_MODELS"] == ",".join(f"{m.name}:{m.version}" for m in cfg.models)
+    settings = json.loads(env["DRIFT_CONFIG"])
+    assert settings["pushgateway_url"] == stack.pushgateway_url == "http://pushgateway.monitoring.svc:9091"
+    assert settings["state_uri"] == "s3://acme-ml-monitoring/capture/_state/drift"
+    assert [(m["name"], m["version"]) for m in settings["models"]] == [(m.name, str(m.version)) for m in cfg.models]
+    first_model = settings["models"][0]
+    assert first_model["reference_uri"] == f"s3://acme-ml-reference/fraud/2026-10/{cfg.models[0].name}"
+    assert first_model["capture_uri"] == f"s3://acme-ml-monitoring/capture/{cfg.models[0].name}"
+    assert first_model["labels_uri"] is None and first_model["task"] == "classification"
+    assert first_model["feature_threshold"] == 0.1
     assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
     account = of_kind(records, "ServiceAccount")[0]
     assert account["automountServiceAccountToken"] is False

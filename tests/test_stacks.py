@@ -151,7 +151,12 @@ OPTIONAL_FEATURES: dict[str, Any] = {
     "drift monitor": (
         "monitoring",
         "drift",
-        {"enabled": True, "image": "ghcr.io/acme/drift@sha256:" + "0" * 64, "reference_data_uri": "s3://acme-ml-reference/fraud/"},
+        {
+            "enabled": True,
+            "image": "ghcr.io/acme/drift@sha256:" + "0" * 64,
+            "reference_data_uri": "s3://acme-ml-reference/fraud/",
+            "capture_uri": "s3://acme-ml-reference/capture",
+        },
     ),
 }
 """Features a stack turns on, each with only the fields it requires: its documented defaults must hold in prod."""
@@ -166,7 +171,7 @@ def test_an_optional_feature_with_its_defaults_passes_every_policy(stack, featur
     values = stack_values(stack)
     scheme = {"prod-gcp": "gs://", "prod-azure": "as://acmeml/"}.get(stack)
     if scheme and isinstance(value, dict) and "reference_data_uri" in value:
-        value = {**value, "reference_data_uri": value["reference_data_uri"].replace("s3://", scheme)}
+        value = {**value, **{k: value[k].replace("s3://", scheme) for k in ("reference_data_uri", "capture_uri")}}
     values.setdefault(section, {})[key] = value
     result = synth_values(values, stack=stack)
     mandatory = [f"{r.policy}: {r.message}" for r in policy_results(result) if r.level == MANDATORY]

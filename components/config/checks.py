@@ -52,6 +52,21 @@ def cross_section_issues(s: Sections) -> list[Issue]:
     if s.monitoring is not None:
         digest = s.guardrails.require_image_digest if s.guardrails is not None else False
         issues += monitoring_issues(s.monitoring, [m.name for _, m in s.models], digest, s.environment)
+        drift = s.monitoring.drift
+        if s.monitoring.enabled and drift.enabled and s.models and s.serving is not None and not s.serving.gateway.enabled:
+            expected = "false, or serving.gateway.enabled true: the gateway mirrors requests to the capture service"
+            issues.append(("monitoring.drift.enabled", True, expected))
+        for name, settings in drift.models.items():
+            model = next((m for _, m in s.models if m.name == name), None)
+            outputs = [o.name for o in model.outputs] if model is not None else []
+            if model is not None and settings.prediction is None and len(outputs) > 1:
+                issues.append(
+                    (f"monitoring.drift.models.{name}.prediction", None, f"the output holding the prediction: one of {', '.join(outputs)}")
+                )
+            if model is not None and settings.prediction is not None and settings.prediction not in outputs:
+                issues.append(
+                    (f"monitoring.drift.models.{name}.prediction", settings.prediction, f"an output of the model: {', '.join(outputs)}")
+                )
     if s.mlflow is not None and s.cloud is not None and s.cluster is not None and s.cloud.provider != "kubernetes":
         digest = s.guardrails.require_image_digest if s.guardrails is not None else False
         issues += mlflow_issues(s.mlflow, s.cloud.provider, cluster_name=s.cluster.name, require_image_digest=digest)

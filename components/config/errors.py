@@ -92,6 +92,8 @@ REMOVED = {
 
 
 PATTERN_WORDS: dict[str, str] = {
+    r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*$": "a GitHub repository as owner/name, e.g. acme/ml-models",
+    r"^[A-Za-z0-9][-A-Za-z0-9_.]*\.ya?ml$": "a workflow file name ending in .yml or .yaml, e.g. retrain.yml",
     r"^[A-Za-z0-9_./][-A-Za-z0-9_./]*$": "a file path of letters, digits, '_', '.', '/' and '-'",
     r"^[A-Za-z0-9_.][-A-Za-z0-9_./]*$": "a relative directory path of letters, digits, '_', '.', '/' and '-'",
     r"^1\.(2[5-9]|3[0-7])$": 'a Kubernetes minor version from 1.25 to 1.37, quoted, e.g. "1.31"',

@@ -27,13 +27,14 @@ AlertName = Literal[
     "MlflowDown",
     "ModelDataDrift",
     "ModelQualityDegraded",
+    "ModelDataQualityFailed",
     "DriftMonitorStale",
 ]
 """Every alert the platform generates; `alerting.severity_overrides` is keyed by these names."""
 
 _PINNED_IMAGE = re.compile(r"^[a-z0-9][-a-z0-9._/:]*[a-z0-9](:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$")
 _CRON = re.compile(r"^(\S+\s+){4}\S+$")
-_DATA_URI = re.compile(r"^(s3|gs|as|https)://[^\s]+$")
+_STORE_URI = re.compile(r"^(s3|gs|as)://[a-z0-9][-a-z0-9._]*(/[^\s]*)?$")
 
 
 def image_issues(field: str, image: str) -> list[Issue]:
@@ -144,10 +145,47 @@ class DriftThresholds(StrictModel):
     """When the drift monitor's gauges raise an alert."""
 
     drift_score: float = Field(
-        default=0.3, gt=0, le=10, description="ModelDataDrift fires above this drift score of any feature set. Default: 0.3."
+        default=0.3,
+        gt=0,
+        le=1,
+        description="ModelDataDrift fires above this drift score of a feature set: the share (0-1) of its columns whose "
+        "drift distance exceeds `feature_distance`. Default: 0.3.",
+    )
+    feature_distance: float = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="A column has drifted above this distance: Wasserstein distance normed by the reference's standard "
+        "deviation (numeric) or Jensen-Shannon distance (categorical). Default: 0.1 (Evidently's default for both).",
     )
     min_quality: float = Field(
         default=0.8, gt=0, lt=1, description="ModelQualityDegraded fires below this delayed quality gauge (0-1). Default: 0.8."
+    )
+    max_null_share: float = Field(
+        default=0.05, ge=0, lt=1, description="ModelDataQualityFailed fires above this share of missing feature values. Default: 0.05."
+    )
+    max_out_of_range_share: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="ModelDataQualityFailed fires above this share of numeric values outside the reference's range. Default: 0.05.",
+    )
+
+
+class DriftModel(StrictModel):
+    """How the drift monitor reads one model's predictions and labels."""
+
+    task: Literal["classification", "regression"] = Field(
+        default="classification",
+        description="`classification` (accuracy, and ROC AUC for a binary score) or `regression` (R², RMSE). Default: classification.",
+    )
+    label: str = Field(default="label", min_length=1, description="The label column of the labels files. Default: `label`.")
+    prediction: str | None = Field(
+        default=None,
+        description="The output tensor holding the prediction. Default: the model's only output (required when it has several).",
+    )
+    decision_threshold: float = Field(
+        default=0.5, gt=0, lt=1, description="Binary classification: scores at or above it count as the positive class. Default: 0.5."
     )
 
 
@@ -166,8 +204,43 @@ class DriftMonitorConfig(StrictModel):
     )
     reference_data_uri: str | None = Field(
         default=None,
-        description="Reference (training) data the live data is compared with: `s3://`, `gs://`, `as://` or `https://` URI. "
-        "Required when enabled.",
+        description="Prefix of the reference (training) data: `<uri>/<model>/` holds each model's Parquet, CSV or JSONL "
+        "files, with the feature columns the capture gives (a tensor `x` of per-row shape `[n]` as `x.0` ... `x.<n-1>`) and, "
+        "for prediction drift, `output:<tensor>` columns. `s3://`, `gs://` or `as://`. Required when enabled.",
+    )
+    capture_uri: str | None = Field(
+        default=None,
+        description="Prefix of the inference capture: the capture service writes `<uri>/<model>/YYYY/MM/DD/HH/*.jsonl`, "
+        "the job reads it and keeps its watermarks under `<uri>/_state/`. `s3://`, `gs://` or `as://`. Required when enabled.",
+    )
+    labels_uri: str | None = Field(
+        default=None,
+        description="Prefix of delayed labels: `<uri>/<model>/` holds files with `request_id`, optional `row` and the label "
+        "column, joined with captured requests for quality (concept drift). Default: none (no quality gauges).",
+    )
+    sampling_percent: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Percent of each Triton model's requests the gateway mirrors to the capture service. Default: 10.",
+    )
+    capture_predictions: bool = Field(
+        default=True,
+        description="The capture service asks the model's stable version for the prediction of each captured request (a "
+        "mirror cannot carry the response): prediction drift and quality need it; it adds `sampling_percent` of inference "
+        "load. Default: true.",
+    )
+    min_rows: int = Field(
+        default=1000,
+        ge=100,
+        le=10_000_000,
+        description="Captured rows a model needs before a run scores it; fewer, and the run waits for more. Default: 1000.",
+    )
+    models: dict[DnsLabel, DriftModel] = Field(
+        default_factory=dict,
+        description="The Triton models the loop captures and scores, keyed by name, with their task, label and prediction "
+        "settings (a model with variable-length or free-text inputs has no per-column reference: leave it out). "
+        "Default: every Triton model, as classification.",
     )
     schedule: str = Field(default="*/30 * * * *", description="Cron schedule of the job (5 fields, UTC). Default: every 30 minutes.")
     timeout_minutes: int = Field(default=20, ge=1, le=1440, description="A run is stopped after this many minutes. Default: 20.")
@@ -200,10 +273,14 @@ class DriftMonitorConfig(StrictModel):
                 issues.append(("image", None, "a pinned image: required when enabled"))
             if self.reference_data_uri is None:
                 issues.append(("reference_data_uri", None, "a data URI: required when enabled"))
+            if self.capture_uri is None:
+                issues.append(("capture_uri", None, "an object-store URI: required when enabled"))
         if self.image is not None:
             issues += image_issues("image", self.image)
-        if self.reference_data_uri is not None and not _DATA_URI.match(self.reference_data_uri):
-            issues.append(("reference_data_uri", self.reference_data_uri, "an s3://, gs://, as:// or https:// URI"))
+        for key in ("reference_data_uri", "capture_uri", "labels_uri"):
+            value = getattr(self, key)
+            if value is not None and not _STORE_URI.match(value):
+                issues.append((key, value, "an object-store URI: s3://bucket/prefix, gs://bucket/prefix or as://account/container/prefix"))
         if not _CRON.match(self.schedule):
             issues.append(("schedule", self.schedule, "a 5-field cron schedule such as '*/30 * * * *'"))
         raise_issues(issues)
@@ -212,6 +289,68 @@ class DriftMonitorConfig(StrictModel):
     def thresholds_for(self, model: str) -> DriftThresholds:
         """The thresholds that apply to one model."""
         return self.model_thresholds.get(model, self.thresholds)
+
+    def scored(self, models: list[str]) -> list[str]:
+        """The models the loop captures and scores, of the stack's Triton models (in their order)."""
+        return [m for m in models if not self.models or m in self.models]
+
+    def model_for(self, model: str) -> DriftModel:
+        """The task, label and prediction settings of one model."""
+        return self.models.get(model, DriftModel())
+
+    def uri(self, field: Literal["reference_data_uri", "capture_uri", "labels_uri"], model: str) -> str | None:
+        """A model's folder under one of the prefixes."""
+        prefix: str | None = getattr(self, field)
+        return None if prefix is None else f"{prefix.rstrip('/')}/{model}"
+
+    @property
+    def state_uri(self) -> str:
+        """Where the job keeps its watermarks and the retraining trigger its records (under the capture prefix)."""
+        assert self.capture_uri is not None
+        return f"{self.capture_uri.rstrip('/')}/_state"
+
+
+class RetrainingConfig(StrictModel):
+    """The retraining trigger: drift and quality alerts dispatch a GitHub Actions workflow, once per model and window."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Deploy the retraining trigger (the drift monitor's image) and route drift and quality alerts to it. "
+        "Requires the drift monitor. Default: false.",
+    )
+    repository: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[A-Za-z0-9][-A-Za-z0-9_.]*$",
+        description="The GitHub repository (`owner/name`) holding the retraining workflow. Required when enabled.",
+    )
+    workflow: str = Field(
+        default="retrain.yml",
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*\.ya?ml$",
+        description="The workflow file it dispatches (`workflow_dispatch` with inputs model, version, alert, figures). "
+        "Default: `retrain.yml`.",
+    )
+    ref: str = Field(default="main", min_length=1, description="The git ref the workflow runs on. Default: `main`.")
+    token_secret_key: SecretKey | None = Field(
+        default=None,
+        description="Secret config key holding a GitHub token allowed to dispatch the workflow (fine-grained, `actions: write` "
+        "on that repository only). Required when enabled.",
+    )
+    window_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        description="At most one retraining per model in this many hours; later alerts are recorded as deduplicated. Default: 24.",
+    )
+
+    @model_validator(mode="after")
+    def _required(self) -> RetrainingConfig:
+        issues: list[Issue] = []
+        if self.enabled and self.repository is None:
+            issues.append(("repository", None, "the GitHub repository owner/name: required when enabled"))
+        if self.enabled and self.token_secret_key is None:
+            issues.append(("token_secret_key", None, "a secret config key holding the GitHub token: required when enabled"))
+        raise_issues(issues)
+        return self
 
 
 def _default_prometheus_resources() -> ContainerResources:
@@ -302,6 +441,7 @@ class MonitoringConfig(StrictModel):
         default_factory=AlertingConfig, description="Alert thresholds and severity overrides. Default: see its fields."
     )
     drift: DriftMonitorConfig = Field(default_factory=DriftMonitorConfig, description="The drift monitor. Default: disabled.")
+    retraining: RetrainingConfig = Field(default_factory=RetrainingConfig, description="The retraining trigger. Default: disabled.")
 
     @model_validator(mode="after")
     def _consistent(self) -> MonitoringConfig:
@@ -311,6 +451,8 @@ class MonitoringConfig(StrictModel):
             issues.append(("prometheus_url", self.prometheus_url, "not set: the installed Prometheus has its own URL"))
         if self.install and self.selector_labels is not None:
             issues.append(("selector_labels", self.selector_labels, "not set: the installed Prometheus selects its own label"))
+        if self.retraining.enabled and not self.drift.enabled:
+            issues.append(("retraining.enabled", True, "false, or drift.enabled true: only the drift monitor's alerts trigger retraining"))
         if not self.install:
             if self.prometheus_url is None:
                 issues.append(("prometheus_url", None, "the existing Prometheus's URL: required when install is false"))
@@ -335,10 +477,11 @@ def monitoring_issues(
     issues: list[Issue] = []
     if not monitoring.enabled:
         return issues
-    for name in monitoring.drift.model_thresholds:
-        if name not in models:
-            known = ", ".join(models) or "none defined"
-            issues.append((f"monitoring.drift.model_thresholds.{name}", name, f"the name of a model in models ({known})"))
+    for field in ("model_thresholds", "models"):
+        for name in getattr(monitoring.drift, field):
+            if name not in models:
+                known = ", ".join(models) or "none defined"
+                issues.append((f"monitoring.drift.{field}.{name}", name, f"the name of a model in models ({known})"))
     if require_image_digest:
         images = [("monitoring.pushgateway_image", monitoring.pushgateway_image)]
         if monitoring.drift.enabled and monitoring.drift.image:

@@ -127,6 +127,9 @@ class PlatformConfig(StrictModel):
         if self.monitoring.enabled:
             for i, receiver in enumerate(self.monitoring.receivers):
                 keys[receiver.secret_key] = f"monitoring.receivers[{i}].secret_key"
+            retraining = self.monitoring.retraining
+            if retraining.enabled and retraining.token_secret_key:
+                keys[retraining.token_secret_key] = "monitoring.retraining.token_secret_key"
         return keys
 
     @property

@@ -19,6 +19,8 @@ NULL_RECEIVER = "null"
 SEVERITY_MATCH = {"page": "page|critical", "ticket": "ticket|warning"}
 """Platform severities, plus the kube-prometheus-stack default rules' equivalents."""
 RETRAINING_CATEGORIES = "drift|quality"
+RETRAIN_TRIGGER_RECEIVER = "retrain-trigger"
+"""The receiver of the platform's own retraining trigger (``monitoring.retraining``)."""
 
 
 def secret_path(secret_key: str) -> str:
@@ -58,14 +60,17 @@ def _receiver(receiver: AlertReceiver) -> dict[str, Any]:
     return {"name": receiver.name, "webhook_configs": [{"url_file": path, "send_resolved": receiver.purpose == "alerts"}]}
 
 
-def _routes(receivers: list[AlertReceiver]) -> list[dict[str, Any]]:
+def _routes(receivers: list[AlertReceiver], retrain_url: str | None) -> list[dict[str, Any]]:
     routes: list[dict[str, Any]] = [
         {"receiver": NULL_RECEIVER, "matchers": ['alertname=~"Watchdog|InfoInhibitor"']},
     ]
-    for receiver in (r for r in receivers if r.purpose == "retraining"):
+    retraining = [r.name for r in receivers if r.purpose == "retraining"]
+    if retrain_url is not None:
+        retraining.insert(0, RETRAIN_TRIGGER_RECEIVER)
+    for receiver_name in retraining:
         routes.append(
             {
-                "receiver": receiver.name,
+                "receiver": receiver_name,
                 "matchers": [f'category=~"{RETRAINING_CATEGORIES}"'],
                 "group_by": ["alertname", "model"],
                 "group_wait": "1m",
@@ -91,8 +96,13 @@ def _routes(receivers: list[AlertReceiver]) -> list[dict[str, Any]]:
     return routes
 
 
-def alertmanager_config(receivers: list[AlertReceiver]) -> dict[str, Any]:
-    """The Alertmanager configuration (chart value `alertmanager.config`); holds file paths, never secrets."""
+def alertmanager_config(receivers: list[AlertReceiver], retrain_url: str | None = None) -> dict[str, Any]:
+    """The Alertmanager configuration (chart value `alertmanager.config`); holds file paths, never secrets.
+
+    ``retrain_url``: the platform's retraining trigger (an in-cluster URL, not a secret), which receives
+    every drift and quality alert; the trigger itself keeps one retraining per model and window.
+    """
+    own = [{"name": RETRAIN_TRIGGER_RECEIVER, "webhook_configs": [{"url": retrain_url, "send_resolved": False}]}] if retrain_url else []
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
@@ -101,7 +111,7 @@ def alertmanager_config(receivers: list[AlertReceiver]) -> dict[str, Any]:
             "group_wait": "30s",
             "group_interval": "5m",
             "repeat_interval": "12h",
-            "routes": _routes(receivers),
+            "routes": _routes(receivers, retrain_url),
         },
         "inhibit_rules": [
             {
@@ -115,6 +125,6 @@ def alertmanager_config(receivers: list[AlertReceiver]) -> dict[str, Any]:
                 "equal": ["namespace", "model"],
             },
         ],
-        "receivers": [{"name": NULL_RECEIVER}, *(_receiver(r) for r in receivers)],
+        "receivers": [{"name": NULL_RECEIVER}, *own, *(_receiver(r) for r in receivers)],
         "templates": ["/etc/alertmanager/config/*.tmpl"],
     }

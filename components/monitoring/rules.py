@@ -170,10 +170,18 @@ CATALOGUE: tuple[AlertInfo, ...] = (
         "≤ 5 min after the monitor pushes the gauge",
     ),
     AlertInfo(
+        "ModelDataQualityFailed",
+        "model",
+        "data_quality",
+        "Captured inputs break the reference schema (missing or unexpected columns, non-numeric values) or exceed the "
+        "null or out-of-range share, for 1 min",
+        "≤ 5 min after the monitor pushes the figures",
+    ),
+    AlertInfo(
         "DriftMonitorStale",
-        "stack",
+        "model",
         "health",
-        "No successful drift-monitor run for `stale_after_minutes` (or none reported at all)",
+        "No successful drift-monitor run of a model for `stale_after_minutes` (or none reported at all)",
         "`stale_after_minutes` + 5 min",
     ),
 )
@@ -442,47 +450,76 @@ def workloads_group(spec: AlertSpec) -> dict[str, Any]:
 
 
 def drift_group(spec: AlertSpec) -> dict[str, Any]:
+    """Drift, quality, data-quality and staleness alerts per model, from the drift monitor's pushed gauges.
+
+    Each alert carries the model's stable version and, as annotation ``value``, the measured figure: the
+    retraining trigger passes both to the retraining workflow.
+    """
     rules = []
-    for model in spec.models:
+    value = "{{ $value }}"
+    for model in spec.scored_models:
+        m = f'model="{model.name}"'
+        version = str(model.version)
         rules.append(
             _alert(
                 spec,
                 "ModelDataDrift",
-                f'max by (model, feature_set) (mlops_drift_score{{model="{model.name}"}}) > {num(model.drift_score)}',
+                f"max by (model, feature_set) (mlops_drift_score{{{m}}}) > {num(model.drift_score)}",
                 "1m",
                 f"{model.name} input data drifted (feature set {{{{ $labels.feature_set }}}})",
-                f"The drift monitor scores the live data of {model.name} above {num(model.drift_score)} against its "
-                "reference data: retraining is triggered.",
+                f"A share of {value} of the {{{{ $labels.feature_set }}}} columns of {model.name} drifted (threshold "
+                f"{num(model.drift_score)}) against its reference data: retraining is triggered.",
                 model=model.name,
+                version=version,
             )
         )
         rules.append(
             _alert(
                 spec,
                 "ModelQualityDegraded",
-                f'min by (model, metric) (mlops_model_quality{{model="{model.name}"}}) < {num(model.min_quality)}',
+                f"min by (model, metric) (mlops_model_quality{{{m}}}) < {num(model.min_quality)}",
                 "1m",
                 f"{model.name} quality ({{{{ $labels.metric }}}}) below {num(model.min_quality)}",
-                f"The delayed quality gauge of {model.name} fell below {num(model.min_quality)} (concept drift): retraining is triggered.",
+                f"The {{{{ $labels.metric }}}} of {model.name} on labelled traffic is {value}, below {num(model.min_quality)} "
+                "(concept drift): retraining is triggered.",
                 model=model.name,
+                version=version,
+            )
+        )
+        schema = f'max by (model, check) (mlops_data_quality{{{m}, check=~"missing_columns|unexpected_columns|type_violations"}}) > 0'
+        nulls = f'max by (model, check) (mlops_data_quality{{{m}, check="null_share"}}) > {num(model.max_null_share)}'
+        ranges = f'max by (model, check) (mlops_data_quality{{{m}, check="out_of_range_share"}}) > {num(model.max_out_of_range_share)}'
+        rules.append(
+            _alert(
+                spec,
+                "ModelDataQualityFailed",
+                f"{schema}\nor\n{nulls}\nor\n{ranges}",
+                "1m",
+                f"{model.name} inputs fail the data-quality check {{{{ $labels.check }}}}",
+                f"Captured requests of {model.name} give {{{{ $labels.check }}}} = {value} against the reference schema: "
+                "a client or an upstream pipeline sends data the model was not trained on.",
+                model=model.name,
+                version=version,
             )
         )
     stale = spec.drift_stale_after_minutes
     metric = "mlops_drift_last_success_timestamp_seconds"
+    names = "|".join(model.name for model in spec.scored_models)
     rules += [
         _alert(
             spec,
             "DriftMonitorStale",
-            f"time() - max({metric}) > {stale * 60}",
+            f'time() - max by (model) ({metric}{{model=~"{names}"}}) > {stale * 60}',
             "5m",
-            "The drift monitor has not succeeded recently",
-            f"No successful drift-monitor run for more than {stale} minutes: drift and quality alerts are blind.",
+            "The drift monitor has not scored {{ $labels.model }} recently",
+            f"No successful drift-monitor run of {{{{ $labels.model }}}} for more than {stale} minutes: its drift and quality "
+            "alerts are blind (see the job's log for the model's error).",
             reason="stale",
         ),
         _alert(
             spec,
             "DriftMonitorStale",
-            f"absent({metric})",
+            f'absent({metric}{{model=~"{names}"}})',
             f"{stale}m",
             "The drift monitor has not succeeded recently",
             f"No drift-monitor run has reported for {stale} minutes: drift and quality alerts are blind.",
@@ -504,7 +541,7 @@ def rule_files(spec: AlertSpec) -> dict[str, dict[str, Any]]:
     if spec.gpus:
         files["gpu.rules.yaml"] = {"groups": [gpu_group(spec)]}
     files["workloads.rules.yaml"] = {"groups": [workloads_group(spec)]}
-    if spec.drift and spec.models:
+    if spec.drift and spec.scored_models:
         files["drift.rules.yaml"] = {"groups": [drift_group(spec)]}
     return files
 

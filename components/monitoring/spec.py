@@ -28,6 +28,7 @@ SEVERITIES: dict[str, Severity] = {
     "MlflowDown": "ticket",
     "ModelDataDrift": "ticket",
     "ModelQualityDegraded": "ticket",
+    "ModelDataQualityFailed": "ticket",
     "DriftMonitorStale": "ticket",
 }
 """The catalogue's default severity of every alert; a stack overrides them in `monitoring.alerting` (except
@@ -54,6 +55,8 @@ class ModelSpec:
     canary: CanarySpec | None = None
     drift_score: float = 0.3
     min_quality: float = 0.8
+    max_null_share: float = 0.05
+    max_out_of_range_share: float = 0.05
 
 
 @dataclass(frozen=True)
@@ -70,11 +73,18 @@ class AlertSpec:
     drift: bool = False
     """Whether the drift monitor runs (drift, quality and staleness rules)."""
     drift_stale_after_minutes: int = 120
+    drift_models: tuple[str, ...] | None = None
+    """The models the drift monitor scores. Default: every model."""
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
 
     def severity(self, alert: AlertName) -> Severity:
         """The severity of an alert in this stack."""
         return self.alerting.severity_overrides.get(alert, SEVERITIES[alert])
+
+    @property
+    def scored_models(self) -> tuple[ModelSpec, ...]:
+        """The models with drift, quality and staleness alerts."""
+        return tuple(m for m in self.models if self.drift_models is None or m.name in self.drift_models)
 
     @property
     def workload_namespaces(self) -> tuple[str, ...]:
@@ -100,6 +110,8 @@ def model_spec(model: ModelConfig, drift: DriftMonitorConfig) -> ModelSpec:
         canary=canary,
         drift_score=thresholds.drift_score,
         min_quality=thresholds.min_quality,
+        max_null_share=thresholds.max_null_share,
+        max_out_of_range_share=thresholds.max_out_of_range_share,
     )
 
 
@@ -114,5 +126,6 @@ def alert_spec(cfg: PlatformConfig) -> AlertSpec:
         gpus=bool(cfg.gpu_pools),
         drift=monitoring.drift.enabled,
         drift_stale_after_minutes=monitoring.drift.stale_after_minutes,
+        drift_models=tuple(monitoring.drift.scored([m.name for m in cfg.models])),
         alerting=monitoring.alerting,
     )

@@ -14,6 +14,7 @@ from ..config.monitoring import MonitoringConfig
 from ..config.platform import PlatformConfig
 from .alertmanager import RECEIVER_SECRET, receiver_secret_keys
 from .dashboards import dashboard_texts
+from .retraining import RETRAIN_LABELS, RETRAIN_TRIGGER, TOKEN_SECRET, retrain_deployment_spec, retrain_service_spec
 from .rules import rule_files
 from .servicemonitors import ScrapeTarget, dcgm_target, mlflow_target, pushgateway_target, service_monitor_spec, triton_target
 from .spec import AlertSpec, alert_spec
@@ -86,7 +87,9 @@ class MonitoringStackArgs:
             secrets=secrets,
             labels=labels,
             scrape_targets=tuple(targets),
-            drift_models=tuple((m.name, m.version) for m in cfg.models),
+            drift_models=tuple(
+                (m.name, m.version) for m in cfg.models if m.name in cfg.monitoring.drift.scored([x.name for x in cfg.models])
+            ),
             namespace_resource=namespace_resource,
         )
 
@@ -284,4 +287,34 @@ class MonitoringStack(pulumi.ComponentResource):
             metadata=self._meta(DRIFT_MONITOR),
             spec=drift_cronjob_spec(drift, args.namespace, models, args.spec.environment, args.labels),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
+        )
+        if args.config.retraining.enabled:
+            self._retrain_trigger(name, args, account)
+
+    def _retrain_trigger(self, name: str, args: MonitoringStackArgs, account: pulumi.Resource) -> None:
+        """The retraining trigger: the GitHub token as a Secret file, one replica, a Service for Alertmanager."""
+        retraining = args.config.retraining
+        key = retraining.token_secret_key
+        if key is None or key not in args.secrets:
+            raise ValueError(f"MonitoringStackArgs.secrets lacks the retraining token secret {key!r}")
+        child = pulumi.ResourceOptions(parent=self)
+        token_value: pulumi.Output[str] = pulumi.Output.secret(args.secrets[key])
+        token = k8s.core.v1.Secret(
+            f"{name}-retrain-token",
+            metadata=self._meta(TOKEN_SECRET),
+            type="Opaque",
+            string_data={"token": token_value},
+            opts=child,
+        )
+        k8s.apps.v1.Deployment(
+            f"{name}-retrain-trigger",
+            metadata=self._meta(
+                RETRAIN_TRIGGER,
+                annotations={"mlops.platform/availability-exempt": "single decider: one retraining per model and window"},
+            ),
+            spec=retrain_deployment_spec(retraining, args.config.drift, args.labels),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, token]),
+        )
+        k8s.core.v1.Service(
+            f"{name}-retrain-trigger", metadata=self._meta(RETRAIN_TRIGGER, RETRAIN_LABELS), spec=retrain_service_spec(), opts=child
         )

@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 
 from ..config.monitoring import ContainerResources, MonitoringConfig
 from .alertmanager import RECEIVER_SECRET, alertmanager_config
+from .retraining import retrain_trigger_url
 
 GRAFANA_ADMIN_SECRET = "grafana-admin"
 DASHBOARD_LABEL = "grafana_dashboard"
@@ -132,7 +133,7 @@ def chart_values(cfg: MonitoringConfig, namespace: str, environment: str, cluste
                 "secrets": [RECEIVER_SECRET],
                 "storage": _volume(2, cfg.storage_class),
             },
-            "config": alertmanager_config(cfg.receivers),
+            "config": alertmanager_config(cfg.receivers, retrain_trigger_url(namespace) if cfg.retraining.enabled else None),
         },
         "grafana": grafana,
     }

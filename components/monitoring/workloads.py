@@ -4,16 +4,19 @@ Both run under Pod Security `restricted` (non-root, read-only root filesystem, n
 escalation, every capability dropped, RuntimeDefault seccomp) with requests and limits, even though
 the monitoring namespace admits privileged pods for the node and DCGM exporters.
 
-The drift monitor's contract (the image is the team's own, e.g. built on Evidently): it reads
-``REFERENCE_DATA_URI`` (through the workload identity its service account is annotated with), scores
-the live data of each model in ``DRIFT_MODELS`` (``name:stable-version,...``) and pushes, under job
-``PUSHGATEWAY_JOB`` to ``PUSHGATEWAY_URL``, the gauges ``mlops_drift_score{model, feature_set}``,
-``mlops_model_quality{model, metric}`` (delayed accuracy or another 0-1 quality measure, when labels
-are available) and, last, ``mlops_drift_last_success_timestamp_seconds``. It runs as a non-root user
-with a read-only root filesystem; ``/tmp`` is writable.
+The drift monitor runs the loop image (``loop/``: ``python -m mlops_loop.drift``) with its settings as
+one JSON document in ``DRIFT_CONFIG`` (``drift_settings``): per model, the capture, reference and labels
+folders, and where to push. It pushes one Pushgateway group per model under job ``drift-monitor``:
+``mlops_drift_score{model, version, feature_set}``, ``mlops_feature_drift_distance``,
+``mlops_data_quality{check}``, ``mlops_model_quality{metric}`` (with labels), ``mlops_drift_rows`` and,
+last, ``mlops_drift_last_success_timestamp_seconds``. It runs as a non-root user with a read-only root
+filesystem; ``/tmp`` is writable.
 """
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import pulumi_kubernetes as k8s
 
@@ -80,17 +83,47 @@ def pushgateway_service_spec() -> k8s.core.v1.ServiceSpecArgs:
     )
 
 
+def drift_settings(drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str) -> dict[str, Any]:
+    """The drift job's settings document (``DRIFT_CONFIG``; ``loop/mlops_loop/drift.py`` reads it)."""
+    entries = []
+    for name, version in models:
+        model = drift.model_for(name)
+        entries.append(
+            {
+                "name": name,
+                "version": str(version),
+                "capture_uri": drift.uri("capture_uri", name),
+                "reference_uri": drift.uri("reference_data_uri", name),
+                "labels_uri": drift.uri("labels_uri", name),
+                "label": model.label,
+                "prediction": f"output:{model.prediction}" if model.prediction else None,
+                "task": model.task,
+                "decision_threshold": model.decision_threshold,
+                "feature_threshold": drift.thresholds_for(name).feature_distance,
+            }
+        )
+    return {
+        "environment": environment,
+        "job": DRIFT_MONITOR,
+        "pushgateway_url": pushgateway_url(namespace),
+        "state_uri": f"{drift.state_uri}/drift",
+        "min_rows": drift.min_rows,
+        "models": entries,
+    }
+
+
+def settings_json(document: dict[str, Any]) -> str:
+    """A settings document as the one-line JSON the loop's programs read: sorted keys, byte-identical per config."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
 def drift_environment(
     drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str
 ) -> list[k8s.core.v1.EnvVarArgs]:
-    """The drift monitor's contract, as environment variables (see the module docstring)."""
-    assert drift.reference_data_uri is not None
+    """The drift job's environment: its settings, and a writable home for the libraries' caches."""
     values = [
-        ("REFERENCE_DATA_URI", drift.reference_data_uri),
-        ("PUSHGATEWAY_URL", pushgateway_url(namespace)),
-        ("PUSHGATEWAY_JOB", DRIFT_MONITOR),
-        ("DRIFT_MODELS", ",".join(f"{name}:{version}" for name, version in models)),
-        ("MLOPS_ENVIRONMENT", environment),
+        ("DRIFT_CONFIG", settings_json(drift_settings(drift, namespace, models, environment))),
+        ("HOME", "/tmp"),
         ("TMPDIR", "/tmp"),
     ]
     return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values]
@@ -109,6 +142,7 @@ def drift_cronjob_spec(
         name=DRIFT_MONITOR,
         image=drift.image,
         image_pull_policy="IfNotPresent",
+        command=["python", "-m", "mlops_loop.drift"],
         env=drift_environment(drift, namespace, models, environment),
         resources=resource_requirements(drift.resources),
         security_context=restricted(),

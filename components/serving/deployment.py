@@ -13,6 +13,7 @@ from ..config.cloud import CloudConfig
 from ..config.serving import ModelConfig, ServingConfig
 from ..gpu.wiring import PoolWiring
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
+from .capture import CaptureTarget
 from .gateway import GATEWAY_NAME
 from .metrics import scaling_triggers
 from .model_config import render
@@ -45,6 +46,8 @@ class TritonDeploymentArgs:
     """How often KEDA evaluates the triggers."""
     autoscaler_depends_on: list[pulumi.Resource] = field(default_factory=list)
     """What the ScaledObject waits for: the KEDA installation that defines and finalizes it."""
+    capture: CaptureTarget | None = None
+    """The inference capture the gateway mirrors a share of requests to. Default: none."""
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -251,6 +254,18 @@ class TritonDeployment(pulumi.ComponentResource):
             ingress.append(from_namespace(args.serving.gateway.controller_namespace, [HTTP, GRPC]))
         if args.monitoring_namespace:
             ingress.append(from_namespace(args.monitoring_namespace, [METRICS]))
+        if args.capture is not None and args.capture.predictions:
+            # the capture service asks the stable version for the prediction of each captured request
+            ingress.append(
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=args.capture.pod_labels)
+                        )
+                    ],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=HTTP)],
+                )
+            )
         k8s.networking.v1.NetworkPolicy(
             f"{name}-ingress",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"triton-{model.name}-ingress", namespace=args.namespace, labels=labels),
@@ -303,6 +318,12 @@ class TritonDeployment(pulumi.ComponentResource):
                 {"matches": match(f"{prefix}/versions/{model.version}"), "backendRefs": [backend("stable", 100)]},
                 {"matches": match(f"{prefix}/versions/{model.canary.version}"), "backendRefs": [backend("canary", 100)]},
             ]
+        if args.capture is not None:
+            mirror = {
+                "type": "RequestMirror",
+                "requestMirror": {"backendRef": {"name": args.capture.service, "port": args.capture.port}, "percent": args.capture.percent},
+            }
+            rules = [{**rule, "filters": [mirror]} for rule in rules]
         k8s.apiextensions.CustomResource(
             f"{name}-route",
             api_version="gateway.networking.k8s.io/v1",

@@ -1,0 +1,214 @@
+"""`InferenceCapture`: the capture service that turns mirrored Triton requests into the drift monitor's data.
+
+The gateway mirrors ``sampling_percent`` of each model's requests to it (an HTTPRoute ``RequestMirror``
+filter with ``percent``, added by ``TritonDeployment``); clients never wait for it. It runs the loop
+image (``python -m mlops_loop.capture``), asks each model's stable Service for the prediction when
+``capture_predictions`` is on, and writes JSONL under ``<capture_uri>/<model>/`` through a workload
+identity that may write exactly the capture prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..config.cloud import CloudConfig
+from ..config.monitoring import DriftMonitorConfig
+from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
+from ..monitoring.workloads import NONROOT_UID, settings_json
+from ..security import restricted, restricted_pod
+from .pod import HTTP
+
+CAPTURE = "inference-capture"
+CAPTURE_PORT = 8080
+CAPTURE_LABELS = {"app.kubernetes.io/name": CAPTURE}
+
+
+@dataclass(frozen=True)
+class CaptureTarget:
+    """Where a model's mirror filter points (``TritonDeployment`` adds it to the model's HTTPRoute rules)."""
+
+    service: str
+    port: int
+    percent: int
+    pod_labels: dict[str, str]
+    """The capture pods' labels: Triton admits them on its HTTP port when they ask for predictions."""
+    predictions: bool
+
+
+@dataclass(frozen=True)
+class InferenceCaptureArgs:
+    drift: DriftMonitorConfig
+    """The drift monitor's settings: image, capture prefix, sampling, predictions."""
+    models: list[tuple[str, int, str]]
+    """(model, stable version, stable Service name) of every Triton model."""
+    namespace: str
+    """The serving namespace (where the HTTPRoutes and their mirror backend live)."""
+    gateway_namespace: str
+    """The gateway controller's namespace: its proxies send the mirrored requests."""
+    cloud: CloudConfig
+    cluster_name: str
+    cloud_provider: pulumi.ProviderResource | None
+    k8s_provider: k8s.Provider
+    store_port: int = 443
+    replicas: int = 2
+    labels: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def capture_settings(args: InferenceCaptureArgs) -> dict[str, Any]:
+    """The service's settings document (``CAPTURE_CONFIG``). The gateway samples, so the service keeps every request."""
+    drift = args.drift
+    return {
+        "capture_uri": drift.capture_uri,
+        "sampling_percent": 100,
+        "flush_records": 500,
+        "flush_seconds": 60,
+        "port": CAPTURE_PORT,
+        "models": {
+            name: {
+                "version": str(version),
+                "predict_url": f"http://{service}.{args.namespace}.svc:{HTTP}" if drift.capture_predictions else None,
+            }
+            for name, version, service in args.models
+        },
+    }
+
+
+def capture_target(drift: DriftMonitorConfig) -> CaptureTarget:
+    return CaptureTarget(CAPTURE, CAPTURE_PORT, drift.sampling_percent, dict(CAPTURE_LABELS), drift.capture_predictions)
+
+
+class InferenceCapture(pulumi.ComponentResource):
+    """The capture Deployment, its Service, its workload identity and its NetworkPolicies.
+
+    Outputs: ``service`` (the mirror backend's name), ``identity`` (the cloud identity that writes the capture).
+    """
+
+    def __init__(self, name: str, args: InferenceCaptureArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:serving:InferenceCapture", name, None, opts)
+        drift = args.drift
+        assert drift.capture_uri is not None and drift.image is not None
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        identity = WorkloadIdentity(
+            f"{name}-identity",
+            WorkloadIdentityArgs(
+                namespace=args.namespace,
+                service_account=CAPTURE,
+                cloud=args.cloud,
+                cluster_name=args.cluster_name,
+                provider=args.cloud_provider,
+                grants=[ObjectStoreGrant(drift.capture_uri, write=True)],
+                labels=args.labels,
+                tags=args.tags,
+            ),
+            args.k8s_provider,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        pod_labels = {**args.labels, **CAPTURE_LABELS}
+        probe = k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http")
+        container = k8s.core.v1.ContainerArgs(
+            name=CAPTURE,
+            image=drift.image,
+            image_pull_policy="IfNotPresent",
+            command=["python", "-m", "mlops_loop.capture"],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="CAPTURE_CONFIG", value=settings_json(capture_settings(args))),
+                k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
+            ],
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CAPTURE_PORT, protocol="TCP")],
+            readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=10),
+            liveness_probe=k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="http"), period_seconds=20),
+            resources=k8s.core.v1.ResourceRequirementsArgs(
+                requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
+            ),
+            security_context=restricted(),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=CAPTURE, namespace=args.namespace, labels=pod_labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(CAPTURE_LABELS)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**pod_labels, **identity.pod_labels}),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=identity.service_account_name,
+                        security_context=restricted_pod(NONROOT_UID),
+                        topology_spread_constraints=[
+                            k8s.core.v1.TopologySpreadConstraintArgs(
+                                max_skew=1,
+                                topology_key="topology.kubernetes.io/zone",
+                                when_unsatisfiable="ScheduleAnyway",
+                                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(CAPTURE_LABELS)),
+                            )
+                        ],
+                        containers=[container],
+                        volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))],
+                    ),
+                ),
+            ),
+            opts=k8s_opts,
+        )
+        if args.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=CAPTURE, namespace=args.namespace, labels=pod_labels),
+                spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                    max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(CAPTURE_LABELS))
+                ),
+                opts=k8s_opts,
+            )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=CAPTURE, namespace=args.namespace, labels=pod_labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=dict(CAPTURE_LABELS),
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=CAPTURE_PORT, target_port="http", protocol="TCP")],
+            ),
+            opts=k8s_opts,
+        )
+        self._network_policies(name, args, pod_labels, k8s_opts)
+        self.service = service.metadata.name
+        self.identity = identity.identity
+        self.deployment = deployment
+        self.register_outputs({"service": self.service, "identity": self.identity})
+
+    def _network_policies(self, name: str, args: InferenceCaptureArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """Only the gateway's proxies reach it; it reaches the object store and, for predictions, the Triton pods."""
+        net = k8s.networking.v1
+        pods = k8s.meta.v1.LabelSelectorArgs(match_labels=dict(CAPTURE_LABELS))
+        gateway = net.NetworkPolicyPeerArgs(
+            namespace_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": args.gateway_namespace})
+        )
+        egress = [net.NetworkPolicyEgressRuleArgs(ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=args.store_port)])]
+        if args.drift.capture_predictions:
+            triton = net.NetworkPolicyPeerArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": "triton"})
+            )
+            egress.append(net.NetworkPolicyEgressRuleArgs(to=[triton], ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=HTTP)]))
+        egress += [
+            net.NetworkPolicyEgressRuleArgs(
+                to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr))],
+                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)],
+            )
+            for cidr, port in (GKE_METADATA if args.cloud.provider == "gcp" else ())
+        ]
+        net.NetworkPolicy(
+            f"{name}-policy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=CAPTURE, namespace=args.namespace, labels=labels),
+            spec=net.NetworkPolicySpecArgs(
+                pod_selector=pods,
+                policy_types=["Ingress", "Egress"],
+                ingress=[
+                    net.NetworkPolicyIngressRuleArgs(from_=[gateway], ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=CAPTURE_PORT)])
+                ],
+                egress=egress,
+            ),
+            opts=opts,
+        )
