@@ -502,6 +502,8 @@ def drift_group(spec: AlertSpec) -> dict[str, Any]:
                 version=version,
             )
         )
+        for rule in rules[-3:]:
+            rule["annotations"]["value"] = value
     stale = spec.drift_stale_after_minutes
     metric = "mlops_drift_last_success_timestamp_seconds"
     names = "|".join(model.name for model in spec.scored_models)

@@ -18,6 +18,9 @@ import pandas as pd
 
 from .records import KEYS
 
+SCHEMA_CHECKS = ("missing_columns", "unexpected_columns", "type_violations")
+"""Checks that mean the rows do not fit the reference at all (the others are shares of values within it)."""
+
 
 @dataclass(frozen=True)
 class Schema:

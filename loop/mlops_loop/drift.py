@@ -6,8 +6,10 @@ the file named by ``--config``). For each model it
 1. reads the reference data set (Parquet, CSV or JSONL: one file or every file under a prefix);
 2. reads the capture objects written since its watermark (the capture service's JSONL, or
    SageMaker's data capture) and waits, without moving the watermark, until ``min_rows`` rows exist;
-3. checks schema and data quality (``checks``), scores drift per feature with Evidently, and, when a
-   labels URI is set, joins delayed labels on ``request_id`` for quality (``quality``);
+3. checks schema and data quality (``checks``); when the schema holds, scores drift per feature with
+   Evidently and, when a labels URI is set, joins delayed labels on ``request_id`` for quality
+   (``quality``). Rows that break the schema (missing or unexpected columns, non-numbers in numeric
+   columns) are a pipeline fault: they raise the data-quality alert, not drift, so they never retrain;
 4. replaces the model's group on the Pushgateway, then moves its watermark.
 
 Drift methods are fixed so that a threshold means the same at every sample size and higher always
@@ -222,8 +224,13 @@ def score_model(settings: Settings, model: ModelSettings, now: datetime) -> tupl
     exclude = {model.label, *outputs, *(c for c in reference.columns if c.startswith(OUTPUT_PREFIX))}
     schema = checks.schema_of(reference, exclude)
     inputs = {c for c in current.columns if not c.startswith(OUTPUT_PREFIX) and c not in records.KEYS}
-    for check, value in checks.quality_figures(schema, current, inputs).items():
+    figures = checks.quality_figures(schema, current, inputs)
+    for check, value in figures.items():
         g.add("mlops_data_quality", "Data-quality figures of the captured rows against the reference schema.", value, check=check, **labels)
+    if any(figures[check] > 0 for check in checks.SCHEMA_CHECKS):
+        # drift of data that breaks the schema is a pipeline fault, not a reason to retrain: report quality only
+        LOG.warning("%s: captured rows break the reference schema (%s): drift and quality not scored", model.name, figures)
+        return result, new
     numeric = [c for c in schema.numeric if c in current.columns]
     categorical = [c for c in schema.categorical if c in current.columns]
     per_feature = distances(reference, current, numeric, categorical, model.feature_threshold)

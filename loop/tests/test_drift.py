@@ -136,6 +136,8 @@ def test_a_broken_schema_is_reported_as_data_quality_not_as_a_failure(tmp_path, 
     # the reference has features.0-4 and country; the capture lost features.4 (renumbered) and country, and added extra
     assert figures["mlops_data_quality|missing_columns"] == 2
     assert figures["mlops_data_quality|unexpected_columns"] == 1
+    # data that breaks the schema is not scored for drift: it must not trigger retraining
+    assert not any(k.startswith(("mlops_drift_score", "mlops_feature_drift_distance")) for k in figures)
 
 
 def test_unreadable_capture_fails_that_model_only_and_pushes_nothing_for_it(tmp_path, http_recorder):

@@ -1,0 +1,342 @@
+"""The monitoring loop end to end on real components, all on loopback, each started and stopped by PID.
+
+moto's S3 server stands in for the object store; the capture service, the drift job and the retraining
+trigger are the loop image's programs run from ``build/loop-venv``; Prometheus, Alertmanager and the
+Pushgateway are Debian's binaries loading the rule file and Alertmanager configuration the platform
+generates. Two stand-ins are the test's own HTTP servers: the model (it answers the capture service's
+prediction requests with a logistic score) and GitHub's workflow_dispatch API.
+
+Four models, one scenario each, scored by one job run: ``healthy`` raises nothing; ``drifted`` (two of
+four features shifted by 1.5 standard deviations) raises ModelDataDrift; ``degraded`` (labels agree
+with the prediction 60 % of the time) raises ModelQualityDegraded; ``broken`` (an input tensor lost a
+column) raises ModelDataQualityFailed. Drift and quality reach the retraining trigger through
+Alertmanager, which dispatches exactly once per model, with the figures, and deduplicates a repeat.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from components.config.monitoring import DriftMonitorConfig
+from components.monitoring.alertmanager import alertmanager_config
+from components.monitoring.rules import rule_file_texts
+from components.monitoring.spec import AlertSpec, ModelSpec
+from components.monitoring.workloads import drift_settings, settings_json
+from tools.synthesis import ROOT
+
+LOOP = ROOT / "loop"
+SCENARIOS = {"fraud-healthy": "healthy", "fraud-drifted": "drifted", "fraud-degraded": "degraded", "fraud-broken": "broken"}
+BUCKET = "loop-e2e"
+BINARIES = ("prometheus", "prometheus-alertmanager", "prometheus-pushgateway")
+
+
+def loop_python() -> Path | None:
+    path = Path(os.environ.get("MLOPS_LOOP_PYTHON") or ROOT / "build" / "loop-venv" / "bin" / "python")
+    return path if path.exists() else None
+
+
+def _missing() -> str | None:
+    if loop_python() is None:
+        return "the loop's virtualenv (make loop-env)"
+    absent = [b for b in BINARIES if shutil.which(b) is None]
+    return f"{', '.join(absent)} (make system-tools)" if absent else None
+
+
+if _missing() and os.environ.get("MLOPS_REQUIRE_CLUSTER") != "1":
+    pytest.skip(f"the monitoring loop's end-to-end test needs {_missing()}", allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+class Processes:
+    """Every process the test starts, stopped by its PID (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=self.logs)
+        self.running.append((name, process))
+        return process
+
+    def log(self, name: str) -> str:
+        return (self.logs / f"{name}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        for _, process in reversed(self.running):
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGTERM)
+        for _, process in self.running:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[str, ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_address[1]}", server
+
+
+class Model(BaseHTTPRequestHandler):
+    """The stand-in model: KServe v2 JSON in, a logistic score of the features out."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        import math
+
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        tensor = body["inputs"][0]
+        batch, width = tensor["shape"]
+        data = tensor["data"]
+        scores = [1 / (1 + math.exp(-sum(data[b * width : (b + 1) * width]))) for b in range(batch)]
+        reply = json.dumps({"outputs": [{"name": "fraud_probability", "shape": [batch, 1], "datatype": "FP32", "data": scores}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+class Dispatches(BaseHTTPRequestHandler):
+    """GitHub's workflow_dispatch API, recording what it receives."""
+
+    received: ClassVar[list[tuple[str, dict[str, Any], str]]] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        Dispatches.received.append((self.path, body, self.headers.get("Authorization", "")))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def alert_spec() -> AlertSpec:
+    models = tuple(ModelSpec(name=name, version=1, availability=0.999, p99_latency_ms=100) for name in SCENARIOS)
+    return AlertSpec(environment="e2e", serving_namespace="ml-serving", models=models, drift=True, drift_stale_after_minutes=60)
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    python = loop_python()
+    assert python is not None, _missing()
+    work = tmp_path_factory.mktemp("loop-e2e")
+    processes = Processes(work)
+    ports = {name: free_port() for name in ("s3", "capture", "pushgateway", "alertmanager", "trigger", "prometheus")}
+    s3 = f"http://127.0.0.1:{ports['s3']}"
+    aws = {
+        "AWS_ENDPOINT_URL": s3,
+        "AWS_ACCESS_KEY_ID": "e2e",
+        "AWS_SECRET_ACCESS_KEY": "e2e",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PYTHONPATH": str(LOOP),
+    }
+    model_url, model_server = serve(Model)
+    dispatch_url, dispatch_server = serve(Dispatches)
+    Dispatches.received = []
+    try:
+        processes.start("s3", [str(python), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports["s3"])])
+        wait_http(f"{s3}/moto-api/")
+        capture = {
+            "capture_uri": f"s3://{BUCKET}/capture",
+            "sampling_percent": 100,
+            "flush_seconds": 1,
+            "host": "127.0.0.1",
+            "port": ports["capture"],
+            "models": {name: {"version": "1", "predict_url": model_url} for name in SCENARIOS},
+        }
+        processes.start("capture", [str(python), "-m", "mlops_loop.capture"], {**aws, "CAPTURE_CONFIG": json.dumps(capture)})
+        processes.start(
+            "pushgateway", ["prometheus-pushgateway", f"--web.listen-address=127.0.0.1:{ports['pushgateway']}", "--log.level=warn"]
+        )
+        trigger_url = f"http://127.0.0.1:{ports['trigger']}"
+        (work / "token").write_text("ghs_e2e\n")
+        retrain = {
+            "record_uri": f"s3://{BUCKET}/capture/_state/retraining",
+            "window_minutes": 1440,
+            "host": "127.0.0.1",
+            "port": ports["trigger"],
+            "github": {
+                "repository": "acme/ml-models",
+                "workflow": "retrain.yml",
+                "token_file": str(work / "token"),
+                "api_url": dispatch_url,
+            },
+        }
+        processes.start("trigger", [str(python), "-m", "mlops_loop.retrain"], {**aws, "RETRAIN_CONFIG": json.dumps(retrain)})
+        am = alertmanager_config([], f"{trigger_url}/alerts")
+        am["templates"] = []
+        (work / "alertmanager.yml").write_text(yaml.safe_dump(am))
+        processes.start(
+            "alertmanager",
+            [
+                "prometheus-alertmanager",
+                f"--config.file={work / 'alertmanager.yml'}",
+                f"--storage.path={work / 'am-data'}",
+                f"--web.listen-address=127.0.0.1:{ports['alertmanager']}",
+                "--cluster.listen-address=",
+                "--log.level=warn",
+            ],
+        )
+        (work / "drift.rules.yaml").write_text(rule_file_texts(alert_spec())["drift.rules.yaml"])
+        prometheus = {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(work / "drift.rules.yaml")],
+            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{ports['alertmanager']}"]}]}]},
+            "scrape_configs": [
+                {"job_name": "pushgateway", "honor_labels": True, "static_configs": [{"targets": [f"127.0.0.1:{ports['pushgateway']}"]}]}
+            ],
+        }
+        (work / "prometheus.yml").write_text(yaml.safe_dump(prometheus))
+        processes.start(
+            "prometheus",
+            [
+                "prometheus",
+                f"--config.file={work / 'prometheus.yml'}",
+                f"--storage.tsdb.path={work / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{ports['prometheus']}",
+                "--log.level=warn",
+            ],
+        )
+        for port, path in ((ports["capture"], "/healthz"), (ports["trigger"], "/healthz"), (ports["pushgateway"], "/-/ready")):
+            wait_http(f"http://127.0.0.1:{port}{path}")
+        wait_http(f"http://127.0.0.1:{ports['alertmanager']}/-/ready")
+        wait_http(f"http://127.0.0.1:{ports['prometheus']}/-/ready")
+
+        def helper(*args: str) -> None:
+            subprocess.run([str(python), str(ROOT / "tests" / "loop" / "traffic.py"), *args], env={**os.environ, **aws}, check=True)
+
+        helper("seed", BUCKET, *SCENARIOS)
+        for name, kind in SCENARIOS.items():
+            helper("send", f"http://127.0.0.1:{ports['capture']}", name, kind)
+        time.sleep(3)  # the capture service writes every second
+        for name, kind in SCENARIOS.items():
+            if kind != "broken":
+                helper("labels", BUCKET, name, "0.6" if kind == "degraded" else "0.97")
+
+        drift = DriftMonitorConfig(
+            enabled=True,
+            image="registry.example/mlops-loop:0.1.0",
+            reference_data_uri=f"s3://{BUCKET}/reference",
+            capture_uri=f"s3://{BUCKET}/capture",
+            labels_uri=f"s3://{BUCKET}/labels",
+        )
+        settings = drift_settings(drift, "monitoring", [(name, 1) for name in SCENARIOS], "e2e")
+        settings["pushgateway_url"] = f"http://127.0.0.1:{ports['pushgateway']}"
+        job = subprocess.run(
+            [str(python), "-m", "mlops_loop.drift"],
+            env={**os.environ, **aws, "DRIFT_CONFIG": settings_json(settings)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        yield {"ports": ports, "job": job, "processes": processes, "trigger": trigger_url, "aws": aws, "python": python}
+    finally:
+        processes.stop()
+        model_server.shutdown()
+        dispatch_server.shutdown()
+
+
+def prometheus_alerts(port: int) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/alerts", timeout=5) as response:
+        return list(json.loads(response.read())["data"]["alerts"])
+
+
+def wait_for(predicate: Any, timeout: float, step: float = 2.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def test_the_job_scores_every_model_and_succeeds(loop):
+    job = loop["job"]
+    assert job.returncode == 0, job.stderr
+    for name in SCENARIOS:
+        assert f"{name}: scored 1500 captured rows" in job.stderr
+
+
+def test_each_scenario_raises_its_alert_and_the_healthy_model_none(loop):
+    port = loop["ports"]["prometheus"]
+    expected = {("ModelDataDrift", "fraud-drifted"), ("ModelQualityDegraded", "fraud-degraded"), ("ModelDataQualityFailed", "fraud-broken")}
+
+    def firing() -> set[tuple[str, str]] | None:
+        found = {(a["labels"]["alertname"], a["labels"].get("model", "")) for a in prometheus_alerts(port) if a["state"] == "firing"}
+        return found if expected <= found else None
+
+    found = wait_for(firing, timeout=150)
+    assert found is not None, f"firing: {prometheus_alerts(port)}"
+    assert found == expected  # nothing for the healthy model, no drift for the degraded one, no quality alert for the drifted one
+    broken = [a for a in prometheus_alerts(port) if a["labels"]["alertname"] == "ModelDataQualityFailed"]
+    assert {a["labels"]["check"] for a in broken} == {"missing_columns"}  # features.3 is gone
+
+
+def test_drift_and_quality_dispatch_one_retraining_each_with_the_figures(loop):
+    def dispatched() -> dict[str, dict[str, Any]] | None:
+        by_model = {body["inputs"]["model"]: body for _, body, _ in Dispatches.received}
+        return by_model if {"fraud-drifted", "fraud-degraded"} <= set(by_model) else None
+
+    by_model = wait_for(dispatched, timeout=200)
+    assert by_model is not None, f"dispatches: {Dispatches.received}\n{loop['processes'].log('trigger')}"
+    assert sorted(by_model) == ["fraud-degraded", "fraud-drifted"]  # data quality never triggers retraining
+    assert all(path == "/repos/acme/ml-models/actions/workflows/retrain.yml/dispatches" for path, _, _ in Dispatches.received)
+    assert all(auth == "Bearer ghs_e2e" for _, _, auth in Dispatches.received)
+    drifted = by_model["fraud-drifted"]["inputs"]
+    assert drifted["alert"] == "ModelDataDrift" and drifted["version"] == "1"
+    figures = {f["feature_set"]: float(f["value"]) for f in json.loads(drifted["figures"])["ModelDataDrift"]}
+    assert figures == {"inputs": pytest.approx(0.5), "predictions": 1.0}  # two of four features, and the one prediction
+    degraded = json.loads(by_model["fraud-degraded"]["inputs"]["figures"])["ModelQualityDegraded"]
+    assert {f["metric"] for f in degraded} >= {"accuracy"}
+    assert all(float(f["value"]) < 0.8 for f in degraded if f["metric"] == "accuracy")
+
+    # a repeat of the same alert (Alertmanager's repeat, or a second replica's) inside the window changes nothing
+    count = len(Dispatches.received)
+    repeat = {"alerts": [{"status": "firing", "labels": {"alertname": "ModelDataDrift", "model": "fraud-drifted", "category": "drift"}}]}
+    request = urllib.request.Request(loop["trigger"] + "/alerts", data=json.dumps(repeat).encode(), method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert json.loads(response.read()) == {"triggered": []}
+    assert len(Dispatches.received) == count == 2
+    with urllib.request.urlopen(loop["trigger"] + "/metrics", timeout=5) as response:
+        assert 'mlops_retraining_triggers_total{model="fraud-drifted",outcome="deduplicated"} 1' in response.read().decode()
