@@ -8,8 +8,10 @@ STAMP := $(VENV)/.installed
 LOOP_VENV := build/loop-venv
 LOOP_PY := $(LOOP_VENV)/bin/python
 LOOP_STAMP := $(LOOP_VENV)/.installed
+TRITON_VENV := build/triton-venv
+TRITON_STAMP := $(TRITON_VENV)/.installed
 
-.PHONY: loop-env synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
+.PHONY: loop-env triton-env synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
@@ -25,6 +27,18 @@ $(LOOP_STAMP): loop/requirements.txt loop/requirements-test.txt loop/constraints
 
 ## loop-env: the virtualenv of the monitoring loop's image (build/loop-venv)
 loop-env: $(LOOP_STAMP)
+
+# Real Triton for the end-to-end tests: nvidia-pytriton's CPU tritonserver with the python backend, whose stub
+# for Python 3.11 goes into backends/python/ (the package ships it aside).
+$(TRITON_STAMP): tests/triton/requirements.txt tests/triton/constraints.txt
+	@test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r tests/triton/requirements.txt -c tests/triton/constraints.txt
+	@server=$$($(TRITON_VENV)/bin/python -c 'import pathlib, pytriton; print(pathlib.Path(pytriton.__file__).parent / "tritonserver")') && \
+	  cp "$$server/python_backend_stubs/3.11/triton_python_backend_stub" "$$server/backends/python/"
+	@touch $(TRITON_STAMP)
+
+## triton-env: real Triton (CPU, python backend) for the end-to-end tests (build/triton-venv)
+triton-env: $(TRITON_STAMP)
 
 ## synth: synthesize STACK (default dev) under Pulumi mocks into build/synth/$(STACK)/
 synth: $(STAMP)
@@ -51,9 +65,9 @@ system-tools:
 ## test: lint, type-check, docs freshness and the test suite
 # The engine tests run when the engine is built (make engine), the cluster tests when the control plane
 # is built too (make cluster); .ci/run builds both and requires their tests.
-test: $(STAMP) $(LOOP_STAMP) system-tools lint typecheck
+test: $(STAMP) $(LOOP_STAMP) $(TRITON_STAMP) system-tools lint typecheck
 	cd loop && ../$(LOOP_PY) -m pytest
-	$(WITH_GO) MLOPS_LOOP_PYTHON=$(CURDIR)/$(LOOP_PY) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) \
+	$(WITH_GO) MLOPS_LOOP_PYTHON=$(CURDIR)/$(LOOP_PY) MLOPS_TRITON_VENV=$(CURDIR)/$(TRITON_VENV) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) \
 	  MLOPS_CLUSTER_BIN=$$(tools/cluster/build.sh --cached 2>/dev/null || true) $(PY) -m pytest
 
 lint: $(STAMP)

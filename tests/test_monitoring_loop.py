@@ -1,20 +1,27 @@
 """The monitoring loop end to end on real components, all on loopback, each started and stopped by PID.
 
-moto's S3 server stands in for the object store; the capture service, the drift job and the retraining
-trigger are the loop image's programs run from ``build/loop-venv``; Prometheus, Alertmanager and the
-Pushgateway are Debian's binaries loading the rule file and Alertmanager configuration the platform
-generates. Two stand-ins are the test's own HTTP servers: the model (it answers the capture service's
-prediction requests with a logistic score) and GitHub's workflow_dispatch API.
+Real Triton (nvidia-pytriton's CPU ``tritonserver`` 2.51, python backend, ``build/triton-venv``) serves a
+model with fraud-detector's interface (``tests/loop/model.py``) under seven names. moto's S3 server
+stands in for the object store; the capture service, the drift job and the retraining trigger are the
+loop image's programs run from ``build/loop-venv``; Prometheus, Alertmanager and the Pushgateway are
+Debian's binaries loading the rule files and Alertmanager configuration the platform generates. The
+test plays the gateway: each request goes to Triton and, as the mirror, to the capture service, which
+asks Triton for the prediction. GitHub's workflow_dispatch API is the test's own HTTP server.
 
-Four models, one scenario each, scored by one job run: ``healthy`` raises nothing; ``drifted`` (two of
-four features shifted by 1.5 standard deviations) raises ModelDataDrift; ``degraded`` (labels agree
-with the prediction 60 % of the time) raises ModelQualityDegraded; ``broken`` (an input tensor lost a
-column) raises ModelDataQualityFailed. Drift and quality reach the retraining trigger through
-Alertmanager, which dispatches exactly once per model, with the figures, and deduplicates a repeat.
+One job run scores five models, one scenario each: ``healthy`` raises nothing; ``drifted`` (half of
+its 64 features shifted by 1.5 standard deviations) raises ModelDataDrift; ``degraded`` (labels agree
+with the prediction 60 % of the time) raises ModelQualityDegraded; ``broken`` (the features tensor lost
+a column; Triton rejects it, the mirror still captures it) raises ModelDataQualityFailed;
+``unreadable`` (a capture object that is not JSON) fails the job for that model only and raises
+DriftMonitorStale. Drift and quality reach the retraining trigger through Alertmanager, which
+dispatches exactly once per model, with the figures, and deduplicates a repeat. Meanwhile steady
+traffic on real Triton drives the serving rules: ``erroring`` burns its error budget, ``slow`` breaks
+its p99 objective, and ``healthy`` stays silent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -41,6 +48,12 @@ from tools.synthesis import ROOT
 
 LOOP = ROOT / "loop"
 SCENARIOS = {"fraud-healthy": "healthy", "fraud-drifted": "drifted", "fraud-degraded": "degraded", "fraud-broken": "broken"}
+UNREADABLE = "fraud-unreadable"
+SERVING = {"fraud-healthy": 4.0, "fraud-erroring": 4.0, "fraud-slow": 2.0}
+"""Models under steady traffic for the serving rules, with their request rate (per second)."""
+MODELS = (*SCENARIOS, UNREADABLE, "fraud-erroring", "fraud-slow")
+FEATURES = 64
+STALE_MINUTES = 2
 BUCKET = "loop-e2e"
 BINARIES = ("prometheus", "prometheus-alertmanager", "prometheus-pushgateway")
 
@@ -50,9 +63,17 @@ def loop_python() -> Path | None:
     return path if path.exists() else None
 
 
+def tritonserver() -> Path | None:
+    venv = Path(os.environ.get("MLOPS_TRITON_VENV") or ROOT / "build" / "triton-venv")
+    found = sorted(venv.glob("lib/python3*/site-packages/pytriton/tritonserver"))
+    return found[0] if found and (found[0] / "backends" / "python" / "triton_python_backend_stub").exists() else None
+
+
 def _missing() -> str | None:
     if loop_python() is None:
         return "the loop's virtualenv (make loop-env)"
+    if tritonserver() is None:
+        return "real Triton (make triton-env)"
     absent = [b for b in BINARIES if shutil.which(b) is None]
     return f"{', '.join(absent)} (make system-tools)" if absent else None
 
@@ -113,28 +134,6 @@ def serve(handler: type[BaseHTTPRequestHandler]) -> tuple[str, ThreadingHTTPServ
     return f"http://127.0.0.1:{server.server_address[1]}", server
 
 
-class Model(BaseHTTPRequestHandler):
-    """The stand-in model: KServe v2 JSON in, a logistic score of the features out."""
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_POST(self) -> None:
-        import math
-
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        tensor = body["inputs"][0]
-        batch, width = tensor["shape"]
-        data = tensor["data"]
-        scores = [1 / (1 + math.exp(-sum(data[b * width : (b + 1) * width]))) for b in range(batch)]
-        reply = json.dumps({"outputs": [{"name": "fraud_probability", "shape": [batch, 1], "datatype": "FP32", "data": scores}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-
 class Dispatches(BaseHTTPRequestHandler):
     """GitHub's workflow_dispatch API, recording what it receives."""
 
@@ -152,8 +151,55 @@ class Dispatches(BaseHTTPRequestHandler):
 
 
 def alert_spec() -> AlertSpec:
-    models = tuple(ModelSpec(name=name, version=1, availability=0.999, p99_latency_ms=100) for name in SCENARIOS)
-    return AlertSpec(environment="e2e", serving_namespace="ml-serving", models=models, drift=True, drift_stale_after_minutes=60)
+    models = tuple(ModelSpec(name=name, version=1, availability=0.999, p99_latency_ms=100) for name in MODELS)
+    return AlertSpec(
+        environment="e2e",
+        serving_namespace="ml-serving",
+        models=models,
+        drift=True,
+        drift_stale_after_minutes=STALE_MINUTES,
+        drift_models=(*SCENARIOS, UNREADABLE),
+    )
+
+
+def model_repository(root: Path) -> Path:
+    """One python-backend model per name, on CPU, with fraud-detector's tensors."""
+    for name in MODELS:
+        (root / name / "1").mkdir(parents=True)
+        shutil.copy(ROOT / "tests" / "loop" / "model.py", root / name / "1" / "model.py")
+        (root / name / "config.pbtxt").write_text(
+            f'name: "{name}"\nbackend: "python"\nmax_batch_size: 16\n'
+            f'input [{{ name: "features", data_type: TYPE_FP32, dims: [{FEATURES}] }}]\n'
+            'output [{ name: "fraud_probability", data_type: TYPE_FP32, dims: [1] }]\n'
+            "instance_group [{ kind: KIND_CPU, count: 1 }]\n"
+        )
+    return root
+
+
+class Load:
+    """Steady inference traffic on real Triton, one thread per model, until stopped."""
+
+    def __init__(self, triton: str) -> None:
+        self.triton = triton
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(m, rate), daemon=True) for m, rate in SERVING.items()]
+
+    def _run(self, model: str, rate: float) -> None:
+        body = json.dumps({"inputs": [{"name": "features", "shape": [1, FEATURES], "datatype": "FP32", "data": [0.1] * FEATURES}]}).encode()
+        while not self.stopping.wait(1 / rate):
+            request = urllib.request.Request(f"{self.triton}/v2/models/{model}/infer", data=body, method="POST")
+            # the erroring model answers 400: its failures are what the rules count
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(request, timeout=10).close()
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +208,9 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     assert python is not None, _missing()
     work = tmp_path_factory.mktemp("loop-e2e")
     processes = Processes(work)
-    ports = {name: free_port() for name in ("s3", "capture", "pushgateway", "alertmanager", "trigger", "prometheus")}
+    ports = {
+        name: free_port() for name in ("s3", "capture", "pushgateway", "alertmanager", "trigger", "prometheus", "http", "grpc", "metrics")
+    }
     s3 = f"http://127.0.0.1:{ports['s3']}"
     aws = {
         "AWS_ENDPOINT_URL": s3,
@@ -171,10 +219,30 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         "AWS_DEFAULT_REGION": "us-east-1",
         "PYTHONPATH": str(LOOP),
     }
-    model_url, model_server = serve(Model)
     dispatch_url, dispatch_server = serve(Dispatches)
     Dispatches.received = []
+    triton = f"http://127.0.0.1:{ports['http']}"
+    load = Load(triton)
     try:
+        server = tritonserver()
+        assert server is not None
+        processes.start(
+            "triton",
+            [
+                str(server / "bin" / "tritonserver"),
+                f"--model-repository={model_repository(work / 'models')}",
+                f"--backend-directory={server / 'backends'}",
+                "--http-address=127.0.0.1",
+                f"--http-port={ports['http']}",
+                "--grpc-address=127.0.0.1",
+                f"--grpc-port={ports['grpc']}",
+                "--metrics-address=127.0.0.1",
+                f"--metrics-port={ports['metrics']}",
+                "--metrics-config=summary_latencies=true",
+            ],
+            # the python backend's stub embeds Python 3.11 and finds numpy through the venv's interpreter on PATH
+            {"PATH": f"{server.parents[4] / 'bin'}:{os.environ['PATH']}"},
+        )
         processes.start("s3", [str(python), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(ports["s3"])])
         wait_http(f"{s3}/moto-api/")
         capture = {
@@ -183,7 +251,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             "flush_seconds": 1,
             "host": "127.0.0.1",
             "port": ports["capture"],
-            "models": {name: {"version": "1", "predict_url": model_url} for name in SCENARIOS},
+            "models": {name: {"version": "1", "predict_url": triton} for name in (*SCENARIOS, UNREADABLE)},
         }
         processes.start("capture", [str(python), "-m", "mlops_loop.capture"], {**aws, "CAPTURE_CONFIG": json.dumps(capture)})
         processes.start(
@@ -218,13 +286,22 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 "--log.level=warn",
             ],
         )
-        (work / "drift.rules.yaml").write_text(rule_file_texts(alert_spec())["drift.rules.yaml"])
+        rule_files = []
+        for file, text in rule_file_texts(alert_spec()).items():
+            if file in ("drift.rules.yaml", "serving.rules.yaml"):
+                (work / file).write_text(text)
+                rule_files.append(str(work / file))
         prometheus = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": [str(work / "drift.rules.yaml")],
+            "rule_files": rule_files,
             "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{ports['alertmanager']}"]}]}]},
             "scrape_configs": [
-                {"job_name": "pushgateway", "honor_labels": True, "static_configs": [{"targets": [f"127.0.0.1:{ports['pushgateway']}"]}]}
+                {"job_name": "pushgateway", "honor_labels": True, "static_configs": [{"targets": [f"127.0.0.1:{ports['pushgateway']}"]}]},
+                # as the ServiceMonitor relabels it in the cluster: job triton, the serving namespace
+                {
+                    "job_name": "triton",
+                    "static_configs": [{"targets": [f"127.0.0.1:{ports['metrics']}"], "labels": {"namespace": "ml-serving"}}],
+                },
             ],
         }
         (work / "prometheus.yml").write_text(yaml.safe_dump(prometheus))
@@ -242,13 +319,16 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             wait_http(f"http://127.0.0.1:{port}{path}")
         wait_http(f"http://127.0.0.1:{ports['alertmanager']}/-/ready")
         wait_http(f"http://127.0.0.1:{ports['prometheus']}/-/ready")
+        wait_http(f"{triton}/v2/health/ready", timeout=120)
+        load.start()
 
         def helper(*args: str) -> None:
             subprocess.run([str(python), str(ROOT / "tests" / "loop" / "traffic.py"), *args], env={**os.environ, **aws}, check=True)
 
-        helper("seed", BUCKET, *SCENARIOS)
+        helper("seed", BUCKET, *SCENARIOS, UNREADABLE)
         for name, kind in SCENARIOS.items():
-            helper("send", f"http://127.0.0.1:{ports['capture']}", name, kind)
+            helper("send", f"http://127.0.0.1:{ports['capture']}", triton, name, kind)
+        helper("corrupt", BUCKET, UNREADABLE)
         time.sleep(3)  # the capture service writes every second
         for name, kind in SCENARIOS.items():
             if kind != "broken":
@@ -261,7 +341,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             capture_uri=f"s3://{BUCKET}/capture",
             labels_uri=f"s3://{BUCKET}/labels",
         )
-        settings = drift_settings(drift, "monitoring", [(name, 1) for name in SCENARIOS], "e2e")
+        settings = drift_settings(drift, "monitoring", [(name, 1) for name in (*SCENARIOS, UNREADABLE)], "e2e")
         settings["pushgateway_url"] = f"http://127.0.0.1:{ports['pushgateway']}"
         job = subprocess.run(
             [str(python), "-m", "mlops_loop.drift"],
@@ -272,8 +352,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         yield {"ports": ports, "job": job, "processes": processes, "trigger": trigger_url, "aws": aws, "python": python}
     finally:
+        load.stop()
         processes.stop()
-        model_server.shutdown()
         dispatch_server.shutdown()
 
 
@@ -291,11 +371,13 @@ def wait_for(predicate: Any, timeout: float, step: float = 2.0) -> Any:
         time.sleep(step)
 
 
-def test_the_job_scores_every_model_and_succeeds(loop):
+def test_the_job_scores_every_readable_model_and_fails_for_the_unreadable_one(loop):
     job = loop["job"]
-    assert job.returncode == 0, job.stderr
+    assert job.returncode == 1, job.stderr
     for name in SCENARIOS:
         assert f"{name}: scored 1500 captured rows" in job.stderr
+    assert f"{UNREADABLE}: run failed, nothing pushed: UnreadableDataError:" in job.stderr
+    assert "broken.jsonl:2: not JSON" in job.stderr
 
 
 def test_each_scenario_raises_its_alert_and_the_healthy_model_none(loop):
@@ -303,7 +385,11 @@ def test_each_scenario_raises_its_alert_and_the_healthy_model_none(loop):
     expected = {("ModelDataDrift", "fraud-drifted"), ("ModelQualityDegraded", "fraud-degraded"), ("ModelDataQualityFailed", "fraud-broken")}
 
     def firing() -> set[tuple[str, str]] | None:
-        found = {(a["labels"]["alertname"], a["labels"].get("model", "")) for a in prometheus_alerts(port) if a["state"] == "firing"}
+        found = {
+            (a["labels"]["alertname"], a["labels"].get("model", ""))
+            for a in prometheus_alerts(port)
+            if a["state"] == "firing" and a["labels"]["category"] in ("drift", "quality", "data_quality")
+        }
         return found if expected <= found else None
 
     found = wait_for(firing, timeout=150)
@@ -340,3 +426,31 @@ def test_drift_and_quality_dispatch_one_retraining_each_with_the_figures(loop):
     assert len(Dispatches.received) == count == 2
     with urllib.request.urlopen(loop["trigger"] + "/metrics", timeout=5) as response:
         assert 'mlops_retraining_triggers_total{model="fraud-drifted",outcome="deduplicated"} 1' in response.read().decode()
+
+
+def test_a_model_whose_data_cannot_be_read_goes_stale(loop):
+    port = loop["ports"]["prometheus"]
+
+    def stale() -> list[dict[str, Any]]:
+        return [a for a in prometheus_alerts(port) if a["labels"]["alertname"] == "DriftMonitorStale" and a["state"] == "firing"]
+
+    found = wait_for(stale, timeout=STALE_MINUTES * 60 + 60)
+    assert [(a["labels"]["model"], a["labels"]["reason"]) for a in found] == [(UNREADABLE, "missing")]
+
+
+def test_serving_rules_on_real_triton_metrics(loop):
+    """Errors burn the erroring model's budget, the slow model breaks its p99; the healthy model stays silent."""
+    port = loop["ports"]["prometheus"]
+    required = {("ModelErrorBudgetFastBurn", "fraud-erroring"), ("ModelLatencyP99High", "fraud-slow")}
+
+    def serving() -> set[tuple[str, str]]:
+        return {
+            (a["labels"]["alertname"], a["labels"].get("model", ""))
+            for a in prometheus_alerts(port)
+            if a["state"] == "firing" and a["labels"]["category"] in ("availability", "latency")
+        }
+
+    found = wait_for(lambda: serving() if required <= serving() else None, timeout=300)
+    assert found is not None, f"firing: {serving()}"
+    # the healthy model, and those whose requests Triton served, stay silent (Triton rejects the broken model's)
+    assert not [alert for alert in found if alert[1] in ("fraud-healthy", "fraud-drifted", "fraud-degraded")]

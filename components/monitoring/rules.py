@@ -518,15 +518,19 @@ def drift_group(spec: AlertSpec) -> dict[str, Any]:
             "alerts are blind (see the job's log for the model's error).",
             reason="stale",
         ),
+    ]
+    rules += [
         _alert(
             spec,
             "DriftMonitorStale",
-            f'absent({metric}{{model=~"{names}"}})',
+            f'absent({metric}{{model="{model.name}"}})',
             f"{stale}m",
-            "The drift monitor has not succeeded recently",
-            f"No drift-monitor run has reported for {stale} minutes: drift and quality alerts are blind.",
+            f"The drift monitor has never scored {model.name}",
+            f"No drift-monitor run of {model.name} has succeeded for {stale} minutes: its drift and quality alerts are blind "
+            "(see the job's log for the model's error).",
             reason="missing",
-        ),
+        )
+        for model in spec.scored_models
     ]
     return {"name": "mlops-drift", "rules": rules}
 
