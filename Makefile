@@ -82,8 +82,8 @@ docs: $(STAMP)
 	$(PY) -m tools.config_docs
 
 ## bench: write build/bench.json (synth times, scaling exponent, overhead ratio)
-bench: $(STAMP) engine
-	$(PY) -m tools.bench
+bench: $(STAMP) $(LOOP_STAMP) engine
+	MLOPS_LOOP_PYTHON=$(CURDIR)/$(LOOP_PY) $(PY) -m tools.bench
 
 ## diff: review text of STACK between the git ref BASE and the work tree (resources, policies, cost)
 diff: $(STAMP)

@@ -35,7 +35,9 @@ SECRET_VALUES = {
     "pagerdutyRoutingKey": "pd-routing-key-SENTINEL-0001",
     "slackWebhookUrl": "https://hooks.slack.invalid/SENTINEL-0002",
     "retrainingWebhookUrl": "https://retrain.invalid/hook?token=SENTINEL-0003",
+    "retrainingGithubToken": "ghs_SENTINEL-0004",
 }
+RECEIVER_KEYS = ("pagerdutyRoutingKey", "retrainingWebhookUrl", "slackWebhookUrl")
 DRIFT_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/drift-monitor:1.4.0@sha256:" + "ab" * 32
 
 
@@ -55,6 +57,9 @@ def platform(stack: str = "prod", drift: bool = True, **monitoring: Any) -> Plat
         section.setdefault("receivers", []).append(
             {"name": "retrain", "kind": "webhook", "secret_key": "retrainingWebhookUrl", "purpose": "retraining"}
         )
+    else:
+        section.pop("drift", None)
+        section.pop("retraining", None)  # the retraining trigger needs the drift monitor
     section.update(monitoring)
     return validate_platform(stack, values, set(), allow_missing_secrets=True)[0]
 
@@ -131,7 +136,8 @@ def test_no_secret_value_reaches_any_record(prod):
         assert value not in text
     assert "SENTINEL" not in text and "mock-password" not in text and "MockPw" not in text
     secrets = {m["metadata"]["name"]: m for m in of_kind(records, "Secret")}
-    assert secrets[RECEIVER_SECRET]["stringData"] == dict.fromkeys(sorted(SECRET_VALUES), "[secret]")
+    assert secrets[RECEIVER_SECRET]["stringData"] == dict.fromkeys(RECEIVER_KEYS, "[secret]")
+    assert secrets["retrain-trigger-github"]["stringData"] == {"token": "[secret]"}
     assert secrets["grafana-admin"]["stringData"] == {"admin-user": "[secret]", "admin-password": "[secret]"}
 
 
@@ -585,3 +591,32 @@ def test_mlflow_admits_only_the_stacks_prometheus_on_the_server_port(shipped):
     assert not reachable(manifests, Peer(monitoring, {"app.kubernetes.io/name": "grafana"}, "10.1.0.11"), pod, 5000, "http")
     assert not reachable(manifests, Peer("ml-serving", PROMETHEUS_POD_LABELS, "10.1.0.12"), pod, 5000, "http")
     assert not reachable(manifests, prometheus, pod, 5432)
+
+
+def test_retrain_trigger_is_restricted_reads_its_token_from_a_file_and_receives_drift_alerts(prod):
+    cfg, _, records = prod
+    deployment = next(m for m in of_kind(records, "Deployment") if m["metadata"]["name"] == "retrain-trigger")
+    pod = deployment["spec"]["template"]["spec"]
+    _restricted(pod)
+    assert deployment["spec"]["replicas"] == 1 and pod["serviceAccountName"] == "drift-monitor"
+    container = pod["containers"][0]
+    assert container["command"] == ["python", "-m", "mlops_loop.retrain"]
+    settings = json.loads({e["name"]: e["value"] for e in container["env"]}["RETRAIN_CONFIG"])
+    assert settings == {
+        "record_uri": "s3://acme-ml-monitoring/capture/_state/retraining",
+        "window_minutes": 1440,
+        "github": {
+            "repository": "acme/ml-models",
+            "workflow": "retrain.yml",
+            "ref": "main",
+            "token_file": "/var/run/secrets/retraining/token",
+        },
+    }
+    assert not any("ghs_" in json.dumps(e) for e in container["env"])
+    config = alertmanager_config(cfg.monitoring.receivers, "http://retrain-trigger.monitoring.svc:8080/alerts")
+    routes = config["route"]["routes"]
+    assert routes[1]["receiver"] == "retrain-trigger" and routes[1]["matchers"] == ['category=~"drift|quality"']
+    assert config["receivers"][1] == {
+        "name": "retrain-trigger",
+        "webhook_configs": [{"url": "http://retrain-trigger.monitoring.svc:8080/alerts", "send_resolved": False}],
+    }

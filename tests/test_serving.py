@@ -167,11 +167,29 @@ def test_network_policies_admit_only_gateway_and_monitoring(shipped, stack):
     policies = objects(result, "NetworkPolicy")
     for model in result.config.models:
         ingress = policies[f"triton-{model.name}-ingress"]["spec"]["ingress"]
-        sources = {rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: rule["ports"] for rule in ingress}
+        sources = {
+            rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: rule["ports"]
+            for rule in ingress
+            if "namespaceSelector" in rule["from"][0]
+        }
         expected = {"envoy-gateway-system": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 8001}]}
         if result.config.monitoring.enabled:
             expected[result.config.namespaces.monitoring] = [{"protocol": "TCP", "port": 8002}]
         assert sources == expected
+        # the capture service of the drift monitor asks the stable version for predictions, on HTTP only
+        pods = [rule for rule in ingress if "podSelector" in rule["from"][0]]
+        drift = result.config.monitoring.drift
+        captured = drift.enabled and drift.capture_predictions and model.name in drift.scored([m.name for m in result.config.models])
+        assert pods == (
+            [
+                {
+                    "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "inference-capture"}}}],
+                    "ports": [{"protocol": "TCP", "port": 8000}],
+                }
+            ]
+            if captured
+            else []
+        )
         egress = policies[f"triton-{model.name}-egress"]["spec"]["egress"]
         metadata = [
             {"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}
@@ -485,3 +503,30 @@ def test_rollback_policies_follow_the_prometheus_url(pulumi_mocks, run_pulumi, u
         assert ingress["metadata"]["namespace"] == "monitoring" and ingress["spec"]["ingress"][0]["ports"] == prometheus["ports"]
     else:  # not the platform's Prometheus: nothing to open in the monitoring namespace, and the port alone narrows egress
         assert "to" not in prometheus and set(policies) == {"rollback-egress"}
+
+
+def test_the_gateway_mirrors_scored_models_to_the_capture_service(shipped):
+    """prod mirrors 5 % of fraud-detector's requests (every rule: weighted and per-version paths) and nothing else."""
+    result = shipped["prod"]
+    routes = objects(result, "HTTPRoute")
+    mirror = {
+        "type": "RequestMirror",
+        "requestMirror": {"backendRef": {"name": "inference-capture", "port": 8080}, "percent": 5},
+    }
+    assert all(rule["filters"] == [mirror] for rule in routes["triton-fraud-detector"]["spec"]["rules"])
+    assert all("filters" not in rule for name, r in routes.items() if name != "triton-fraud-detector" for rule in r["spec"]["rules"])
+    deployment = objects(result, "Deployment")["inference-capture"]
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["replicas"] == 2 and pod["serviceAccountName"] == "inference-capture"
+    container = pod["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True and container["resources"]["limits"]["cpu"] == "1"
+    settings = json.loads({e["name"]: e["value"] for e in container["env"]}["CAPTURE_CONFIG"])
+    assert settings["capture_uri"] == "s3://acme-ml-monitoring-prod/capture" and settings["sampling_percent"] == 100
+    assert settings["models"] == {"fraud-detector": {"version": "8", "predict_url": "http://triton-fraud-detector.ml-serving.svc:8000"}}
+    policy = objects(result, "NetworkPolicy")["inference-capture"]["spec"]
+    assert policy["ingress"] == [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}}}],
+            "ports": [{"protocol": "TCP", "port": 8080}],
+        }
+    ]

@@ -11,6 +11,8 @@ Writes build/bench.json (sorted keys, indent 2, no timestamps) and prints a summ
 * ``overhead``: the platform's own registrations replayed as plain top-level resources under the
   same mocks, so that the cost of our layers (validation, components, adapters) is separated
   from Pulumi's own cost and from the size of the resources;
+* ``loop``: the monitoring loop's drift job at 10k, 100k and 1M captured rows x 20 features: wall
+  time and peak memory of the real job (``tools/bench_loop.py``);
 * ``profile``: where a fresh-process synth of prod spends its time: interpreter start and imports
   before the first line of the command, then each step (read, validate, program, policy pack,
   write), and the import time of each top-level package (``python -X importtime``), lazy imports
@@ -40,6 +42,7 @@ from pulumi.runtime import settings as _settings
 from components.config import ConfigError
 
 from .bench_engine import bench_engine, engine_bin
+from .bench_loop import bench_loop
 from .bench_platforms import BASE_STACK, RUNS, SCALING_SIZES, fit_exponent, generated_config
 from .bench_profile import PROFILE_STACK, profile_stack
 from .mocks import PlatformMocks, RecordingMonitor
@@ -215,6 +218,8 @@ def run_bench() -> dict[str, Any]:
     scaling, overhead = bench_scaling()
     engine = engine_bin()
     real_engine = bench_engine(engine) if engine else {"skipped": "the engine is not built (make engine)"}
+    step("the monitoring loop's drift job")
+    loop = bench_loop()
     prod = stacks.get("prod", {}).get("synth_seconds")
     return {
         "machine": machine(),
@@ -223,6 +228,7 @@ def run_bench() -> dict[str, Any]:
         "overhead": overhead,
         "profile": profile,
         "engine": real_engine,
+        "loop": loop,
         "targets": dict(TARGETS),
         "meets_targets": {
             "prod_synth_seconds": prod is not None and prod <= TARGETS["prod_synth_seconds"],
@@ -258,6 +264,8 @@ def summary(result: dict[str, Any]) -> str:
             for command in ("preview", "up")
         ]
         lines.append(f"  engine {label:<10} {row['resources']:5d} resources: {', '.join(parts)}")
+    for row in result["loop"].get("runs", []):
+        lines.append(f"  drift job {row['rows']:8d} rows x {row['features']}: {row['seconds']:6.2f} s, peak {row['peak_rss_mb']:.0f} MB")
     lines.append(f"  scaling exponent {result['scaling']['exponent']:.3f}")
     for key, target in result["targets"].items():
         ok = "met" if result["meets_targets"][key] else "MISSED"

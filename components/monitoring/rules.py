@@ -529,6 +529,7 @@ def drift_group(spec: AlertSpec) -> dict[str, Any]:
             f"No drift-monitor run of {model.name} has succeeded for {stale} minutes: its drift and quality alerts are blind "
             "(see the job's log for the model's error).",
             reason="missing",
+            model=model.name,
         )
         for model in spec.scored_models
     ]
