@@ -606,7 +606,7 @@ def test_retrain_trigger_is_restricted_reads_its_token_from_a_file_and_receives_
         "record_uri": "s3://acme-ml-monitoring/capture/_state/retraining",
         "window_minutes": 1440,
         "github": {
-            "repository": "acme/ml-models",
+            "repository": "acme/mlops-platform",
             "workflow": "retrain.yml",
             "ref": "main",
             "token_file": "/var/run/secrets/retraining/token",

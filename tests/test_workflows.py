@@ -55,8 +55,8 @@ def actionlint(cwd: Path, *files: Path) -> list[dict[str, Any]]:
     return list(json.loads(done.stdout or "[]"))
 
 
-def test_the_four_workflows_exist() -> None:
-    assert [p.name for p in FILES] == ["deploy.yml", "pull-request.yml", "pulumi-up.yml", "rollback.yml"]
+def test_the_workflows_exist() -> None:
+    assert [p.name for p in FILES] == ["deploy.yml", "loop-image.yml", "pull-request.yml", "pulumi-up.yml", "retrain.yml", "rollback.yml"]
 
 
 def test_actionlint_is_clean() -> None:
@@ -138,6 +138,7 @@ def test_least_privilege_permissions() -> None:
     assert writes == {
         "pull-requests": {"pull-request.yml:preview", "rollback.yml:record"},
         "contents": {"rollback.yml:prepare"},
+        "packages": {"loop-image.yml:publish"},
     }
 
 
@@ -213,3 +214,13 @@ def test_no_expression_is_expanded_inside_a_script() -> None:
     for file, name, job in jobs():
         for step in steps(job):
             assert "${{" not in step.get("run", ""), f"{file}:{name}: {step.get('name')}: pass values through env"
+
+
+def test_retraining_takes_the_triggers_inputs_through_env_only() -> None:
+    """The inputs the retraining trigger sends (loop/mlops_loop/retrain.py) are the workflow's, and reach scripts via env."""
+    workflow = load("retrain.yml")
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert sorted(inputs) == ["alert", "figures", "model", "version"] and all(i["required"] for i in inputs.values())
+    assert workflow["concurrency"] == {"group": "retrain-${{ inputs.model }}", "cancel-in-progress": False}
+    trigger = (ROOT / "loop" / "mlops_loop" / "retrain.py").read_text()
+    assert all(f'"{name}":' in trigger for name in inputs)
