@@ -260,7 +260,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         trigger_url = f"http://127.0.0.1:{ports['trigger']}"
         (work / "token").write_text("ghs_e2e\n")
         retrain = {
-            "record_uri": f"s3://{BUCKET}/capture/_state/retraining",
+            "record_uri": f"s3://{BUCKET}/capture-state/retraining",
+            "models": [*SCENARIOS, UNREADABLE],
             "window_minutes": 1440,
             "host": "127.0.0.1",
             "port": ports["trigger"],
@@ -332,7 +333,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         time.sleep(3)  # the capture service writes every second
         for name, kind in SCENARIOS.items():
             if kind != "broken":
-                helper("labels", BUCKET, name, "0.6" if kind == "degraded" else "0.97")
+                helper("labels", BUCKET, name, "0.6" if kind == "degraded" else "1.0")
 
         drift = DriftMonitorConfig(
             enabled=True,
@@ -343,6 +344,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         )
         settings = drift_settings(drift, "monitoring", [(name, 1) for name in (*SCENARIOS, UNREADABLE)], "e2e")
         settings["pushgateway_url"] = f"http://127.0.0.1:{ports['pushgateway']}"
+        settings["settle_seconds"] = 0  # the capture was written seconds ago; a cluster waits for uploads to settle
         job = subprocess.run(
             [str(python), "-m", "mlops_loop.drift"],
             env={**os.environ, **aws, "DRIFT_CONFIG": settings_json(settings)},
@@ -376,7 +378,7 @@ def test_the_job_scores_every_readable_model_and_fails_for_the_unreadable_one(lo
     assert job.returncode == 1, job.stderr
     for name in SCENARIOS:
         assert f"{name}: scored 1500 captured rows" in job.stderr
-    assert f"{UNREADABLE}: run failed, nothing pushed: UnreadableDataError:" in job.stderr
+    assert f"{UNREADABLE}: run failed, nothing pushed: no captured line could be read" in job.stderr
     assert "broken.jsonl:2: not JSON" in job.stderr
 
 

@@ -194,8 +194,13 @@ def test_built_in_objects_validate_strictly(prod):
     assert kinds == ["ConfigMap", "CronJob", "Deployment", "NetworkPolicy", "Secret", "Service", "ServiceAccount"]
     for manifest in objects:
         kubernetes_validate.validate(manifest, cfg.cluster.kubernetes_version, strict=True)
-        scrape_policy = (manifest["kind"], manifest["metadata"]["name"]) == ("NetworkPolicy", "allow-prometheus-scrape-mlflow")
-        assert manifest["metadata"]["namespace"] == (cfg.namespaces.tracking if scrape_policy else "monitoring")
+        # the scrape policies the stack opens in its targets' default-deny namespaces live there
+        homes = {
+            "allow-prometheus-scrape-mlflow": cfg.namespaces.tracking,
+            "allow-prometheus-scrape-inference-capture": cfg.namespaces.serving,
+        }
+        home = homes.get(manifest["metadata"]["name"]) if manifest["kind"] == "NetworkPolicy" else None
+        assert manifest["metadata"]["namespace"] == (home or "monitoring")
         assert manifest["metadata"]["labels"]["app.kubernetes.io/part-of"] == "mlops-platform"
 
 
@@ -235,7 +240,9 @@ def test_crd_shape_check_catches_mistakes():
 def test_service_monitors_scrape_triton_mlflow_dcgm_and_the_pushgateway(prod):
     cfg, _, records = prod
     monitors = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "ServiceMonitor")}
-    assert sorted(monitors) == ["dcgm-exporter", "mlflow", "pushgateway", "triton"]
+    assert sorted(monitors) == ["dcgm-exporter", "inference-capture", "mlflow", "pushgateway", "retrain-trigger", "triton"]
+    assert monitors["inference-capture"]["namespaceSelector"] == {"matchNames": [cfg.namespaces.serving]}
+    assert monitors["retrain-trigger"]["namespaceSelector"] == {"matchNames": [cfg.namespaces.monitoring]}
     assert monitors["triton"]["namespaceSelector"] == {"matchNames": [cfg.namespaces.serving]}
     assert monitors["triton"]["endpoints"][0]["port"] == "metrics"
     assert monitors["triton"]["endpoints"][0]["relabelings"] == [{"targetLabel": "job", "replacement": "triton", "action": "replace"}]
@@ -254,6 +261,8 @@ def test_every_service_monitor_selects_a_service_with_its_port(shipped, stack):
     monitors = {m["metadata"]["name"]: m["spec"] for m in manifests if m["kind"] == "ServiceMonitor"}
     expected = {"pushgateway"} | ({"triton"} if cfg.models else set()) | ({"mlflow"} if cfg.mlflow.enabled else set())
     expected |= {"dcgm-exporter"} if cfg.gpu_operator_enabled else set()
+    expected |= {"inference-capture"} if cfg.monitoring.drift.enabled and cfg.serving.gateway.enabled else set()
+    expected |= {"retrain-trigger"} if cfg.monitoring.retraining.enabled else set()
     assert set(monitors) == (expected if cfg.monitoring.enabled else set())
     services = [m for m in manifests if m["kind"] == "Service"]
     for name, spec in monitors.items():
@@ -332,13 +341,16 @@ def test_drift_monitor_cronjob_is_restricted_pinned_and_pushes_to_the_pushgatewa
     env = {e["name"]: e["value"] for e in container["env"]}
     settings = json.loads(env["DRIFT_CONFIG"])
     assert settings["pushgateway_url"] == stack.pushgateway_url == "http://pushgateway.monitoring.svc:9091"
-    assert settings["state_uri"] == "s3://acme-ml-monitoring/capture/_state/drift"
+    assert settings["state_uri"] == "s3://acme-ml-monitoring/capture-state/drift"
     assert [(m["name"], m["version"]) for m in settings["models"]] == [(m.name, str(m.version)) for m in cfg.models]
     first_model = settings["models"][0]
     assert first_model["reference_uri"] == f"s3://acme-ml-reference/fraud/2026-10/{cfg.models[0].name}"
     assert first_model["capture_uri"] == f"s3://acme-ml-monitoring/capture/{cfg.models[0].name}"
     assert first_model["labels_uri"] is None and first_model["task"] == "classification"
     assert first_model["feature_threshold"] == 0.1
+    # text-embedder's token ids have a -1 dimension: no column of theirs compares with a reference
+    embedder = next(m for m in settings["models"] if m["name"] == "text-embedder")
+    assert embedder["ignore_tensors"] == ["input_ids", "attention_mask"] and first_model["ignore_tensors"] == []
     assert container["resources"] == {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
     account = of_kind(records, "ServiceAccount")[0]
     assert account["automountServiceAccountToken"] is False
@@ -359,7 +371,12 @@ def test_network_policies_open_only_what_the_stack_needs(prod):
     cfg, stack, records = prod
     policies = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "NetworkPolicy") if m["metadata"]["namespace"] == "monitoring"}
     assert sorted(policies) == ["allow-grafana-ingress", "allow-https-egress", "allow-intra-namespace", "allow-prometheus-scrape-egress"]
-    (scrape,) = [m for m in of_kind(records, "NetworkPolicy") if m["metadata"]["namespace"] != "monitoring"]
+    elsewhere = {m["metadata"]["name"]: m for m in of_kind(records, "NetworkPolicy") if m["metadata"]["namespace"] != "monitoring"}
+    assert sorted(elsewhere) == ["allow-prometheus-scrape-inference-capture", "allow-prometheus-scrape-mlflow"]
+    capture = elsewhere["allow-prometheus-scrape-inference-capture"]
+    assert capture["metadata"]["namespace"] == cfg.namespaces.serving
+    assert wire_form(capture["spec"])["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8080}]
+    scrape = elsewhere["allow-prometheus-scrape-mlflow"]
     assert (scrape["metadata"]["namespace"], scrape["metadata"]["name"]) == (cfg.namespaces.tracking, "allow-prometheus-scrape-mlflow")
     assert wire_form(scrape["spec"]) == {
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "server"}},
@@ -576,6 +593,8 @@ def test_prometheus_reaches_the_pods_behind_every_service_monitor(shipped, stack
                 )
                 checked.add(monitor["metadata"]["name"])
     expected = {"pushgateway"} | ({"triton"} if cfg.models else set()) | ({"mlflow"} if cfg.mlflow.enabled else set())
+    expected |= {"inference-capture"} if cfg.monitoring.drift.enabled and cfg.serving.gateway.enabled else set()
+    expected |= {"retrain-trigger"} if cfg.monitoring.retraining.enabled else set()
     assert checked == (expected if cfg.monitoring.enabled else set())  # dcgm-exporter: the GPU operator's chart owns its pods
 
 
@@ -603,8 +622,9 @@ def test_retrain_trigger_is_restricted_reads_its_token_from_a_file_and_receives_
     assert container["command"] == ["python", "-m", "mlops_loop.retrain"]
     settings = json.loads({e["name"]: e["value"] for e in container["env"]}["RETRAIN_CONFIG"])
     assert settings == {
-        "record_uri": "s3://acme-ml-monitoring/capture/_state/retraining",
+        "record_uri": "s3://acme-ml-monitoring/capture-state/retraining",
         "window_minutes": 1440,
+        "models": [m.name for m in cfg.models],
         "github": {
             "repository": "acme/mlops-platform",
             "workflow": "retrain.yml",

@@ -211,7 +211,8 @@ class DriftMonitorConfig(StrictModel):
     capture_uri: str | None = Field(
         default=None,
         description="Prefix of the inference capture: the capture service writes `<uri>/<model>/YYYY/MM/DD/HH/*.jsonl`, "
-        "the job reads it and keeps its watermarks under `<uri>/_state/`. `s3://`, `gs://` or `as://`. Required when enabled.",
+        "the job reads it and keeps its watermarks (and the retraining trigger its records) beside it, under `<uri>-state/`. "
+        "A prefix inside a bucket (`s3://bucket/capture`, `as://account/container/capture`). Required when enabled.",
     )
     labels_uri: str | None = Field(
         default=None,
@@ -281,6 +282,13 @@ class DriftMonitorConfig(StrictModel):
             value = getattr(self, key)
             if value is not None and not _STORE_URI.match(value):
                 issues.append((key, value, "an object-store URI: s3://bucket/prefix, gs://bucket/prefix or as://account/container/prefix"))
+        if self.capture_uri is not None and _STORE_URI.match(self.capture_uri):
+            scheme, rest = self.capture_uri.split("://", 1)
+            parts = [p for p in rest.split("/") if p]
+            if len(parts) < (3 if scheme == "as" else 2):
+                issues.append(
+                    ("capture_uri", self.capture_uri, "a prefix inside the bucket (e.g. s3://bucket/capture): its state goes beside it")
+                )
         if not _CRON.match(self.schedule):
             issues.append(("schedule", self.schedule, "a 5-field cron schedule such as '*/30 * * * *'"))
         raise_issues(issues)
@@ -305,9 +313,10 @@ class DriftMonitorConfig(StrictModel):
 
     @property
     def state_uri(self) -> str:
-        """Where the job keeps its watermarks and the retraining trigger its records (under the capture prefix)."""
+        """Where the job keeps its watermarks and the retraining trigger its records: beside the capture prefix, not
+        under it, so the capture service's identity (it writes exactly the capture prefix) cannot touch them."""
         assert self.capture_uri is not None
-        return f"{self.capture_uri.rstrip('/')}/_state"
+        return f"{self.capture_uri.rstrip('/')}-state"
 
 
 class RetrainingConfig(StrictModel):

@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 from ..config.monitoring import DriftMonitorConfig, RetrainingConfig
 from ..security import restricted, restricted_pod
-from .workloads import DRIFT_MONITOR, NONROOT_UID, settings_json
+from .workloads import DRIFT_MONITOR, NONROOT_UID, identity_pod_labels, settings_json
 
 RETRAIN_TRIGGER = "retrain-trigger"
 RETRAIN_PORT = 8080
@@ -28,12 +28,16 @@ def retrain_trigger_url(namespace: str) -> str:
     return f"http://{RETRAIN_TRIGGER}.{namespace}.svc:{RETRAIN_PORT}/alerts"
 
 
-def retrain_settings(retraining: RetrainingConfig, drift: DriftMonitorConfig) -> dict[str, Any]:
-    """The trigger's settings document (``RETRAIN_CONFIG``; ``loop/mlops_loop/retrain.py`` reads it)."""
+def retrain_settings(retraining: RetrainingConfig, drift: DriftMonitorConfig, models: list[str]) -> dict[str, Any]:
+    """The trigger's settings document (``RETRAIN_CONFIG``; ``loop/mlops_loop/retrain.py`` reads it).
+
+    ``models``: the scored models; an alert naming another (any pod of the namespace can post) is ignored.
+    """
     assert retraining.repository is not None
     return {
         "record_uri": f"{drift.state_uri}/retraining",
         "window_minutes": retraining.window_hours * 60,
+        "models": models,
         "github": {
             "repository": retraining.repository,
             "workflow": retraining.workflow,
@@ -44,7 +48,7 @@ def retrain_settings(retraining: RetrainingConfig, drift: DriftMonitorConfig) ->
 
 
 def retrain_deployment_spec(
-    retraining: RetrainingConfig, drift: DriftMonitorConfig, labels: dict[str, str]
+    retraining: RetrainingConfig, drift: DriftMonitorConfig, labels: dict[str, str], models: list[str]
 ) -> k8s.apps.v1.DeploymentSpecArgs:
     assert drift.image is not None
     probe = k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http")
@@ -54,7 +58,7 @@ def retrain_deployment_spec(
         image_pull_policy="IfNotPresent",
         command=["python", "-m", "mlops_loop.retrain"],
         env=[
-            k8s.core.v1.EnvVarArgs(name="RETRAIN_CONFIG", value=settings_json(retrain_settings(retraining, drift))),
+            k8s.core.v1.EnvVarArgs(name="RETRAIN_CONFIG", value=settings_json(retrain_settings(retraining, drift, models))),
             k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
         ],
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=RETRAIN_PORT, protocol="TCP")],
@@ -74,7 +78,9 @@ def retrain_deployment_spec(
         selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(RETRAIN_LABELS)),
         strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
         template=k8s.core.v1.PodTemplateSpecArgs(
-            metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, **RETRAIN_LABELS}),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                labels={**labels, **RETRAIN_LABELS, **identity_pod_labels(drift.service_account_annotations)}
+            ),
             spec=k8s.core.v1.PodSpecArgs(
                 # the drift monitor's identity: it writes the records under the same state prefix
                 service_account_name=DRIFT_MONITOR,

@@ -518,6 +518,16 @@ def drift_group(spec: AlertSpec) -> dict[str, Any]:
             "alerts are blind (see the job's log for the model's error).",
             reason="stale",
         ),
+        _alert(
+            spec,
+            "DriftMonitorStale",
+            f'time() - max by (model) (mlops_drift_last_scored_timestamp_seconds{{model=~"{names}"}}) > {stale * 60}',
+            "5m",
+            "The drift monitor has too little captured traffic to score {{ $labels.model }}",
+            f"The drift monitor runs, but {{{{ $labels.model }}}} has not had `min_rows` captured rows for more than {stale} "
+            "minutes: check the capture service's dropped and failed-write counters, the mirror's sampling, or lower min_rows.",
+            reason="starved",
+        ),
     ]
     rules += [
         _alert(

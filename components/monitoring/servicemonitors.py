@@ -51,6 +51,23 @@ DCGM_PORT = "gpu-metrics"
 PUSHGATEWAY_SELECTOR = PUSHGATEWAY_LABELS
 
 
+CAPTURE_SELECTOR = {"app.kubernetes.io/name": "inference-capture"}
+"""Labels of the inference capture's Service and pods (``components.serving.capture``)."""
+CAPTURE_PORT = 8080
+
+
+def capture_target(namespace: str) -> ScrapeTarget:
+    """The capture service's counters (captured, sampled out, dropped, failed writes): a store outage shows."""
+    return ScrapeTarget(
+        "inference-capture", namespace, dict(CAPTURE_SELECTOR), "http", "inference-capture", admit=(dict(CAPTURE_SELECTOR), CAPTURE_PORT)
+    )
+
+
+def retrain_target(namespace: str) -> ScrapeTarget:
+    """The retraining trigger's decisions (dispatched, deduplicated, refused, failed)."""
+    return ScrapeTarget("retrain-trigger", namespace, {"app.kubernetes.io/name": "retrain-trigger"}, "http", "retrain-trigger")
+
+
 def triton_target(namespace: str, selector: dict[str, str] | None = None, port: str = TRITON_METRICS_PORT) -> ScrapeTarget:
     """Triton's metrics port (8002); series keep Triton's own `model` and `version` labels."""
     return ScrapeTarget("triton", namespace, selector or dict(TRITON_SELECTOR), port, TRITON_JOB, interval="15s")

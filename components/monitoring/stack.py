@@ -12,11 +12,22 @@ import pulumi_random as random
 from ..charts import pinned_chart
 from ..config.monitoring import MonitoringConfig
 from ..config.platform import PlatformConfig
+from ..config.serving import ModelConfig
+from ..identity import GKE_METADATA
 from .alertmanager import RECEIVER_SECRET, receiver_secret_keys
 from .dashboards import dashboard_texts
 from .retraining import RETRAIN_LABELS, RETRAIN_TRIGGER, TOKEN_SECRET, retrain_deployment_spec, retrain_service_spec
 from .rules import rule_files
-from .servicemonitors import ScrapeTarget, dcgm_target, mlflow_target, pushgateway_target, service_monitor_spec, triton_target
+from .servicemonitors import (
+    ScrapeTarget,
+    capture_target,
+    dcgm_target,
+    mlflow_target,
+    pushgateway_target,
+    retrain_target,
+    service_monitor_spec,
+    triton_target,
+)
 from .spec import AlertSpec, alert_spec
 from .values import (
     DASHBOARD_FOLDER_ANNOTATION,
@@ -41,6 +52,11 @@ from .workloads import (
 DASHBOARD_FOLDER = "MLOps"
 
 
+def variable_tensors(model: ModelConfig) -> tuple[str, ...]:
+    """A model's tensors with a ``-1`` dimension: their per-row size varies, so no column compares with a reference."""
+    return tuple(t.name for t in (*model.inputs, *model.outputs) if -1 in t.dims)
+
+
 @dataclass(frozen=True)
 class MonitoringStackArgs:
     """What the monitoring stack watches and where it runs."""
@@ -61,6 +77,8 @@ class MonitoringStackArgs:
     """Services scraped besides the stack's own (Triton, MLflow, the DCGM exporter)."""
     drift_models: tuple[tuple[str, int], ...] = ()
     """(model, stable version) pairs the drift monitor scores. Default: every model of ``spec``."""
+    drift_ignore: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per model, the tensors of variable per-row size the drift monitor leaves out (no per-column reference)."""
     namespace_resource: pulumi.Input[str] | None = None
     """The namespace as an Output of its resource, so every object waits for it. Default: ``namespace``."""
 
@@ -79,6 +97,12 @@ class MonitoringStackArgs:
             targets.append(mlflow_target(cfg.namespaces.tracking))
         if cfg.gpu_operator_enabled:
             targets.append(dcgm_target(cfg.gpu_operator.namespace))
+        drift = cfg.monitoring.drift
+        scored = drift.scored([m.name for m in cfg.models]) if drift.enabled else []
+        if scored and cfg.serving.gateway.enabled:
+            targets.append(capture_target(cfg.namespaces.serving))
+        if cfg.monitoring.retraining.enabled:
+            targets.append(retrain_target(cfg.namespaces.monitoring))
         return cls(
             config=cfg.monitoring,
             spec=spec,
@@ -87,9 +111,8 @@ class MonitoringStackArgs:
             secrets=secrets,
             labels=labels,
             scrape_targets=tuple(targets),
-            drift_models=tuple(
-                (m.name, m.version) for m in cfg.models if m.name in cfg.monitoring.drift.scored([x.name for x in cfg.models])
-            ),
+            drift_models=tuple((m.name, m.version) for m in cfg.models if m.name in scored),
+            drift_ignore={m.name: variable_tensors(m) for m in cfg.models if m.name in scored and variable_tensors(m)},
             namespace_resource=namespace_resource,
         )
 
@@ -282,10 +305,30 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=child,
         )
         models = list(args.drift_models) or [(m.name, m.version) for m in args.spec.models]
+        if "iam.gke.io/gcp-service-account" in drift.service_account_annotations and args.config.install:
+            # the namespace is default-deny: GKE Workload Identity hands out tokens from the node's metadata server
+            net = k8s.networking.v1
+            for workload in (DRIFT_MONITOR, *((RETRAIN_TRIGGER,) if args.config.retraining.enabled else ())):
+                net.NetworkPolicy(
+                    f"{name}-{workload}-metadata",
+                    metadata=self._meta(f"allow-{workload}-metadata"),
+                    spec=net.NetworkPolicySpecArgs(
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": workload}),
+                        policy_types=["Egress"],
+                        egress=[
+                            net.NetworkPolicyEgressRuleArgs(
+                                to=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr))],
+                                ports=[net.NetworkPolicyPortArgs(protocol="TCP", port=port)],
+                            )
+                            for cidr, port in GKE_METADATA
+                        ],
+                    ),
+                    opts=child,
+                )
         k8s.batch.v1.CronJob(
             f"{name}-drift-monitor",
             metadata=self._meta(DRIFT_MONITOR),
-            spec=drift_cronjob_spec(drift, args.namespace, models, args.spec.environment, args.labels),
+            spec=drift_cronjob_spec(drift, args.namespace, models, args.spec.environment, args.labels, dict(args.drift_ignore)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
         )
         if args.config.retraining.enabled:
@@ -312,7 +355,12 @@ class MonitoringStack(pulumi.ComponentResource):
                 RETRAIN_TRIGGER,
                 annotations={"mlops.platform/availability-exempt": "single decider: one retraining per model and window"},
             ),
-            spec=retrain_deployment_spec(retraining, args.config.drift, args.labels),
+            spec=retrain_deployment_spec(
+                retraining,
+                args.config.drift,
+                args.labels,
+                [name for name, _ in (args.drift_models or ())] or [m.name for m in args.spec.models],
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account, token]),
         )
         k8s.core.v1.Service(

@@ -83,8 +83,17 @@ def pushgateway_service_spec() -> k8s.core.v1.ServiceSpecArgs:
     )
 
 
-def drift_settings(drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str) -> dict[str, Any]:
-    """The drift job's settings document (``DRIFT_CONFIG``; ``loop/mlops_loop/drift.py`` reads it)."""
+def drift_settings(
+    drift: DriftMonitorConfig,
+    namespace: str,
+    models: list[tuple[str, int]],
+    environment: str,
+    ignore: dict[str, tuple[str, ...]] | None = None,
+) -> dict[str, Any]:
+    """The drift job's settings document (``DRIFT_CONFIG``; ``loop/mlops_loop/drift.py`` reads it).
+
+    ``ignore``: per model, the tensors of variable per-row size to leave out.
+    """
     entries = []
     for name, version in models:
         model = drift.model_for(name)
@@ -100,6 +109,7 @@ def drift_settings(drift: DriftMonitorConfig, namespace: str, models: list[tuple
                 "task": model.task,
                 "decision_threshold": model.decision_threshold,
                 "feature_threshold": drift.thresholds_for(name).feature_distance,
+                "ignore_tensors": list((ignore or {}).get(name, ())),
             }
         )
     return {
@@ -118,32 +128,47 @@ def settings_json(document: dict[str, Any]) -> str:
 
 
 def drift_environment(
-    drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str
+    drift: DriftMonitorConfig,
+    namespace: str,
+    models: list[tuple[str, int]],
+    environment: str,
+    ignore: dict[str, tuple[str, ...]] | None = None,
 ) -> list[k8s.core.v1.EnvVarArgs]:
     """The drift job's environment: its settings, and a writable home for the libraries' caches."""
     values = [
-        ("DRIFT_CONFIG", settings_json(drift_settings(drift, namespace, models, environment))),
+        ("DRIFT_CONFIG", settings_json(drift_settings(drift, namespace, models, environment, ignore))),
         ("HOME", "/tmp"),
         ("TMPDIR", "/tmp"),
     ]
     return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in values]
 
 
+def identity_pod_labels(annotations: dict[str, str]) -> dict[str, str]:
+    """Pod labels a workload identity given by service-account annotations needs: Azure's webhook only injects a
+    token into pods labelled ``azure.workload.identity/use``."""
+    return {"azure.workload.identity/use": "true"} if any(k.startswith("azure.workload.identity/") for k in annotations) else {}
+
+
 def drift_cronjob_spec(
-    drift: DriftMonitorConfig, namespace: str, models: list[tuple[str, int]], environment: str, labels: dict[str, str]
+    drift: DriftMonitorConfig,
+    namespace: str,
+    models: list[tuple[str, int]],
+    environment: str,
+    labels: dict[str, str],
+    ignore: dict[str, tuple[str, ...]] | None = None,
 ) -> k8s.batch.v1.CronJobSpecArgs:
     """The drift-monitor CronJob: one run at a time, bounded in time, restricted, pushing to the Pushgateway.
 
     ``models`` are (name, stable version) pairs the monitor scores.
     """
     assert drift.image is not None
-    pod_labels = {**labels, "app.kubernetes.io/name": DRIFT_MONITOR}
+    pod_labels = {**labels, "app.kubernetes.io/name": DRIFT_MONITOR, **identity_pod_labels(drift.service_account_annotations)}
     container = k8s.core.v1.ContainerArgs(
         name=DRIFT_MONITOR,
         image=drift.image,
         image_pull_policy="IfNotPresent",
         command=["python", "-m", "mlops_loop.drift"],
-        env=drift_environment(drift, namespace, models, environment),
+        env=drift_environment(drift, namespace, models, environment, ignore),
         resources=resource_requirements(drift.resources),
         security_context=restricted(),
         volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],

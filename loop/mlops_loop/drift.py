@@ -4,12 +4,14 @@ Run as ``python -m mlops_loop.drift``; settings come from the JSON document in `
 the file named by ``--config``). For each model it
 
 1. reads the reference data set (Parquet, CSV or JSONL: one file or every file under a prefix);
-2. reads the capture objects written since its watermark (the capture service's JSONL, or
-   SageMaker's data capture) and waits, without moving the watermark, until ``min_rows`` rows exist;
+2. reads the capture objects written since its watermark and at least ``settle_seconds`` ago (the
+   capture service's JSONL, or SageMaker's data capture), at most ``max_rows`` rows a run (a backlog
+   is worked off over several runs), and waits, without moving the watermark, until ``min_rows``
+   rows exist; unreadable lines are skipped and counted (``unreadable_lines``);
 3. checks schema and data quality (``checks``); when the schema holds, scores drift per feature with
    Evidently and, when a labels URI is set, joins delayed labels on ``request_id`` for quality
-   (``quality``). Rows that break the schema (missing or unexpected columns, non-numbers in numeric
-   columns) are a pipeline fault: they raise the data-quality alert, not drift, so they never retrain;
+   (``quality``). Rows that lack a reference feature are a pipeline fault: they raise the data-quality
+   alert, not drift, so they never retrain;
 4. replaces the model's group on the Pushgateway, then moves its watermark.
 
 Drift methods are fixed so that a threshold means the same at every sample size and higher always
@@ -19,8 +21,10 @@ ones. Evidently's default instead switches between p-value tests (lower means dr
 and distances above. The drift score of a feature set is the share of its columns whose distance
 exceeds ``feature_threshold``.
 
-A model whose data cannot be read is logged and skipped: nothing is pushed for it (its staleness alert
-fires), the others are still scored, and the job exits 1.
+A model whose data cannot be read (its reference, or not one line of its new capture) is logged and
+skipped: nothing is pushed for it (its staleness alert fires), the others are still scored, and the
+job exits 1. A run whose capture was all unreadable still moves past it, so one bad object fails one
+run, not every run after it.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ class ModelSettings:
     input_columns: tuple[str, ...] = ()
     """SageMaker CSV/array capture only: the names of the request's values, in order."""
     output_columns: tuple[str, ...] = ()
+    ignore_tensors: tuple[str, ...] = ()
+    """Tensors left out of the rows: those of variable per-row size (token ids), which have no per-column reference."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ class Settings:
     max_rows: int = 200_000
     min_labelled_rows: int = 200
     label_lookback_hours: int = 72
+    settle_seconds: int = 120
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> Settings:
@@ -88,6 +95,7 @@ class Settings:
                     "version": str(m["version"]),
                     "input_columns": tuple(m.get("input_columns", ())),
                     "output_columns": tuple(m.get("output_columns", ())),
+                    "ignore_tensors": tuple(m.get("ignore_tensors", ())),
                 }
             )
             for m in document["models"]
@@ -100,6 +108,8 @@ class Result:
     gauges: Gauges = field(default_factory=Gauges)
     rows: int = 0
     ready: bool = False
+    scored: bool = False
+    unreadable: int = 0
 
 
 def read_table(uri: str) -> pd.DataFrame:
@@ -125,44 +135,82 @@ def _read_one(location: store.Location, path: str) -> pd.DataFrame:
 
 
 class Watermark:
-    """The newest capture object a model's last successful run scored (modification time and paths at that time)."""
+    """Where a model's scoring stands: the newest capture object it consumed (modification time, and the paths at
+    that time) and when it last scored drift."""
 
     def __init__(self, settings: Settings, model: str) -> None:
         self.location = store.open_location(settings.state_uri).child(f"{model}.json")
         self.time: datetime | None = None
         self.paths: set[str] = set()
+        self.scored_at: float | None = None
         if store.exists(self.location):
             state = json.loads(store.read_bytes(self.location))
             self.time = datetime.fromisoformat(state["time"])
             self.paths = set(state["paths"])
+            self.scored_at = state.get("scored_at")
 
-    def new(self, objects: list[store.StoredObject]) -> list[store.StoredObject]:
+    def new(self, objects: list[store.StoredObject], settled_before: datetime) -> list[store.StoredObject]:
+        """Objects after the watermark that are old enough to be listed in order: an upload's modification time is
+        when it started, so a younger object could still appear behind a newer one and be skipped for good."""
+        fresh = [o for o in objects if o.modified <= settled_before]
         if self.time is None:
-            return objects
-        return [o for o in objects if o.modified > self.time or (o.modified == self.time and o.path not in self.paths)]
+            return fresh
+        return [o for o in fresh if o.modified > self.time or (o.modified == self.time and o.path not in self.paths)]
 
-    def advance(self, scored: list[store.StoredObject]) -> None:
-        if not scored:
+    def advance(self, consumed: list[store.StoredObject], scored_at: float | None = None) -> None:
+        if not consumed and scored_at is None:
             return
-        newest = max(o.modified for o in scored)
-        paths = {o.path for o in scored if o.modified == newest}
-        if newest == self.time:
-            paths |= self.paths
-        state = {"time": newest.isoformat(), "paths": sorted(paths)}
+        state: dict[str, Any] = {"time": self.time.isoformat() if self.time else None, "paths": sorted(self.paths)}
+        if consumed:
+            newest = max(o.modified for o in consumed)
+            paths = {o.path for o in consumed if o.modified == newest}
+            if newest == self.time:
+                paths |= self.paths
+            state = {"time": newest.isoformat(), "paths": sorted(paths)}
+        state["scored_at"] = scored_at if scored_at is not None else self.scored_at
+        if state["time"] is None:
+            return
         store.write_bytes(self.location, json.dumps(state, indent=1).encode())
 
 
-def captured_rows(model: ModelSettings, location: store.Location, objects: list[store.StoredObject]) -> pd.DataFrame:
-    """Every captured row of ``objects``, built one object at a time: row dicts of one object at most are in memory
-    (at 1M rows x 20 features, all rows as dicts at once peaked at 3.5 GB; one frame per object keeps it near the table's size)."""
+class UnreadableRunError(Exception):
+    """No captured line of a run could be read: the run fails, but moves past those objects so the next one can succeed."""
+
+    def __init__(self, message: str, consumed: list[store.StoredObject]) -> None:
+        super().__init__(message)
+        self.consumed = consumed
+
+
+def captured_rows(
+    model: ModelSettings,
+    location: store.Location,
+    objects: list[store.StoredObject],
+    errors: list[str] | None = None,
+    max_rows: int | None = None,
+    keep_ids: set[str] | None = None,
+) -> tuple[pd.DataFrame, list[store.StoredObject]]:
+    """Captured rows of ``objects`` in order, and the objects consumed: up to ``max_rows`` rows (whole objects; the
+    rest wait for the next run), only the requests in ``keep_ids`` when given. Built one object at a time: at 1M rows
+    x 20 features, every row as a dict at once peaked at 3.5 GB; one frame per object stays near the table's size."""
     frames = []
+    consumed = []
+    total = 0
+    ignored = set(model.ignore_tensors)
     for obj in objects:
+        if max_rows is not None and total >= max_rows:
+            break
         data = store.read_bytes(location, obj.path)
-        rows = list(records.parse_jsonl(data, obj.path, model.capture_format, list(model.input_columns), list(model.output_columns)))
+        rows = records.parse_jsonl(data, obj.path, model.capture_format, list(model.input_columns), list(model.output_columns), errors)
+        kept = [r for r in rows if keep_ids is None or str(r[records.REQUEST_ID]) in keep_ids]
         del data
-        if rows:
-            frames.append(pd.DataFrame(rows))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        consumed.append(obj)
+        if kept:
+            frame = pd.DataFrame(kept)
+            if ignored:
+                frame = frame.drop(columns=[c for c in frame.columns if c.split(".", 1)[0].removeprefix(OUTPUT_PREFIX) in ignored])
+            frames.append(frame)
+            total += len(frame)
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), consumed
 
 
 def distances(
@@ -201,9 +249,15 @@ def score_model(settings: Settings, model: ModelSettings, now: datetime) -> tupl
     location = store.open_location(model.capture_uri)
     objects = store.list_objects(location)
     watermark = Watermark(settings, model.name)
-    new = watermark.new(objects)
-    current = captured_rows(model, location, new)
+    new = watermark.new(objects, now - timedelta(seconds=settings.settle_seconds))
+    errors: list[str] = []
+    current, consumed = captured_rows(model, location, new, errors, max_rows=settings.max_rows)
+    if errors and current.empty:
+        raise UnreadableRunError(f"no captured line could be read ({len(errors)} unreadable), first: {errors[0]}", consumed)
+    for error in errors[:5]:
+        LOG.warning("%s: skipped %s", model.name, error)
     result.rows = len(current)
+    result.unreadable = len(errors)
     g.add(
         "mlops_drift_rows",
         "Rows the drift monitor compared (current: captured since the last scored run).",
@@ -212,6 +266,13 @@ def score_model(settings: Settings, model: ModelSettings, now: datetime) -> tupl
         **labels,
     )
     g.add("mlops_drift_rows", "", len(reference), window="reference", **labels)
+    if watermark.scored_at is not None:
+        g.add(
+            "mlops_drift_last_scored_timestamp_seconds",
+            "Unix time the model's drift was last scored (a run with at least min_rows rows).",
+            watermark.scored_at,
+            **labels,
+        )
     if len(current) < settings.min_rows:
         LOG.info(
             "%s: %d captured rows since the last scored run, fewer than min_rows %d: waiting", model.name, len(current), settings.min_rows
@@ -230,12 +291,13 @@ def score_model(settings: Settings, model: ModelSettings, now: datetime) -> tupl
     schema = checks.schema_of(reference, exclude)
     inputs = {c for c in current.columns if not c.startswith(OUTPUT_PREFIX) and c not in records.KEYS}
     figures = checks.quality_figures(schema, current, inputs)
+    figures["unreadable_lines"] = float(len(errors))
     for check, value in figures.items():
         g.add("mlops_data_quality", "Data-quality figures of the captured rows against the reference schema.", value, check=check, **labels)
-    if any(figures[check] > 0 for check in checks.SCHEMA_CHECKS):
-        # drift of data that breaks the schema is a pipeline fault, not a reason to retrain: report quality only
-        LOG.warning("%s: captured rows break the reference schema (%s): drift and quality not scored", model.name, figures)
-        return result, new
+    if figures["missing_columns"] > 0:
+        # without a reference feature there is no comparable row: a pipeline fault, not a reason to retrain
+        LOG.warning("%s: captured rows lack reference features (%s): drift and quality not scored", model.name, figures)
+        return result, consumed
     numeric = [c for c in schema.numeric if c in current.columns]
     categorical = [c for c in schema.categorical if c in current.columns]
     per_feature = distances(reference, current, numeric, categorical, model.feature_threshold)
@@ -266,7 +328,8 @@ def score_model(settings: Settings, model: ModelSettings, now: datetime) -> tupl
             )
     if model.labels_uri and prediction:
         _quality(settings, model, location, objects, prediction, now, result)
-    return result, new
+    result.scored = True
+    return result, consumed
 
 
 def _quality(
@@ -290,7 +353,8 @@ def _quality(
     labels = pd.concat([_read_one(labels_location, o.path) for o in label_objects], ignore_index=True)
     if records.REQUEST_ID not in labels.columns or model.label not in labels.columns:
         raise records.UnreadableDataError(f"labels under {model.labels_uri} need columns {records.REQUEST_ID!r} and {model.label!r}")
-    recent = captured_rows(model, location, [o for o in objects if o.modified >= since])
+    ids = set(labels[records.REQUEST_ID].astype(str))
+    recent, _ = captured_rows(model, location, [o for o in objects if o.modified >= since], [], keep_ids=ids)
     joined = quality.join_labels(recent, labels, model.label) if len(recent) else recent
     g.add("mlops_drift_rows", "", len(joined), window="labelled", **tags)
     if len(joined) < settings.min_labelled_rows:
@@ -311,8 +375,10 @@ def run(settings: Settings, now: datetime | None = None) -> int:
     failed = []
     for model in settings.models:
         started = time.monotonic()
+        watermark = Watermark(settings, model.name)
         try:
-            result, scored = score_model(settings, model, now or datetime.now(tz=UTC))
+            result, consumed = score_model(settings, model, now or datetime.now(tz=UTC))
+            finished = time.time()
             result.gauges.add(
                 "mlops_drift_run_seconds",
                 "Seconds the model's last successful run took.",
@@ -320,16 +386,28 @@ def run(settings: Settings, now: datetime | None = None) -> int:
                 model=model.name,
                 version=model.version,
             )
+            if result.scored:
+                result.gauges.add(
+                    "mlops_drift_last_scored_timestamp_seconds",
+                    "Unix time the model's drift was last scored (a run with at least min_rows rows).",
+                    finished,
+                    model=model.name,
+                    version=model.version,
+                )
             result.gauges.add(
                 "mlops_drift_last_success_timestamp_seconds",
                 "Unix time of the model's last successful drift-monitor run.",
-                time.time(),
+                finished,
                 model=model.name,
                 version=model.version,
             )
             push(settings.pushgateway_url, settings.job, model.name, result.gauges)
-            Watermark(settings, model.name).advance(scored)
+            watermark.advance(consumed, finished if result.scored else None)
             LOG.info("%s: scored %d captured rows%s", model.name, result.rows, "" if result.ready else " (waiting for more)")
+        except UnreadableRunError as error:
+            LOG.error("%s: run failed, nothing pushed: %s", model.name, error)
+            watermark.advance(error.consumed)
+            failed.append(model.name)
         except Exception as error:  # one model's bad data must not stop the others
             LOG.error("%s: run failed, nothing pushed: %s: %s", model.name, type(error).__name__, error)
             failed.append(model.name)

@@ -1,9 +1,10 @@
 """Captured inferences as table rows: the capture service's JSONL and SageMaker's data capture.
 
-A capture record is one request (``CaptureRecord``). Its tensors become columns, one row per batch
-element: a tensor ``features`` of per-row shape ``[64]`` gives the columns ``features.0`` ...
-``features.63``; a tensor with one value per row gives the column ``features``. Tensors of
-variable per-row size (token ids) cannot be compared column by column and are left out of the rows.
+A capture record is one request. Its tensors become columns, one row per batch element: a tensor
+``features`` of per-row shape ``[64]`` gives the columns ``features.0`` ... ``features.63``; a tensor
+with one value per row gives the column ``features``. Tensors of variable per-row size (token ids)
+cannot be compared column by column: the job drops the tensors its settings name in ``ignore_tensors``
+(the platform lists every tensor with a ``-1`` dimension).
 Every row carries ``request_id`` and ``row`` (its index in the batch) so delayed labels can be joined.
 """
 
@@ -26,24 +27,27 @@ class UnreadableDataError(ValueError):
     """A capture line the job cannot interpret: the run fails rather than score partial data."""
 
 
-def _tensor_rows(name: str, tensor: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """One dict of columns per batch element, or None when the tensor has no fixed per-row size."""
+def _tensor_rows(name: str, tensor: dict[str, Any], batch: int | None) -> list[dict[str, Any]]:
+    """One dict of columns per batch element. ``batch`` is the request's batch size when another tensor tells it:
+    a one-dimensional tensor of that length is then one value per row (outputs with ``reshape: []``)."""
     shape = [int(d) for d in tensor.get("shape", [])]
     data = tensor.get("data")
     if not isinstance(data, list):
         raise UnreadableDataError(f"tensor {name!r} has no data list")
     flat = _flatten(data)
-    if len(shape) <= 1:
-        batch, width = 1, len(flat)
+    if len(shape) > 1:
+        rows, width = shape[0], math.prod(shape[1:])
+    elif batch is not None and len(flat) == batch and batch > 1:
+        rows, width = batch, 1
     else:
-        batch, width = shape[0], math.prod(shape[1:])
-    if batch * width != len(flat) and len(shape) > 1:
+        rows, width = 1, len(flat)
+    if rows * width != len(flat):
         raise UnreadableDataError(f"tensor {name!r}: shape {shape} does not match {len(flat)} values")
-    rows = []
-    for b in range(batch):
+    out = []
+    for b in range(rows):
         values = flat[b * width : (b + 1) * width]
-        rows.append({name: values[0]} if width == 1 else {f"{name}.{j}": v for j, v in enumerate(values)})
-    return rows
+        out.append({name: values[0]} if width == 1 else {f"{name}.{j}": v for j, v in enumerate(values)})
+    return out
 
 
 def _flatten(data: list[Any]) -> list[Any]:
@@ -62,18 +66,17 @@ def rows_from_tensors(
     request_id: str, inputs: dict[str, dict[str, Any]], outputs: dict[str, dict[str, Any]] | None
 ) -> list[dict[str, Any]]:
     """The rows of one request; output tensors are prefixed ``output:`` so they never collide with inputs."""
+    tensors = [(name, tensor) for name, tensor in inputs.items()] + [("output:" + name, t) for name, t in (outputs or {}).items()]
+    batch = next((int(t["shape"][0]) for _, t in tensors if len(t.get("shape", [])) > 1), None)
     per_row: list[dict[str, Any]] = []
-    for prefix, tensors in (("", inputs), ("output:", outputs or {})):
-        for name, tensor in tensors.items():
-            rows = _tensor_rows(prefix + name, tensor)
-            if rows is None:
-                continue
-            if not per_row:
-                per_row = [{} for _ in rows]
-            if len(rows) != len(per_row):
-                raise UnreadableDataError(f"request {request_id}: tensor {name!r} has {len(rows)} rows, others {len(per_row)}")
-            for target, row in zip(per_row, rows, strict=True):
-                target.update(row)
+    for name, tensor in tensors:
+        rows = _tensor_rows(name, tensor, batch)
+        if not per_row:
+            per_row = [{} for _ in rows]
+        if len(rows) != len(per_row):
+            raise UnreadableDataError(f"request {request_id}: tensor {name!r} has {len(rows)} rows, others {len(per_row)}")
+        for target, row in zip(per_row, rows, strict=True):
+            target.update(row)
     for index, row in enumerate(per_row):
         row[REQUEST_ID] = request_id
         row[ROW] = index
@@ -168,19 +171,26 @@ def sagemaker_line(record: dict[str, Any], input_columns: list[str], output_colu
     return iter(rows)
 
 
-def parse_jsonl(data: bytes, source: str, fmt: str, input_columns: list[str], output_columns: list[str]) -> Iterable[dict[str, Any]]:
-    """Rows of one capture object; ``fmt`` is ``triton`` (the capture service) or ``sagemaker``."""
-    for number, line in enumerate(data.decode("utf-8").splitlines(), start=1):
+def parse_jsonl(
+    data: bytes, source: str, fmt: str, input_columns: list[str], output_columns: list[str], errors: list[str] | None = None
+) -> Iterable[dict[str, Any]]:
+    """Rows of one capture object; ``fmt`` is ``triton`` (the capture service) or ``sagemaker``.
+
+    With ``errors``, an unreadable line is recorded there and skipped; without, it raises.
+    """
+    for number, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise UnreadableDataError(f"{source}:{number}: not JSON ({error.msg})") from error
-        try:
-            if fmt == "sagemaker":
-                yield from sagemaker_line(record, input_columns, output_columns)
-            else:
-                yield from capture_line(record)
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise UnreadableDataError(f"not JSON ({error.msg})") from error
+            rows = list(sagemaker_line(record, input_columns, output_columns) if fmt == "sagemaker" else capture_line(record))
         except UnreadableDataError as error:
-            raise UnreadableDataError(f"{source}:{number}: {error}") from error
+            message = f"{source}:{number}: {error}"
+            if errors is None:
+                raise UnreadableDataError(message) from error
+            errors.append(message)
+            continue
+        yield from rows

@@ -10,7 +10,9 @@ Alertmanager posts its webhook (version 4) to ``POST /alerts``. For each firing 
 3. writes the record of what triggered it (``<record_uri>/<model>/<time>.json``: alerts, figures,
    the dispatch answer) and moves ``latest.json``.
 
-A failed dispatch answers 502, so Alertmanager retries, and records nothing. Settings: the JSON
+A failed dispatch answers 502, so Alertmanager retries, and records nothing; a permanent refusal
+(GitHub 4xx other than 429) is logged and counted, not retried. Alerts for models outside ``models``
+are ignored. Settings: the JSON
 document in ``RETRAIN_CONFIG``; the GitHub token is read from ``github.token_file``.
 Endpoints: ``POST /alerts``, ``GET /healthz``, ``GET /metrics``.
 """
@@ -50,12 +52,14 @@ class RetrainSettings:
     record_uri: str
     github: GitHubDispatch
     window_minutes: int = 1440
+    models: tuple[str, ...] = ()
+    """The models the platform scores; alerts naming any other model are ignored. Default: any model."""
     port: int = 8080
     host: str = "0.0.0.0"
 
     @classmethod
     def from_json(cls, document: dict[str, Any]) -> RetrainSettings:
-        return cls(**{**document, "github": GitHubDispatch(**document["github"])})
+        return cls(**{**document, "github": GitHubDispatch(**document["github"]), "models": tuple(document.get("models", ()))})
 
 
 def figures_of(alerts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -75,6 +79,8 @@ class Trigger:
         self.settings = settings
         self.lock = threading.Lock()
         self.counts: dict[tuple[str, str], int] = {}
+        self.last: dict[str, datetime] = {}
+        """Dispatches of this process: dedup holds even when writing the record failed."""
 
     def _count(self, outcome: str, model: str) -> None:
         self.counts[(outcome, model)] = self.counts.get((outcome, model), 0) + 1
@@ -85,6 +91,9 @@ class Trigger:
         for alert in payload.get("alerts", []):
             labels = alert.get("labels", {})
             if alert.get("status") != "firing" or labels.get("category") not in CATEGORIES or not labels.get("model"):
+                continue
+            if self.settings.models and labels["model"] not in self.settings.models:
+                LOG.warning("ignoring an alert for unknown model %r", labels["model"])
                 continue
             by_model.setdefault(labels["model"], []).append(alert)
         triggered = []
@@ -97,18 +106,15 @@ class Trigger:
     def _trigger(self, model: str, alerts: list[dict[str, Any]], now: datetime) -> bool:
         records = store.open_location(self.settings.record_uri).child(model)
         latest = records.child("latest.json")
-        if store.exists(latest):
-            last = json.loads(store.read_bytes(latest))
-            since = datetime.fromisoformat(last["time"])
-            if now - since < timedelta(minutes=self.settings.window_minutes):
-                LOG.info(
-                    "%s: deduplicated (%s), last trigger %s",
-                    model,
-                    ", ".join(sorted({a["labels"]["alertname"] for a in alerts})),
-                    last["time"],
-                )
-                self._count("deduplicated", model)
-                return False
+        window = timedelta(minutes=self.settings.window_minutes)
+        last = self.last.get(model)
+        if last is None and store.exists(latest):
+            last = datetime.fromisoformat(json.loads(store.read_bytes(latest))["time"])
+        if last is not None and now - last < window:
+            names = ", ".join(sorted({a["labels"]["alertname"] for a in alerts}))
+            LOG.info("%s: deduplicated (%s), last trigger %s", model, names, last.isoformat())
+            self._count("deduplicated", model)
+            return False
         first = alerts[0]["labels"]
         figures = figures_of(alerts)
         inputs = {
@@ -119,13 +125,26 @@ class Trigger:
         }
         try:
             status = self._dispatch(inputs)
+        except urllib.error.HTTPError as error:
+            if 400 <= error.code < 500 and error.code != 429:
+                # a permanent refusal (token, workflow or inputs): a retry would fail the same way
+                LOG.error("%s: GitHub refused the dispatch (%d): %s", model, error.code, error.read()[:500])
+                self._count("refused", model)
+                return False
+            self._count("failed", model)
+            raise
         except Exception:
             self._count("failed", model)
             raise
+        self.last[model] = now
         record = {"time": now.isoformat(), "model": model, "inputs": inputs, "alerts": alerts, "dispatch_status": status}
         text = json.dumps(record, indent=1, sort_keys=True).encode()
-        store.write_bytes(records.child(f"{now:%Y%m%dT%H%M%S%f}Z.json"), text)
-        store.write_bytes(latest, text)
+        try:
+            store.write_bytes(records.child(f"{now:%Y%m%dT%H%M%S%f}Z.json"), text)
+            store.write_bytes(latest, text)
+        except Exception as error:  # dispatched: a retry must not dispatch again, so answer success
+            LOG.error("%s: retraining dispatched but its record was not written: %s", model, error)
+            self._count("unrecorded", model)
         LOG.info("%s: retraining dispatched (%s) with %s", model, inputs["alert"], inputs["figures"])
         self._count("dispatched", model)
         return True
@@ -187,8 +206,8 @@ def handler(trigger: Trigger) -> type[BaseHTTPRequestHandler]:
                 return
             try:
                 triggered = trigger.handle(payload)
-            except (OSError, urllib.error.URLError, ValueError) as error:
-                LOG.error("dispatch failed, Alertmanager will retry: %s", error)
+            except Exception as error:  # the store or GitHub is unreachable: Alertmanager retries
+                LOG.error("dispatch failed, Alertmanager will retry: %s: %s", type(error).__name__, error)
                 self._reply(502, f"{error}\n".encode())
                 return
             self._reply(200, (json.dumps({"triggered": triggered}) + "\n").encode())

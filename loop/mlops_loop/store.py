@@ -87,11 +87,14 @@ def read_bytes(location: Location, path: str | None = None) -> bytes:
 
 
 def write_bytes(location: Location, data: bytes) -> None:
-    parent = location.path.rsplit("/", 1)[0]
-    if parent:
-        location.fs.makedirs(parent, exist_ok=True)
-    with location.fs.open(location.path, "wb") as handle:
-        handle.write(data)
+    """Write one object. Object stores have no directories: only a local path gets its parents made (s3fs's
+    makedirs would check and try to create the bucket, which a prefix-scoped identity may not do)."""
+    protocols = (location.fs.protocol,) if isinstance(location.fs.protocol, str) else tuple(location.fs.protocol)
+    if "file" in protocols:
+        parent = location.path.rsplit("/", 1)[0]
+        if parent:
+            location.fs.makedirs(parent, exist_ok=True)
+    location.fs.pipe_file(location.path, data)
 
 
 def exists(location: Location) -> bool:

@@ -30,12 +30,14 @@ def test_sampled_requests_are_written_as_rows_the_job_reads(tmp_path):
     settings = capture.CaptureSettings(capture_uri=str(tmp_path), models={"fraud": capture.CaptureModel(version="8")}, sampling_percent=100)
     url, service, server = serve(settings)
     try:
-        assert post(url, "/v2/models/fraud/versions/8/infer", BODY, {"x-request-id": "req-1"}) == 204
-        assert post(url, "/v2/models/fraud/infer", BODY) == 204
+        without_id = {k: v for k, v in BODY.items() if k != "id"}
+        assert post(url, "/v2/models/fraud/versions/8/infer", without_id, {"x-request-id": "req-1"}) == 204
+        assert post(url, "/v2/models/fraud/infer", BODY, {"x-request-id": "edge-generated"}) == 204
         service.flush()
         files = sorted((tmp_path / "fraud").rglob("*.jsonl"))
         assert len(files) == 1 and files[0].relative_to(tmp_path / "fraud").parts[0].isdigit()
         rows = list(records.parse_jsonl(files[0].read_bytes(), str(files[0]), "triton", [], []))
+        # the body's id wins over x-request-id (which Envoy may regenerate): labels join on the client's id
         assert [r["request_id"] for r in rows] == ["req-1", "req-1", "body-id", "body-id"]
         assert rows[1] == {"features.0": 3, "features.1": 4, "request_id": "req-1", "row": 1}
         metrics = urllib.request.urlopen(url + "/metrics").read().decode()
@@ -72,7 +74,7 @@ def test_the_prediction_of_the_stable_version_is_recorded(tmp_path, http_recorde
     )
     url, service, server = serve(settings)
     try:
-        post(url, "/v2/models/fraud/infer", BODY, {"x-request-id": "r"})
+        post(url, "/v2/models/fraud/infer", {**BODY, "id": "r"})
         service.flush()
         (path,) = tmp_path.rglob("*.jsonl")
         rows = list(records.parse_jsonl(path.read_bytes(), str(path), "triton", [], []))
@@ -94,6 +96,54 @@ def test_a_failing_store_drops_and_counts_without_failing_requests(tmp_path):
         metrics = urllib.request.urlopen(url + "/metrics").read().decode()
         assert 'mlops_capture_write_failures_total{model="fraud"} 1' in metrics
         assert 'mlops_capture_dropped_total{model="fraud"} 1' in metrics
+    finally:
+        server.shutdown()
+        service.stop()
+
+
+def test_binary_tensors_and_chunked_bodies_are_captured_and_wrong_shapes_dropped(tmp_path):
+    """tritonclient sends binary tensors by default (Inference-Header-Content-Length); proxies may chunk bodies."""
+    import http.client
+    import struct
+
+    settings = capture.CaptureSettings(capture_uri=str(tmp_path), models={"fraud": capture.CaptureModel(version="8")}, sampling_percent=100)
+    url, service, server = serve(settings)
+    try:
+        header = json.dumps(
+            {
+                "id": "bin-1",
+                "inputs": [
+                    {"name": "features", "shape": [2, 2], "datatype": "FP32", "parameters": {"binary_data_size": 16}},
+                    {"name": "country", "shape": [2, 1], "datatype": "BYTES", "parameters": {"binary_data_size": 12}},
+                ],
+            }
+        ).encode()
+        payload = header + struct.pack("<4f", 1, 2, 3, 4) + struct.pack("<I", 2) + b"de" + struct.pack("<I", 2) + b"fr"
+        host, port = url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port))
+        connection.request("POST", "/v2/models/fraud/infer", body=payload, headers={"Inference-Header-Content-Length": str(len(header))})
+        assert connection.getresponse().read() == b""
+        # the same connection, a chunked JSON body
+        body = json.dumps({"id": "chunked-1", "inputs": [{"name": "features", "shape": [1, 2], "datatype": "FP32", "data": [5, 6]}]})
+        connection.putrequest("POST", "/v2/models/fraud/infer")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        for part in (body[:10], body[10:]):
+            connection.send(f"{len(part):x}\r\n{part}\r\n".encode())
+        connection.send(b"0\r\n\r\n")
+        assert connection.getresponse().status == 204
+        # a body whose shape does not match its data is what Triton rejects: not captured
+        wrong = {"id": "bad", "inputs": [{"name": "features", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3]}]}
+        assert post(url, "/v2/models/fraud/infer", wrong) == 204
+        service.flush()
+        (path,) = tmp_path.rglob("*.jsonl")
+        rows = list(records.parse_jsonl(path.read_bytes(), str(path), "triton", [], []))
+        assert rows == [
+            {"features.0": 1.0, "features.1": 2.0, "country": "de", "request_id": "bin-1", "row": 0},
+            {"features.0": 3.0, "features.1": 4.0, "country": "fr", "request_id": "bin-1", "row": 1},
+            {"features.0": 5, "features.1": 6, "request_id": "chunked-1", "row": 0},
+        ]
+        assert 'mlops_capture_dropped_total{model="fraud"} 1' in urllib.request.urlopen(url + "/metrics").read().decode()
     finally:
         server.shutdown()
         service.stop()

@@ -57,6 +57,7 @@ def settings(tmp_path: Path, url: str, **models: dict) -> drift.Settings:
             "state_uri": str(tmp_path / "state"),
             "min_rows": 500,
             "min_labelled_rows": 100,
+            "settle_seconds": 0,
             "models": [
                 {
                     "name": name,
@@ -136,11 +137,11 @@ def test_a_broken_schema_is_reported_as_data_quality_not_as_a_failure(tmp_path, 
     # the reference has features.0-4 and country; the capture lost features.4 (renumbered) and country, and added extra
     assert figures["mlops_data_quality|missing_columns"] == 2
     assert figures["mlops_data_quality|unexpected_columns"] == 1
-    # data that breaks the schema is not scored for drift: it must not trigger retraining
+    # rows without a reference feature are not scored for drift: they must not trigger retraining
     assert not any(k.startswith(("mlops_drift_score", "mlops_feature_drift_distance")) for k in figures)
 
 
-def test_unreadable_capture_fails_that_model_only_and_pushes_nothing_for_it(tmp_path, http_recorder):
+def test_unreadable_capture_fails_that_model_only_once_and_pushes_nothing_for_it(tmp_path, http_recorder):
     url, recorder = http_recorder
     capture(tmp_path / "capture", "good", 1000)
     bad = tmp_path / "capture" / "bad" / "2026/12/07/10"
@@ -149,7 +150,62 @@ def test_unreadable_capture_fails_that_model_only_and_pushes_nothing_for_it(tmp_
     assert drift.run(settings(tmp_path, url, good={}, bad={})) == 1
     assert pushed(recorder, "good")["mlops_drift_rows|current"] == 1000
     assert not [p for _, p, _, _ in recorder.requests if p.endswith("/model/bad")]
-    assert not (tmp_path / "state" / "bad.json").exists()
+    # the run moved past the unreadable object: the next run waits for new capture instead of failing again
+    assert json.loads((tmp_path / "state" / "bad.json").read_text())["paths"] == [str(bad / "x.jsonl")]
+    assert drift.run(settings(tmp_path, url, good={}, bad={})) == 0
+    assert pushed(recorder, "bad")["mlops_drift_waiting_for_rows"] == 1
+
+
+def test_a_few_unreadable_lines_are_skipped_and_counted(tmp_path, http_recorder):
+    url, recorder = http_recorder
+    capture(tmp_path / "capture", "fraud", 1000)
+    folder = tmp_path / "capture" / "fraud" / "2026/12/07/10"
+    (folder / "z.jsonl").write_text('{not json\n{"request_id": "x", "inputs": {"features": {"shape": [2, 5], "data": [1]}}}\n')
+    assert drift.run(settings(tmp_path, url, fraud={})) == 0
+    figures = pushed(recorder, "fraud")
+    assert figures["mlops_data_quality|unreadable_lines"] == 2 and figures["mlops_drift_rows|current"] == 1000
+    assert figures["mlops_drift_score|inputs"] == 0.0
+
+
+def test_a_backlog_is_worked_off_in_runs_of_at_most_max_rows(tmp_path, http_recorder):
+    url, recorder = http_recorder
+    for part in range(3):
+        capture(tmp_path / "capture", "fraud", 1000, seed=part, name=f"part{part}")
+    config = settings(tmp_path, url, fraud={})
+    capped = drift.Settings(**{**config.__dict__, "max_rows": 1500})
+    assert drift.run(capped) == 0
+    assert pushed(recorder, "fraud")["mlops_drift_rows|current"] == 2000  # whole objects, until the cap is reached
+    assert drift.run(capped) == 0
+    assert pushed(recorder, "fraud")["mlops_drift_rows|current"] == 1000
+    assert drift.run(capped) == 0
+    assert pushed(recorder, "fraud")["mlops_drift_rows|current"] == 0
+
+
+def test_variable_length_tensors_are_left_out(tmp_path, http_recorder):
+    url, recorder = http_recorder
+    capture(tmp_path / "capture", "fraud", 1000)
+    # requests of another client carry a token-id tensor of varying length
+    folder = tmp_path / "capture" / "fraud" / "2026/12/07/10"
+    lines = []
+    for i, length in enumerate((3, 7)):
+        inputs = {"ids": {"shape": [1, length], "data": list(range(length))}}
+        lines.append(json.dumps({"request_id": f"t{i}", "inputs": inputs}))
+    (folder / "tokens.jsonl").write_text("\n".join(lines) + "\n")
+    assert drift.run(settings(tmp_path, url, fraud={"ignore_tensors": ["ids"]})) == 0
+    figures = pushed(recorder, "fraud")
+    assert figures["mlops_data_quality|unexpected_columns"] == 0
+    assert "mlops_drift_score|inputs" in figures
+
+
+def test_rows_from_one_settling_upload_wait_for_the_next_run(tmp_path, http_recorder):
+    url, recorder = http_recorder
+    capture(tmp_path / "capture", "fraud", 2000)
+    config = settings(tmp_path, url, fraud={})
+    settling = drift.Settings(**{**config.__dict__, "settle_seconds": 3600})
+    assert drift.run(settling) == 0
+    assert pushed(recorder, "fraud")["mlops_drift_rows|current"] == 0
+    assert drift.run(config) == 0
+    assert pushed(recorder, "fraud")["mlops_drift_rows|current"] == 2000
 
 
 def test_delayed_labels_give_accuracy_and_auc(tmp_path, http_recorder):

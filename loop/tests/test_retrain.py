@@ -69,6 +69,27 @@ def test_resolved_alerts_and_other_categories_trigger_nothing(trigger):
     assert recorder.requests == []
 
 
+def test_a_permanent_refusal_is_not_retried_and_unknown_models_are_ignored(trigger):
+    service, recorder, records = trigger
+    recorder.status = 422
+    assert service.handle({"alerts": [alert("ModelDataDrift", "fraud")]}) == []  # no exception: Alertmanager gets 200
+    assert 'outcome="refused"} 1' in service.metrics() and not records.exists()
+    restricted = retrain.Trigger(retrain.RetrainSettings(**{**service.settings.__dict__, "models": ("other",)}))
+    recorder.status = 204
+    assert restricted.handle({"alerts": [alert("ModelDataDrift", "fraud")]}) == []
+    assert len(recorder.requests) == 1
+
+
+def test_a_record_that_cannot_be_written_still_deduplicates(trigger, tmp_path):
+    service, recorder, _ = trigger
+    blocker = tmp_path / "blocked"
+    blocker.write_text("a file where the records folder would be")
+    broken = retrain.Trigger(retrain.RetrainSettings(**{**service.settings.__dict__, "record_uri": str(blocker)}))
+    assert broken.handle({"alerts": [alert("ModelDataDrift", "fraud")]}) == ["fraud"]
+    assert broken.handle({"alerts": [alert("ModelDataDrift", "fraud")]}) == []
+    assert len(recorder.requests) == 1 and 'outcome="unrecorded"} 1' in broken.metrics()
+
+
 def test_a_failed_dispatch_records_nothing_so_the_retry_dispatches(trigger):
     service, recorder, records = trigger
     recorder.status = 500
