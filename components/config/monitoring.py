@@ -262,8 +262,9 @@ class DriftMonitorConfig(StrictModel):
     )
     service_account_annotations: dict[str, str] = Field(
         default_factory=dict,
-        description="Annotations of the job's service account, e.g. the IRSA role or GKE/Azure workload identity that "
-        "reads the reference data. Default: none.",
+        description="Annotations of the job's service account (the retraining trigger runs as it too), e.g. the IRSA role "
+        "or GKE/Azure workload identity that reads the capture, reference and labels prefixes and writes `<capture_uri>-state/`. "
+        "Azure pods get the `azure.workload.identity/use` label, GKE pods egress to the metadata server. Default: none.",
     )
 
     @model_validator(mode="after")
