@@ -240,15 +240,14 @@ def distances(
     return {c: float(v) for c, v in zip(columns, values, strict=True)}
 
 
-def score_model(settings: Settings, model: ModelSettings, now: datetime) -> tuple[Result, list[store.StoredObject]]:
-    """Everything one model's run pushes, and the capture objects it scored."""
+def score_model(settings: Settings, model: ModelSettings, watermark: Watermark, now: datetime) -> tuple[Result, list[store.StoredObject]]:
+    """Everything one model's run pushes, and the capture objects it consumed."""
     result = Result()
     g = result.gauges
     labels = {"model": model.name, "version": model.version}
     reference = read_table(model.reference_uri)
     location = store.open_location(model.capture_uri)
     objects = store.list_objects(location)
-    watermark = Watermark(settings, model.name)
     new = watermark.new(objects, now - timedelta(seconds=settings.settle_seconds))
     errors: list[str] = []
     current, consumed = captured_rows(model, location, new, errors, max_rows=settings.max_rows)
@@ -266,13 +265,6 @@ def score_model(settings: Settings, model: ModelSettings, now: datetime) -> tupl
         **labels,
     )
     g.add("mlops_drift_rows", "", len(reference), window="reference", **labels)
-    if watermark.scored_at is not None:
-        g.add(
-            "mlops_drift_last_scored_timestamp_seconds",
-            "Unix time the model's drift was last scored (a run with at least min_rows rows).",
-            watermark.scored_at,
-            **labels,
-        )
     if len(current) < settings.min_rows:
         LOG.info(
             "%s: %d captured rows since the last scored run, fewer than min_rows %d: waiting", model.name, len(current), settings.min_rows
@@ -375,9 +367,10 @@ def run(settings: Settings, now: datetime | None = None) -> int:
     failed = []
     for model in settings.models:
         started = time.monotonic()
-        watermark = Watermark(settings, model.name)
+        watermark: Watermark | None = None
         try:
-            result, consumed = score_model(settings, model, now or datetime.now(tz=UTC))
+            watermark = Watermark(settings, model.name)
+            result, consumed = score_model(settings, model, watermark, now or datetime.now(tz=UTC))
             finished = time.time()
             result.gauges.add(
                 "mlops_drift_run_seconds",
@@ -386,11 +379,12 @@ def run(settings: Settings, now: datetime | None = None) -> int:
                 model=model.name,
                 version=model.version,
             )
-            if result.scored:
+            scored_at = finished if result.scored else watermark.scored_at
+            if scored_at is not None:
                 result.gauges.add(
                     "mlops_drift_last_scored_timestamp_seconds",
                     "Unix time the model's drift was last scored (a run with at least min_rows rows).",
-                    finished,
+                    scored_at,
                     model=model.name,
                     version=model.version,
                 )
@@ -406,6 +400,7 @@ def run(settings: Settings, now: datetime | None = None) -> int:
             LOG.info("%s: scored %d captured rows%s", model.name, result.rows, "" if result.ready else " (waiting for more)")
         except UnreadableRunError as error:
             LOG.error("%s: run failed, nothing pushed: %s", model.name, error)
+            assert watermark is not None  # score_model raises it only after reading the watermark
             watermark.advance(error.consumed)
             failed.append(model.name)
         except Exception as error:  # one model's bad data must not stop the others

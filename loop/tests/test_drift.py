@@ -232,3 +232,16 @@ def test_delayed_labels_give_accuracy_and_auc(tmp_path, http_recorder):
 def test_unreadable_settings_exit_2(monkeypatch):
     monkeypatch.setenv("DRIFT_CONFIG", "{")
     assert drift.main([]) == 2
+
+
+def test_each_series_is_pushed_once_when_a_model_is_scored_again(tmp_path, http_recorder):
+    """The Pushgateway refuses a push that repeats a series: the last-scored time must appear once, also on a second scored run."""
+    url, recorder = http_recorder
+    capture(tmp_path / "capture", "fraud", 2000, name="first")
+    assert drift.run(settings(tmp_path, url, fraud={})) == 0
+    capture(tmp_path / "capture", "fraud", 2000, seed=2, name="second")
+    assert drift.run(settings(tmp_path, url, fraud={})) == 0
+    body = [b for m, p, b, _ in recorder.requests if m == "PUT"][-1].decode()
+    series = [line.rsplit(" ", 1)[0] for line in body.splitlines() if not line.startswith("#")]
+    assert len(series) == len(set(series))
+    assert sum(s.startswith("mlops_drift_last_scored_timestamp_seconds") for s in series) == 1
