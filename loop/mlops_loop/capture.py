@@ -21,7 +21,6 @@ import logging
 import os
 import random
 import re
-import signal
 import socket
 import struct
 import sys
@@ -29,12 +28,12 @@ import threading
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 
 from . import records, store
+from .service import ServiceHandler, serve, settings_from_env
 
 LOG = logging.getLogger("capture")
 _DTYPES = {
@@ -242,27 +241,10 @@ def inference_body(body: bytes, header_length: int | None) -> dict[str, Any]:
     return document
 
 
-def handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: Any) -> None:
-            LOG.debug(format, *args)
-
-        def _reply(self, status: int, body: bytes = b"", content_type: str = "text/plain") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            if self.path == "/healthz":
-                self._reply(200, b"ok\n")
-            elif self.path == "/metrics":
-                self._reply(200, capture.counters.text().encode(), "text/plain; version=0.0.4")
-            else:
-                self._reply(404)
+def handler(capture: Capture) -> type[ServiceHandler]:
+    class Handler(ServiceHandler):
+        def metrics(self) -> str:
+            return capture.counters.text()
 
         def _body(self) -> bytes | None:
             """The request body, plain or chunked; None when it is larger than the service accepts."""
@@ -286,15 +268,15 @@ def handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
                 return None
             return self.rfile.read(length)
 
-        def do_POST(self) -> None:
+        def do_POST(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
             match = _INFER.match(self.path.split("?", 1)[0])
             body = self._body()
             if body is None:
                 self.close_connection = True
-                self._reply(413)
+                self.reply(413)
                 return
             if not match or match["model"] not in capture.settings.models:
-                self._reply(404)
+                self.reply(404)
                 return
             model = match["model"]
             try:
@@ -306,32 +288,22 @@ def handler(capture: Capture) -> type[BaseHTTPRequestHandler]:
             except (ValueError, records.UnreadableDataError) as error:
                 LOG.warning("%s: not captured: %s", model, error)
                 capture.counters.inc("mlops_capture_dropped_total", model)
-            self._reply(204)
+            self.reply(204)
 
     return Handler
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s capture %(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        settings = CaptureSettings.from_json(json.loads(os.environ["CAPTURE_CONFIG"]))
-    except (KeyError, ValueError, TypeError) as error:
-        LOG.error("cannot read CAPTURE_CONFIG: %s: %s", type(error).__name__, error)
+    settings = settings_from_env("CAPTURE_CONFIG", CaptureSettings.from_json, LOG)
+    if settings is None:
         return 2
     capture = Capture(settings)
     capture.start()
-    server = ThreadingHTTPServer((settings.host, settings.port), handler(capture))
-    server.daemon_threads = True
-
-    def _stop(*_: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     LOG.info(
         "capturing %s%% of %s into %s on :%d", settings.sampling_percent, ", ".join(settings.models), settings.capture_uri, settings.port
     )
-    server.serve_forever()
+    serve(settings.host, settings.port, handler(capture))
     capture.stop()
     return 0
 

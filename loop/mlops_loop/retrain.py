@@ -21,18 +21,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import sys
 import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import store
+from .service import ServiceHandler, serve, settings_from_env
 
 LOG = logging.getLogger("retrain-trigger")
 CATEGORIES = ("drift", "quality")
@@ -172,68 +170,43 @@ class Trigger:
         return "\n".join(lines) + "\n"
 
 
-def handler(trigger: Trigger) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def handler(trigger: Trigger) -> type[ServiceHandler]:
+    class Handler(ServiceHandler):
+        reply_type = "text/plain; version=0.0.4"
 
-        def log_message(self, format: str, *args: Any) -> None:
-            LOG.debug(format, *args)
+        def metrics(self) -> str:
+            return trigger.metrics()
 
-        def _reply(self, status: int, body: bytes = b"") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def do_GET(self) -> None:
-            if self.path == "/healthz":
-                self._reply(200, b"ok\n")
-            elif self.path == "/metrics":
-                self._reply(200, trigger.metrics().encode())
-            else:
-                self._reply(404)
-
-        def do_POST(self) -> None:
+        def do_POST(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path != "/alerts":
-                self._reply(404)
+                self.reply(404)
                 return
             try:
                 payload = json.loads(body)
             except ValueError:
-                self._reply(400, b"not JSON\n")
+                self.reply(400, b"not JSON\n")
                 return
             try:
                 triggered = trigger.handle(payload)
             except Exception as error:  # the store or GitHub is unreachable: Alertmanager retries
                 LOG.error("dispatch failed, Alertmanager will retry: %s: %s", type(error).__name__, error)
-                self._reply(502, f"{error}\n".encode())
+                self.reply(502, f"{error}\n".encode())
                 return
-            self._reply(200, (json.dumps({"triggered": triggered}) + "\n").encode())
+            self.reply(200, (json.dumps({"triggered": triggered}) + "\n").encode())
 
     return Handler
 
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s retrain-trigger %(levelname)s %(message)s", stream=sys.stderr)
-    try:
-        settings = RetrainSettings.from_json(json.loads(os.environ["RETRAIN_CONFIG"]))
-    except (KeyError, ValueError, TypeError) as error:
-        LOG.error("cannot read RETRAIN_CONFIG: %s: %s", type(error).__name__, error)
+    settings = settings_from_env("RETRAIN_CONFIG", RetrainSettings.from_json, LOG)
+    if settings is None:
         return 2
-    server = ThreadingHTTPServer((settings.host, settings.port), handler(Trigger(settings)))
-    server.daemon_threads = True
-
-    def _stop(*_: Any) -> None:
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     LOG.info(
         "dispatching %s of %s, one per model per %d minutes", settings.github.workflow, settings.github.repository, settings.window_minutes
     )
-    server.serve_forever()
+    serve(settings.host, settings.port, handler(Trigger(settings)))
     return 0
 
 
