@@ -211,7 +211,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         # validated: workload identity needs the cluster's name, except on provider `kubernetes` (no cloud identity)
         assert cfg.cluster.name is not None or cfg.cloud.provider == "kubernetes"
         capture = self._capture(name, cfg, k8s_opts)
-        captured = cfg.monitoring.drift.scored([m.name for m in cfg.models])
+        captured = {m.name for m in cfg.scored_models}
         for model in cfg.models:
             pool = self.gpu_pools[model.gpu_pool].wiring if model.gpu_pool else None
             models[model.name] = TritonDeployment(
@@ -266,9 +266,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             f"{name}-capture",
             InferenceCaptureArgs(
                 drift=drift,
-                models=[
-                    (m.name, m.version, f"triton-{m.name}") for m in cfg.models if m.name in drift.scored([x.name for x in cfg.models])
-                ],
+                models=[(m.name, m.version, f"triton-{m.name}") for m in cfg.scored_models],
                 namespace=cfg.namespaces.serving,
                 gateway_namespace=cfg.serving.gateway.controller_namespace,
                 cloud=cfg.cloud,

@@ -145,6 +145,11 @@ class PlatformConfig(StrictModel):
         }
 
     @property
+    def scored_models(self) -> list[ModelConfig]:
+        """The Triton models the monitoring loop captures and scores (``monitoring.drift.models``, else all)."""
+        return [m for m in self.models if m.name in self.monitoring.drift.scored([x.name for x in self.models])]
+
+    @property
     def common_labels(self) -> dict[str, str]:
         """Labels every Kubernetes object of the stack carries."""
         return {

@@ -126,6 +126,6 @@ def alert_spec(cfg: PlatformConfig) -> AlertSpec:
         gpus=bool(cfg.gpu_pools),
         drift=monitoring.drift.enabled,
         drift_stale_after_minutes=monitoring.drift.stale_after_minutes,
-        drift_models=tuple(monitoring.drift.scored([m.name for m in cfg.models])),
+        drift_models=tuple(m.name for m in cfg.scored_models),
         alerting=monitoring.alerting,
     )

@@ -98,7 +98,7 @@ class MonitoringStackArgs:
         if cfg.gpu_operator_enabled:
             targets.append(dcgm_target(cfg.gpu_operator.namespace))
         drift = cfg.monitoring.drift
-        scored = drift.scored([m.name for m in cfg.models]) if drift.enabled else []
+        scored = cfg.scored_models if drift.enabled else []
         if scored and cfg.serving.gateway.enabled:
             targets.append(capture_target(cfg.namespaces.serving))
         if cfg.monitoring.retraining.enabled:
@@ -111,8 +111,8 @@ class MonitoringStackArgs:
             secrets=secrets,
             labels=labels,
             scrape_targets=tuple(targets),
-            drift_models=tuple((m.name, m.version) for m in cfg.models if m.name in scored),
-            drift_ignore={m.name: variable_tensors(m) for m in cfg.models if m.name in scored and variable_tensors(m)},
+            drift_models=tuple((m.name, m.version) for m in scored),
+            drift_ignore={m.name: ignored for m in scored if (ignored := variable_tensors(m))},
             namespace_resource=namespace_resource,
         )
 
