@@ -13,8 +13,8 @@ from typing import Any
 import pulumi_kubernetes as k8s
 
 from ..config.monitoring import DriftMonitorConfig, RetrainingConfig
-from ..security import restricted, restricted_pod
-from .workloads import DRIFT_MONITOR, NONROOT_UID, identity_pod_labels, settings_json
+from ..security import restricted_pod
+from .workloads import DRIFT_MONITOR, NONROOT_UID, identity_pod_labels, loop_service_container
 
 RETRAIN_TRIGGER = "retrain-trigger"
 RETRAIN_PORT = 8080
@@ -51,27 +51,15 @@ def retrain_deployment_spec(
     retraining: RetrainingConfig, drift: DriftMonitorConfig, labels: dict[str, str], models: list[str]
 ) -> k8s.apps.v1.DeploymentSpecArgs:
     assert drift.image is not None
-    probe = k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http")
-    container = k8s.core.v1.ContainerArgs(
-        name=RETRAIN_TRIGGER,
-        image=drift.image,
-        image_pull_policy="IfNotPresent",
-        command=["python", "-m", "mlops_loop.retrain"],
-        env=[
-            k8s.core.v1.EnvVarArgs(name="RETRAIN_CONFIG", value=settings_json(retrain_settings(retraining, drift, models))),
-            k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
-        ],
-        ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=RETRAIN_PORT, protocol="TCP")],
-        readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=10),
-        liveness_probe=k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="http"), period_seconds=20),
-        resources=k8s.core.v1.ResourceRequirementsArgs(
-            requests={"cpu": "50m", "memory": "128Mi"}, limits={"cpu": "500m", "memory": "512Mi"}
-        ),
-        security_context=restricted(),
-        volume_mounts=[
-            k8s.core.v1.VolumeMountArgs(name="token", mount_path=TOKEN_DIR, read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
-        ],
+    container = loop_service_container(
+        RETRAIN_TRIGGER,
+        drift.image,
+        "retrain",
+        ("RETRAIN_CONFIG", retrain_settings(retraining, drift, models)),
+        RETRAIN_PORT,
+        requests={"cpu": "50m", "memory": "128Mi"},
+        limits={"cpu": "500m", "memory": "512Mi"},
+        mounts=(k8s.core.v1.VolumeMountArgs(name="token", mount_path=TOKEN_DIR, read_only=True),),
     )
     return k8s.apps.v1.DeploymentSpecArgs(
         replicas=1,

@@ -18,8 +18,8 @@ import pulumi_kubernetes as k8s
 from ..config.cloud import CloudConfig
 from ..config.monitoring import DriftMonitorConfig
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
-from ..monitoring.workloads import NONROOT_UID, settings_json
-from ..security import restricted, restricted_pod
+from ..monitoring.workloads import NONROOT_UID, loop_service_container
+from ..security import restricted_pod
 from .pod import HTTP
 
 CAPTURE = "inference-capture"
@@ -109,24 +109,14 @@ class InferenceCapture(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         pod_labels = {**args.labels, **CAPTURE_LABELS}
-        probe = k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http")
-        container = k8s.core.v1.ContainerArgs(
-            name=CAPTURE,
-            image=drift.image,
-            image_pull_policy="IfNotPresent",
-            command=["python", "-m", "mlops_loop.capture"],
-            env=[
-                k8s.core.v1.EnvVarArgs(name="CAPTURE_CONFIG", value=settings_json(capture_settings(args))),
-                k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
-            ],
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=CAPTURE_PORT, protocol="TCP")],
-            readiness_probe=k8s.core.v1.ProbeArgs(http_get=probe, period_seconds=10),
-            liveness_probe=k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="http"), period_seconds=20),
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
-            ),
-            security_context=restricted(),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        container = loop_service_container(
+            CAPTURE,
+            drift.image,
+            "capture",
+            ("CAPTURE_CONFIG", capture_settings(args)),
+            CAPTURE_PORT,
+            requests={"cpu": "100m", "memory": "256Mi"},
+            limits={"cpu": "1", "memory": "1Gi"},
         )
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
