@@ -57,6 +57,7 @@ system-tools:
 	command -v prometheus-pushgateway >/dev/null || missing="$$missing prometheus-pushgateway"; \
 	command -v jq >/dev/null || missing="$$missing jq"; \
 	command -v shellcheck >/dev/null || missing="$$missing shellcheck"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 import pytest
 from pydantic import ValidationError
 
+from components.catalog.aws_partitions import rds_ca_bundle_url
 from components.config import ConfigError
 from components.config.cloud import CloudConfig
 from components.config.loader import validate_platform
@@ -29,9 +30,10 @@ from components.config.mlflow import (
 )
 from components.identity.names import gcp_account_id
 from components.mlflow import DATABASE_SIZES, MlflowServer, MlflowServerArgs, database_size
+from components.mlflow import server as server_module
 from components.mlflow.gcp import network_self_link
 from components.mlflow.server import allowed_hosts
-from components.mlflow.stores import default_bucket_name
+from components.mlflow.stores import DatabaseTls, default_bucket_name
 from tools.mocks import REDACTED, RecordingMonitor, mock_password
 
 from .conftest import STACKS, stack_values, synth_values
@@ -149,6 +151,7 @@ def test_rds_postgres_private_encrypted_backed_up_and_protected_in_prod(pulumi_m
         "maintenanceWindow": "sun:04:30-sun:05:30",
         "autoMinorVersionUpgrade": True,
         "copyTagsToSnapshot": True,
+        "caCertIdentifier": "rds-ca-rsa2048-g1",
         "deletionProtection": True,
         "deleteAutomatedBackups": False,
         "skipFinalSnapshot": False,
@@ -309,6 +312,7 @@ def test_cloud_sql_private_ip_tls_backups_and_protection(pulumi_mocks, run_pulum
                 "ipv4Enabled": False,
                 "privateNetwork": "projects/acme-ml/global/networks/ml-vpc",
                 "sslMode": "ENCRYPTED_ONLY",
+                "serverCaMode": "GOOGLE_MANAGED_INTERNAL_CA",
             },
             "maintenanceWindow": {"day": 7, "hour": 4},
             "userLabels": {**TAGS, "app": "mlflow"},
@@ -497,6 +501,7 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     pod = spec["template"]["spec"]
     (container,) = pod.pop("containers")
+    assert [c["name"] for c in pod.pop("initContainers")] == ["fetch-db-ca"]  # see the database TLS test
     names = allowed_hosts(NAMESPACE, "mlflow.ml.acme.example", ["mlflow-server", "mlflow"])
     hosts = ",".join([*names, "$(POD_IP):5000", "[$(POD_IP)]:5000"])  # Prometheus scrapes the pod by its IP
     probe = {"httpGet": {"path": "/health", "port": "http"}, "timeoutSeconds": 5}
@@ -545,7 +550,7 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
         "livenessProbe": {**probe, "periodSeconds": 20, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}},
         "securityContext": SECURITY,
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "metrics", "mountPath": "/var/lib/mlflow/metrics"}],
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "metrics", "mountPath": "/var/lib/mlflow/metrics"}, CA_MOUNT],
     }
     spread = {
         "maxSkew": 1,
@@ -569,7 +574,11 @@ def test_server_deployment_runs_the_pinned_image_with_exact_arguments(pulumi_moc
             {"topologyKey": "kubernetes.io/hostname", **spread},
         ],
         "terminationGracePeriodSeconds": 60,
-        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}}, {"name": "metrics", "emptyDir": {"sizeLimit": "256Mi"}}],
+        "volumes": [
+            {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
+            {"name": "metrics", "emptyDir": {"sizeLimit": "256Mi"}},
+            {"name": "db-ca", "emptyDir": {"sizeLimit": "4Mi"}},
+        ],
     }
     assert "mlflow.ml.acme.example" in hosts.split(",") and "mlflow.mlflow.svc.cluster.local:*" in hosts.split(",")
     assert not any(h.startswith(("10.", "*")) for h in hosts.split(","))
@@ -688,7 +697,7 @@ def test_network_policies_allow_exactly_the_flows_mlflow_needs(pulumi_mocks, run
         "mlflow-db-upgrade": {
             "podSelector": {"matchLabels": {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/component": "db-migration"}},
             "policyTypes": ["Egress"],
-            "egress": [database],
+            "egress": [database, https],  # and the RDS CA bundle (aws; see the database TLS test)
         },
         "mlflow-auth": {
             "podSelector": {"matchLabels": proxy},
@@ -1006,3 +1015,73 @@ def test_the_proxy_admits_only_the_configured_domains_and_groups():
     args = proxy["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--email-domain=acme.example" in args and "--email-domain=*" not in args
     assert [a for a in args if a.startswith("--allowed-group=")] == ["--allowed-group=ml-platform", "--allowed-group=ml-readers"]
+
+
+CA_MOUNT = {"name": "db-ca", "mountPath": "/etc/mlflow/db-ca", "readOnly": True}
+
+
+@pytest.mark.parametrize(
+    ("cloud", "options"),
+    [
+        ("aws", "sslmode=verify-full&sslrootcert=/etc/mlflow/db-ca/ca.pem"),
+        ("gcp", "sslmode=verify-ca&sslrootcert=/etc/mlflow/db-ca/ca.pem"),
+        ("azure", "sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt"),
+    ],
+)
+def test_the_database_certificate_is_verified_with_the_clouds_ca(pulumi_mocks, run_pulumi, monkeypatch, cloud, options):
+    """Never sslmode=require (any certificate passes): each cloud's CA reaches both pods that connect."""
+    uris: list[str] = []
+    original = server_module.backend_store_uri
+
+    def recording(*args: Any) -> str:
+        uris.append(original(*args))
+        return uris[-1]
+
+    monkeypatch.setattr(server_module, "backend_store_uri", recording)
+    build(pulumi_mocks, run_pulumi, cloud, config(cloud))
+    (uri,) = uris
+    assert uri.endswith(f"/mlflow?{options}") and "sslmode=require" not in uri
+    pods = [by_name(pulumi_mocks, kind, name)["spec"]["template"]["spec"] for kind, name in PODS_THAT_CONNECT]
+    maps = [m for m in map(manifest, k8s_objects(pulumi_mocks)) if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "mlflow-db-ca"]
+    policies = {m["metadata"]["name"]: m["spec"] for m in map(manifest, k8s_objects(pulumi_mocks)) if m["kind"] == "NetworkPolicy"}
+    migration_ports = [rule["ports"][0]["port"] for rule in policies["mlflow-db-upgrade"]["egress"]]
+    if cloud == "aws":
+        assert one(pulumi_mocks, "aws:rds/instance:Instance")["inputs"]["caCertIdentifier"] == "rds-ca-rsa2048-g1"
+        url = "https://truststore.pki.rds.amazonaws.com/us-east-1/us-east-1-bundle.pem"
+        for pod in pods:
+            (fetch,) = pod["initContainers"]
+            assert fetch["command"][:2] == ["python", "-c"] and fetch["command"][3:] == [url, "/etc/mlflow/db-ca/ca.pem"]
+            assert fetch["image"] == pod["containers"][0]["image"] and fetch["securityContext"] == SECURITY
+            assert {"name": "db-ca", "emptyDir": {"sizeLimit": "4Mi"}} in pod["volumes"]
+            assert CA_MOUNT in pod["containers"][0]["volumeMounts"]
+        assert maps == [] and migration_ports == [5432, 443]  # the migration fetches the bundle too
+    elif cloud == "gcp":
+        ip = one(pulumi_mocks, "gcp:sql/databaseInstance:DatabaseInstance")["inputs"]["settings"]["ipConfiguration"]
+        assert (ip["sslMode"], ip["serverCaMode"]) == ("ENCRYPTED_ONLY", "GOOGLE_MANAGED_INTERNAL_CA")
+        (ca_map,) = maps
+        assert ca_map["data"]["ca.pem"].count("-----BEGIN CERTIFICATE-----") == 2  # current and upcoming CA
+        for pod in pods:
+            assert "initContainers" not in pod
+            assert {"name": "db-ca", "configMap": {"name": "mlflow-db-ca"}} in pod["volumes"]
+            assert CA_MOUNT in pod["containers"][0]["volumeMounts"]
+        assert migration_ports == [5432]
+    else:
+        for pod in pods:
+            assert "initContainers" not in pod and all(v["name"] != "db-ca" for v in pod["volumes"])
+        assert maps == [] and migration_ports == [5432]
+
+
+PODS_THAT_CONNECT = [("Deployment", "mlflow-server"), ("Job", "mlflow-db-upgrade-v3-17-2")]
+
+
+def test_rds_ca_bundles_follow_the_partition():
+    assert rds_ca_bundle_url("eu-west-1") == "https://truststore.pki.rds.amazonaws.com/eu-west-1/eu-west-1-bundle.pem"
+    assert rds_ca_bundle_url("us-gov-west-1").startswith("https://truststore.pki.us-gov-west-1.rds.amazonaws.com/us-gov-west-1/")
+    assert rds_ca_bundle_url("cn-north-1") == "https://rds-truststore.s3.cn-north-1.amazonaws.com.cn/cn-north-1/cn-north-1-bundle.pem"
+
+
+def test_database_tls_names_exactly_one_ca_source():
+    with pytest.raises(ValueError, match="exactly one"):
+        DatabaseTls(mode="verify-full")
+    with pytest.raises(ValueError, match="exactly one"):
+        DatabaseTls(mode="verify-full", ca_file="/a", ca_url="https://b")

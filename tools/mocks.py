@@ -116,7 +116,13 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         return {"address": address, "endpoint": f"{address}:5432", "arn": f"arn:aws:rds:us-east-1:123456789012:db:{name}"}
     if typ == "gcp:sql/databaseInstance:DatabaseInstance":
         instance = inputs.get("name") or f"{name}-{_digest(typ, name)}"
-        return {"privateIpAddress": "10.20.0.5", "connectionName": f"{inputs.get('project')}:{inputs.get('region')}:{instance}"}
+        # Cloud SQL lists the instance's current CA and, during a rotation, the upcoming one.
+        cas = [f"-----BEGIN CERTIFICATE-----\nmock-ca-{i}-{_digest(typ, name)}\n-----END CERTIFICATE-----\n" for i in (1, 2)]
+        return {
+            "privateIpAddress": "10.20.0.5",
+            "connectionName": f"{inputs.get('project')}:{inputs.get('region')}:{instance}",
+            "serverCaCerts": [{"cert": ca, "commonName": f"CN=Google Cloud SQL Server CA {i}"} for i, ca in enumerate(cas)],
+        }
     if typ == "azure-native:dbforpostgresql:Server":
         return {"fullyQualifiedDomainName": f"{inputs.get('serverName') or f'{name}-{_digest(typ, name)}'}.postgres.database.azure.com"}
     if typ == "azure-native:storage:StorageAccount":

@@ -18,3 +18,21 @@ def partition(region: str) -> str:
         if region.startswith(prefix):
             return name
     return "aws"
+
+
+RDS_TRUSTSTORES: dict[str, str] = {
+    "aws": "https://truststore.pki.rds.amazonaws.com",
+    "aws-us-gov": "https://truststore.pki.us-gov-west-1.rds.amazonaws.com",
+    "aws-cn": "https://rds-truststore.s3.cn-north-1.amazonaws.com.cn",
+}
+"""Where each partition publishes the RDS certificate bundles (every CA RDS signs server certificates with).
+
+Source: Amazon RDS User Guide, "Using SSL/TLS to encrypt a connection to a DB instance or cluster",
+section "Certificate bundles by AWS Region" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html,
+and the docs.amazonaws.cn edition for China), read 2026-12-07. Each bundle is `<base>/<region>/<region>-bundle.pem`.
+"""
+
+
+def rds_ca_bundle_url(region: str) -> str:
+    """The HTTPS URL of ``region``'s RDS CA bundle: its root and intermediate CAs, nothing of other regions."""
+    return f"{RDS_TRUSTSTORES[partition(region)]}/{region}/{region}-bundle.pem"

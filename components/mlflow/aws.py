@@ -7,9 +7,14 @@ import json
 import pulumi
 import pulumi_aws as aws
 
+from ..catalog.aws_partitions import rds_ca_bundle_url
 from ..identity import ObjectStoreGrant
 from .sizes import database_size
-from .stores import ARTIFACT_PREFIX, DB_NAME, DB_PORT, DB_USER, ArtifactStore, BackendDatabase, StoreArgs
+from .stores import ARTIFACT_PREFIX, DB_NAME, DB_PORT, DB_USER, ArtifactStore, BackendDatabase, DatabaseTls, StoreArgs
+
+RDS_CA = "rds-ca-rsa2048-g1"
+"""The CA that signs the instance's certificate, pinned so it does not follow the account's default (every
+region's bundle holds it). Source: the RDS User Guide's "Certificate authorities" table, read 2026-12-07."""
 
 
 def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.ResourceOptions) -> BackendDatabase:
@@ -71,6 +76,7 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
         maintenance_window="sun:04:30-sun:05:30",
         auto_minor_version_upgrade=True,
         copy_tags_to_snapshot=True,
+        ca_cert_identifier=RDS_CA,
         deletion_protection=args.protect,
         delete_automated_backups=not args.protect,
         skip_final_snapshot=not args.protect,
@@ -78,7 +84,9 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
         tags=tags,
         opts=args.stateful(opts),
     )
-    return BackendDatabase(host=instance.address, resources=[instance, *rules])
+    # verify-full: the server certificate names the instance's endpoint, signed by a CA in the region's bundle.
+    tls = DatabaseTls(mode="verify-full", ca_url=rds_ca_bundle_url(args.cloud.region or ""))
+    return BackendDatabase(host=instance.address, resources=[instance, *rules], tls=tls)
 
 
 def artifact_store(args: StoreArgs, opts: pulumi.ResourceOptions) -> ArtifactStore:

@@ -11,7 +11,17 @@ from pulumi_azure_native import authorization, dbforpostgresql, storage
 
 from ..identity import ObjectStoreGrant
 from .sizes import database_size
-from .stores import ARTIFACT_PREFIX, AZURE_CONTAINER, DB_NAME, DB_USER, ArtifactStore, BackendDatabase, StoreArgs
+from .stores import (
+    ARTIFACT_PREFIX,
+    AZURE_CONTAINER,
+    DB_NAME,
+    DB_USER,
+    SYSTEM_TRUST_STORE,
+    ArtifactStore,
+    BackendDatabase,
+    DatabaseTls,
+    StoreArgs,
+)
 
 LOCK_NOTE = "Holds MLflow data; managed by Pulumi with protect. Remove the lock deliberately before deleting."
 
@@ -67,7 +77,12 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
     resources: list[pulumi.Resource] = [server, schema]
     if args.protect:
         resources.append(_lock(f"{args.name}-db-lock", server.id, opts))
-    return BackendDatabase(host=server.fully_qualified_domain_name, resources=resources)
+    # verify-full against the image's system trust store: the server certificate names
+    # <server>.postgres.database.azure.com and chains to a public root (DigiCert Global Root G2 or
+    # Microsoft RSA Root CA 2017), per "Transport Layer Security in Azure Database for PostgreSQL flexible
+    # server" (https://learn.microsoft.com/azure/postgresql/flexible-server/concepts-networking-ssl-tls), read 2026-12-07.
+    tls = DatabaseTls(mode="verify-full", ca_file=SYSTEM_TRUST_STORE)
+    return BackendDatabase(host=server.fully_qualified_domain_name, resources=resources, tls=tls)
 
 
 def artifact_store(args: StoreArgs, opts: pulumi.ResourceOptions) -> ArtifactStore:

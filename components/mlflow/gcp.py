@@ -7,7 +7,7 @@ import pulumi_gcp as gcp
 
 from ..identity import ObjectStoreGrant
 from .sizes import database_size
-from .stores import ARTIFACT_PREFIX, DB_NAME, DB_USER, ArtifactStore, BackendDatabase, StoreArgs
+from .stores import ARTIFACT_PREFIX, DB_NAME, DB_USER, ArtifactStore, BackendDatabase, DatabaseTls, StoreArgs
 
 
 def network_self_link(network: str, project: str) -> str:
@@ -59,7 +59,10 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
                 ),
             ),
             ip_configuration=gcp.sql.DatabaseInstanceSettingsIpConfigurationArgs(
-                ipv4_enabled=False, private_network=network, ssl_mode="ENCRYPTED_ONLY"
+                ipv4_enabled=False,
+                private_network=network,
+                ssl_mode="ENCRYPTED_ONLY",
+                server_ca_mode="GOOGLE_MANAGED_INTERNAL_CA",  # a CA of this instance alone: see the verify-ca note below
             ),
             maintenance_window=gcp.sql.DatabaseInstanceSettingsMaintenanceWindowArgs(day=7, hour=4),
             user_labels=labels,
@@ -76,7 +79,12 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
         deletion_policy="ABANDON",  # PostgreSQL refuses to drop a role that owns objects
         opts=opts,
     )
-    return BackendDatabase(host=instance.private_ip_address, resources=[instance, schema, user])
+    # verify-ca, not verify-full: Cloud SQL's server certificate does not name the private IP the server connects
+    # to (its CN is <project>:<instance>). The CA is this instance's own, so a certificate it signed proves this
+    # instance. Every listed CA is trusted, so a rotation's upcoming CA is accepted before the switch.
+    ca_pem = instance.server_ca_certs.apply(lambda certs: "".join(cert.cert for cert in certs or [] if cert.cert))
+    tls = DatabaseTls(mode="verify-ca", ca_pem=ca_pem)
+    return BackendDatabase(host=instance.private_ip_address, resources=[instance, schema, user], tls=tls)
 
 
 def artifact_store(args: StoreArgs, opts: pulumi.ResourceOptions) -> ArtifactStore:

@@ -32,6 +32,7 @@ from ..config.cloud import CloudConfig
 from ..config.mlflow import MlflowConfig, mlflow_issues
 from ..identity import GKE_METADATA, WorkloadIdentity, WorkloadIdentityArgs
 from ..security import restricted_pod
+from .database_tls import CA_CONFIG_MAP, CA_FILE, connection_options, pod_trust
 from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
 
 SERVER_PORT = 5000
@@ -101,9 +102,10 @@ def _secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
 
 
 def backend_store_uri(database: BackendDatabase, host: str, password: str) -> str:
-    """The SQLAlchemy URI of the backend store; TLS required (every cloud's server enforces it too)."""
+    """The SQLAlchemy URI of the backend store: TLS with the server's certificate verified as the cloud allows."""
     user = quote(database.user, safe="")
-    return f"postgresql+psycopg2://{user}:{quote(password, safe='')}@{host}:{database.port}/{database.database}?sslmode=require"
+    address = f"{host}:{database.port}/{database.database}"
+    return f"postgresql+psycopg2://{user}:{quote(password, safe='')}@{address}?{connection_options(database.tls)}"
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,11 @@ class MlflowServer(pulumi.ComponentResource):
         self.identity = identity.identity
 
         in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        self._trust = pod_trust(database.tls, cfg.server_image, self._container_security(SERVER_UID))
+        if database.tls.ca_pem is not None:
+            k8s.core.v1.ConfigMap(
+                f"{name}-db-ca", metadata=self._meta(CA_CONFIG_MAP, "server"), data={CA_FILE: database.tls.ca_pem}, opts=in_cluster
+            )
         uri = pulumi.Output.all(database.host, secret_password).apply(lambda v: backend_store_uri(database, v[0], v[1]))
         db_secret = k8s.core.v1.Secret(
             f"{name}-db-secret",
@@ -307,6 +314,7 @@ class MlflowServer(pulumi.ComponentResource):
         """`mlflow db upgrade` once per MLflow version; the server rolls only after it succeeded."""
         cfg = self._args.config
         volumes, mounts = self._scratch("1Gi")
+        volumes, mounts = [*volumes, *self._trust.volumes], [*mounts, *self._trust.mounts]
         job_name = f"mlflow-db-upgrade-v{cfg.version.replace('.', '-')}"
         return k8s.batch.v1.Job(
             f"{self._name}-db-upgrade",
@@ -321,6 +329,7 @@ class MlflowServer(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         enable_service_links=False,
                         security_context=restricted_pod(SERVER_UID),
+                        init_containers=self._trust.init_containers or None,
                         containers=[
                             k8s.core.v1.ContainerArgs(
                                 name="db-upgrade",
@@ -358,6 +367,7 @@ class MlflowServer(pulumi.ComponentResource):
         volumes, mounts = self._scratch(cfg.resources.scratch)
         volumes.append(k8s.core.v1.VolumeArgs(name="metrics", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")))
         mounts.append(k8s.core.v1.VolumeMountArgs(name="metrics", mount_path=METRICS_DIR))
+        volumes, mounts = [*volumes, *self._trust.volumes], [*mounts, *self._trust.mounts]
         pod_ip = k8s.core.v1.EnvVarArgs(
             name=POD_IP_ENV,
             value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="status.podIP")),
@@ -383,6 +393,7 @@ class MlflowServer(pulumi.ComponentResource):
                         enable_service_links=False,  # a Service named mlflow would inject MLFLOW_PORT=tcp://..., which mlflow reads
                         security_context=restricted_pod(SERVER_UID),
                         topology_spread_constraints=self._spread("server"),
+                        init_containers=self._trust.init_containers or None,
                         termination_grace_period_seconds=60,
                         containers=[
                             k8s.core.v1.ContainerArgs(
@@ -576,7 +587,8 @@ class MlflowServer(pulumi.ComponentResource):
             [net.NetworkPolicyIngressRuleArgs(from_=proxies if self.oidc else everywhere, ports=tcp(SERVER_PORT))],
             [database, https, *cloud_identity],
         )
-        policy("mlflow-db-upgrade", "db-migration", [], [database])
+        # The migration also fetches the database's CA bundle where the cloud publishes one (pod_trust).
+        policy("mlflow-db-upgrade", "db-migration", [], [database, https] if self._trust.fetches else [database])
         if self.oidc:
             # Every pod of the cluster may reach the proxy (the ingress controller, in-cluster clients with bearer
             # tokens); the proxy reaches the server and the issuer.

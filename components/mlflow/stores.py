@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 
@@ -18,6 +19,8 @@ DB_PORT = 5432
 ARTIFACT_PREFIX = "artifacts"
 """Key prefix of the artifacts in the bucket (the server's --artifacts-destination)."""
 AZURE_CONTAINER = "mlflow-artifacts"
+SYSTEM_TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
+"""The Debian trust store of the MLflow image (python:*-slim installs ca-certificates)."""
 
 
 def default_bucket_name(cloud: CloudConfig, project: str, stack: str) -> str:
@@ -53,11 +56,32 @@ class StoreArgs:
 
 
 @dataclass(frozen=True)
+class DatabaseTls:
+    """How the server verifies the database's certificate: libpq's ``sslmode`` and where its CA comes from.
+
+    Exactly one source: ``ca_pem`` (certificates the cloud returns for this database, put in a ConfigMap),
+    ``ca_url`` (a bundle the cloud publishes over HTTPS, fetched by an init container at pod start, because
+    the bundle changes as CAs rotate) or ``ca_file`` (a file in the image, e.g. its system trust store).
+    """
+
+    mode: Literal["verify-full", "verify-ca"]
+    ca_pem: pulumi.Input[str] | None = None
+    ca_url: str | None = None
+    ca_file: str | None = None
+
+    def __post_init__(self) -> None:
+        if sum(source is not None for source in (self.ca_pem, self.ca_url, self.ca_file)) != 1:
+            raise ValueError("DatabaseTls: exactly one of ca_pem, ca_url and ca_file")
+
+
+@dataclass(frozen=True)
 class BackendDatabase:
     """The PostgreSQL database the server stores runs and the registry in."""
 
     host: pulumi.Output[str]
     resources: list[pulumi.Resource]
+    tls: DatabaseTls
+    """How the server verifies the database (never just ``require``: that accepts any certificate)."""
     """What must exist before the schema migration connects (instance, database, user)."""
     port: int = DB_PORT
     database: str = DB_NAME
