@@ -449,8 +449,22 @@ def test_vertex_endpoint_capture_identity_and_deployment(pulumi_mocks, run_pulum
     account = one(pulumi_mocks, "gcp:serviceaccount/account:Account")["inputs"]
     email = f"{account['accountId']}@acme-ml.iam.gserviceaccount.com"
     readers = of_type(pulumi_mocks, "gcp:storage/bucketIAMMember:BucketIAMMember")
+    listed = 'api.getAttribute("storage.googleapis.com/objectListPrefix", "")'
+    only = [
+        f'(resource.name.startsWith("projects/_/buckets/acme-models/objects/{p}/") || {listed} == "{p}" || {listed}.startsWith("{p}/"))'
+        for p in ("churn/5", "churn/6")
+    ]
     assert [r["inputs"] for r in readers] == [
-        {"bucket": "acme-models", "role": "roles/storage.objectViewer", "member": f"serviceAccount:{email}"}
+        {
+            "bucket": "acme-models",
+            "role": "roles/storage.objectViewer",
+            "member": f"serviceAccount:{email}",
+            "condition": {
+                "title": "model versions",
+                "description": "Objects under the served model versions' prefixes and listings of them only",
+                "expression": " || ".join(only),
+            },
+        }
     ]
     assert of_type(pulumi_mocks, "gcp:projects/iAMMember:IAMMember") == []  # nothing project-wide
     deployment = one(pulumi_mocks, "pulumi-python:dynamic/vertex:ModelDeployment")

@@ -9,6 +9,7 @@ import pytest
 
 from components.config.cloud import CloudConfig
 from components.identity import ObjectStoreGrant, StoreLocation, WorkloadIdentity, WorkloadIdentityArgs
+from components.identity.conditions import azure_prefix_condition, gcs_prefix_expression
 from components.identity.names import GCP_ACCOUNT_ID, gcp_account_id
 from tools.synthesis import Synthesis
 
@@ -141,3 +142,71 @@ def test_two_stacks_granting_on_one_azure_container_use_distinct_role_assignment
     assert first and len(set(first)) == len(first)
     assert not set(first) & set(second)
     assert names("prod-azure") == first
+
+
+# --- prefix conditions (GCP IAM Conditions, Azure ABAC) ----------------------------------------------------------------
+
+
+def cel_allows(expression: str, resource_name: str, list_prefix: str | None = None) -> bool:
+    """Evaluate a GCS IAM condition with a real CEL engine (cel-python): what IAM sees for one request."""
+    import celpy
+
+    env = celpy.Environment()
+
+    def get_attribute(api: object, key: object, default: object) -> celpy.celtypes.StringType:
+        assert str(key) == "storage.googleapis.com/objectListPrefix"
+        return celpy.celtypes.StringType(list_prefix if list_prefix is not None else str(default))
+
+    program = env.program(env.compile(expression), functions={"getAttribute": get_attribute})
+    return bool(program.evaluate({"resource": celpy.json_to_cel({"name": resource_name}), "api": celpy.json_to_cel({})}))
+
+
+def test_gcp_grants_are_conditioned_on_the_prefix(pulumi_mocks, run_pulumi):
+    declare(pulumi_mocks, run_pulumi, "gcp", [ObjectStoreGrant("gs://acme-models/triton", write=True), ObjectStoreGrant("gs://whole")])
+    members = [r["inputs"] for r in pulumi_mocks.records if r["type"] == "gcp:storage/bucketIAMMember:BucketIAMMember"]
+    prefixed, whole = members
+    assert "condition" not in whole, "a grant on a whole bucket needs no condition"
+    condition = prefixed["condition"]
+    assert condition["title"] == "prefix triton"
+    expression = condition["expression"]
+    objects = "projects/_/buckets/acme-models/objects"
+    assert cel_allows(expression, f"{objects}/triton/fraud/1/model.onnx")
+    assert not cel_allows(expression, f"{objects}/tritonx/secret"), "a sibling that shares the prefix's start"
+    assert not cel_allows(expression, f"{objects}/other/model.onnx")
+    bucket = "projects/_/buckets/acme-models"  # listing is checked on the bucket, with the request's prefix
+    assert cel_allows(expression, bucket, "triton/fraud/") and cel_allows(expression, bucket, "triton")
+    assert not cel_allows(expression, bucket, "") and not cel_allows(expression, bucket, "other/")
+    assert not cel_allows(expression, bucket), "other bucket-level permissions of the role"
+
+
+def test_prefixes_that_could_break_out_of_a_condition_are_refused():
+    for prefix in ('a") || true || ("', "a'b", "a b", "a\\b", "/a", "a//b"):
+        with pytest.raises(ValueError, match="expected path segments"):
+            gcs_prefix_expression("b", prefix)
+        with pytest.raises(ValueError, match="expected path segments"):
+            azure_prefix_condition("c", prefix, write=True)
+
+
+def test_azure_grants_carry_an_abac_condition_on_the_path(pulumi_mocks, run_pulumi):
+    declare(
+        pulumi_mocks,
+        run_pulumi,
+        "azure",
+        [ObjectStoreGrant("as://acmemodels/triton/models", write=True), ObjectStoreGrant("as://acmemodels/all")],
+    )
+    roles = [r["inputs"] for r in pulumi_mocks.records if r["type"] == "azure-native:authorization:RoleAssignment"]
+    prefixed, whole = roles
+    assert "condition" not in whole and "conditionVersion" not in whole
+    assert prefixed["conditionVersion"] == "2.0"
+    blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
+    container = "@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringEquals 'triton'"
+    assert prefixed["condition"] == (
+        f"((!(ActionMatches{{'{blobs}/read'}} AND NOT SubOperationMatches{{'Blob.List'}})"
+        f" AND !(ActionMatches{{'{blobs}/write'}}) AND !(ActionMatches{{'{blobs}/add/action'}})"
+        f" AND !(ActionMatches{{'{blobs}/delete'}}) AND !(ActionMatches{{'{blobs}/move/action'}}))"
+        f" OR ({container} AND @Resource[{blobs}:path] StringStartsWith 'models/'))"
+        f" AND ((!(ActionMatches{{'{blobs}/read'}} AND SubOperationMatches{{'Blob.List'}}))"
+        f" OR ({container} AND @Request[{blobs}:prefix] StringStartsWith 'models/'))"
+    )
+    reader = azure_prefix_condition("triton", "models", write=False)
+    assert "write" not in reader and "delete" not in reader and reader.count("(") == reader.count(")")

@@ -10,6 +10,8 @@ import pulumi
 import pulumi_gcp as gcp
 
 from ..catalog.offers import endpoint_offer
+from ..identity import StoreLocation
+from ..identity.conditions import gcs_prefix_expression
 from ..identity.names import gcp_account_id
 from .vertex_deploy import VertexDeploymentProvider, VertexModelDeployment
 
@@ -36,6 +38,18 @@ def endpoint_id(project: str, physical_name: str) -> str:
     """A stable numeric endpoint id (10 digits, no leading zero): Vertex endpoint names must be numeric."""
     digest = int(hashlib.sha256(f"{project}/{physical_name}".encode()).hexdigest(), 16)
     return str(1_000_000_000 + digest % 9_000_000_000)
+
+
+def _model_prefixes(bucket: str, uris: list[str]) -> gcp.storage.BucketIAMMemberConditionArgs | None:
+    """Read only the model versions' prefixes of ``bucket`` (None: a model at the bucket's root needs it all)."""
+    prefixes = sorted({StoreLocation.parse(u).prefix for u in uris if bucket_of(u) == bucket})
+    if "" in prefixes:
+        return None
+    return gcp.storage.BucketIAMMemberConditionArgs(
+        title="model versions",
+        description="Objects under the served model versions' prefixes and listings of them only",
+        expression=" || ".join(f"({gcs_prefix_expression(bucket, prefix)})" for prefix in prefixes),
+    )
 
 
 def bucket_of(uri: str) -> str:
@@ -121,7 +135,14 @@ def build(
     member = account.email.apply(lambda email: f"serviceAccount:{email}")
     uris = [cfg.model_uri] + [c.model_uri for c in cfg.candidates.values()]
     readers = [
-        gcp.storage.BucketIAMMember(f"{name}-read-{bucket}", bucket=bucket, role="roles/storage.objectViewer", member=member, opts=opts)
+        gcp.storage.BucketIAMMember(
+            f"{name}-read-{bucket}",
+            bucket=bucket,
+            role="roles/storage.objectViewer",
+            member=member,
+            condition=_model_prefixes(bucket, uris),
+            opts=opts,
+        )
         for bucket in sorted({bucket_of(u) for u in uris})
     ]
     resources["service_account"] = account

@@ -1,7 +1,9 @@
 """Workload identity: a Kubernetes service account that reaches cloud object storage without keys.
 
 IRSA on EKS, GKE Workload Identity, Azure Workload Identity: the component creates the service
-account and the cloud-side identity and binding, scoped to exactly the buckets (and prefixes) given.
+account and the cloud-side identity and binding, scoped to exactly the buckets and prefixes given: on AWS
+by the policy's object ARNs and an ``s3:prefix`` condition on listing, on GCP and Azure by a condition on
+the bucket- or container-level role (``conditions.py``), since neither can scope a role below that.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pulumi
 from pulumi_azure_native import authorization, containerservice, managedidentity
 
+from .conditions import azure_prefix_condition
 from .names import azure_role_assignment_name
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ def _issuer(profile: object) -> str:
 def bind(
     name: str, args: WorkloadIdentityArgs, locations: list[tuple[StoreLocation, ObjectStoreGrant]], opts: pulumi.ResourceOptions
 ) -> CloudBinding:
-    """Identity, federated credential for `system:serviceaccount:<ns>:<sa>`, container-scoped roles."""
+    """Identity, federated credential for `system:serviceaccount:<ns>:<sa>`, container-scoped roles with an ABAC
+    condition on the prefix when there is one (role assignments cannot be scoped below a container)."""
     from . import CloudBinding
 
     cloud = args.cloud
@@ -64,6 +66,8 @@ def bind(
             principal_type=authorization.PrincipalType.SERVICE_PRINCIPAL,
             role_definition_id=f"/subscriptions/{cloud.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/{role}",
             scope=scope,
+            condition=azure_prefix_condition(location.container or "", location.prefix, grant.write) if location.prefix else None,
+            condition_version="2.0" if location.prefix else None,
             opts=opts,
         )
     return CloudBinding(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_gcp as gcp
 
+from .conditions import gcs_prefix_expression
 from .names import gcp_account_id
 
 if TYPE_CHECKING:
@@ -16,7 +17,8 @@ if TYPE_CHECKING:
 def bind(
     name: str, args: WorkloadIdentityArgs, locations: list[tuple[StoreLocation, ObjectStoreGrant]], opts: pulumi.ResourceOptions
 ) -> CloudBinding:
-    """Service account, bucket-level roles, and the workloadIdentityUser binding for `<ns>/<sa>`."""
+    """Service account, object roles on each bucket (conditioned on the prefix, when there is one), and the
+    workloadIdentityUser binding for `<ns>/<sa>`."""
     from . import CloudBinding
 
     project = args.cloud.project or ""
@@ -34,6 +36,13 @@ def bind(
             bucket=location.bucket,
             role="roles/storage.objectUser" if grant.write else "roles/storage.objectViewer",
             member=member,
+            condition=gcp.storage.BucketIAMMemberConditionArgs(
+                title=f"prefix {location.prefix}"[:100],
+                description="Objects under this prefix and listings of it only",
+                expression=gcs_prefix_expression(location.bucket, location.prefix),
+            )
+            if location.prefix
+            else None,
             opts=opts,
         )
     gcp.serviceaccount.IAMMember(
