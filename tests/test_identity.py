@@ -163,8 +163,10 @@ def cel_allows(expression: str, resource_name: str, list_prefix: str | None = No
 
 def test_gcp_grants_are_conditioned_on_the_prefix(pulumi_mocks, run_pulumi):
     declare(pulumi_mocks, run_pulumi, "gcp", [ObjectStoreGrant("gs://acme-models/triton", write=True), ObjectStoreGrant("gs://whole")])
-    members = [r["inputs"] for r in pulumi_mocks.records if r["type"] == "gcp:storage/bucketIAMMember:BucketIAMMember"]
-    prefixed, whole = members
+    members = {
+        r["inputs"]["bucket"]: r["inputs"] for r in pulumi_mocks.records if r["type"] == "gcp:storage/bucketIAMMember:BucketIAMMember"
+    }
+    prefixed, whole = members["acme-models"], members["whole"]
     assert "condition" not in whole, "a grant on a whole bucket needs no condition"
     condition = prefixed["condition"]
     assert condition["title"] == "prefix triton"
@@ -194,8 +196,12 @@ def test_azure_grants_carry_an_abac_condition_on_the_path(pulumi_mocks, run_pulu
         "azure",
         [ObjectStoreGrant("as://acmemodels/triton/models", write=True), ObjectStoreGrant("as://acmemodels/all")],
     )
-    roles = [r["inputs"] for r in pulumi_mocks.records if r["type"] == "azure-native:authorization:RoleAssignment"]
-    prefixed, whole = roles
+    roles = {
+        r["inputs"]["scope"].rsplit("/", 1)[1]: r["inputs"]
+        for r in pulumi_mocks.records
+        if r["type"] == "azure-native:authorization:RoleAssignment"
+    }
+    prefixed, whole = roles["triton"], roles["all"]
     assert "condition" not in whole and "conditionVersion" not in whole
     assert prefixed["conditionVersion"] == "2.0"
     blobs = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs"
