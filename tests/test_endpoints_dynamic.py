@@ -27,6 +27,8 @@ from components.endpoints.vertex_deploy import (
     VertexDeploymentError,
     VertexDeploymentProvider,
     shift_stages,
+    spec_tag,
+    version_spec,
 )
 
 ENDPOINT = "projects/acme-ml/locations/us-central1/endpoints/1234567890"
@@ -56,7 +58,9 @@ class FakeVertex:
     1-based call numbers whose operation fails with the given error (or, for update_endpoint, raises directly).
     """
 
-    def __init__(self, fail: dict[str, dict[int, BaseException]] | None = None) -> None:
+    def __init__(self, fail: dict[str, dict[int, BaseException]] | None = None, late: bool = False) -> None:
+        self.late = late
+        """A failing deploy or undeploy still takes effect (a timeout while the server finished the work)."""
         self.calls: list[tuple[str, Any]] = []
         self.count: dict[str, int] = {}
         self.fail = fail or {}
@@ -108,8 +112,14 @@ class FakeVertex:
         if error:
             return self._operation("upload", error=error)
         versions = self.registry.setdefault(name, [])
-        versions.append({"artifact_uri": model.artifact_uri})
+        versions.append({"artifact_uri": model.artifact_uri, "labels": dict(model.labels)})
         return self._operation("upload", SimpleNamespace(model=name, model_version_id=str(len(versions))))
+
+    def list_model_versions(self, name: str) -> list[Any]:
+        self.calls.append(("list_model_versions", name))
+        if name not in self.registry:
+            raise exceptions.NotFound(f"model {name}")
+        return [SimpleNamespace(name=name, version_id=str(i), labels=v["labels"]) for i, v in enumerate(self.registry[name], 1)]
 
     def delete_model(self, name: str) -> FakeOperation:
         self.calls.append(("delete_model", name))
@@ -140,15 +150,20 @@ class FakeVertex:
             )
         )
         error = self._failure("deploy_model")
-        if error:
+        if error and not self.late:
             return self._operation("deploy", error=error)
         new_id = str(self.next_id)
         self.next_id += 1
-        self.deployed[new_id] = {"model": deployed_model.model}
+        self.deployed[new_id] = {
+            "model": deployed_model.model,
+            "display_name": deployed_model.display_name,
+            "replicas": (resources.min_replica_count, resources.max_replica_count),
+            "target": resources.autoscaling_metric_specs[0].target,
+        }
         split = {(new_id if k == "0" else k): v for k, v in traffic_split.items()}
         self._check_split(split)
         self.split = split
-        return self._operation("deploy", SimpleNamespace(deployed_model=SimpleNamespace(id=new_id)))
+        return self._operation("deploy", SimpleNamespace(deployed_model=SimpleNamespace(id=new_id)), error)
 
     def update_endpoint(self, endpoint: Any, update_mask: Any) -> Any:
         split = dict(endpoint.traffic_split)
@@ -165,12 +180,18 @@ class FakeVertex:
         self.calls.append(
             ("mutate_deployed_model", {"id": deployed_model.id, "replicas": (resources.min_replica_count, resources.max_replica_count)})
         )
+        error = self._failure("mutate_deployed_model")
+        if error:
+            return self._operation("mutate", error=error)
+        entry = self.deployed[deployed_model.id]
+        entry["replicas"] = (resources.min_replica_count, resources.max_replica_count)
+        entry["target"] = resources.autoscaling_metric_specs[0].target
         return self._operation("mutate")
 
     def undeploy_model(self, endpoint: str, deployed_model_id: str, traffic_split: dict[str, int]) -> FakeOperation:
         self.calls.append(("undeploy_model", {"id": deployed_model_id, "traffic_split": dict(traffic_split)}))
         error = self._failure("undeploy_model")
-        if error:
+        if error and not self.late:
             return self._operation("undeploy", error=error)
         if deployed_model_id not in self.deployed:
             raise exceptions.NotFound(deployed_model_id)
@@ -180,13 +201,37 @@ class FakeVertex:
         split.pop(deployed_model_id, None)
         self._check_split(split)
         self.split = split
-        return self._operation("undeploy")
+        return self._operation("undeploy", error=error)
 
     def get_endpoint(self, name: str) -> Any:
-        return SimpleNamespace(name=name, traffic_split=dict(self.split))
+        """The endpoint as aiplatform_v1 returns it: deployed models with their model, display name and resources."""
+        models = [
+            SimpleNamespace(
+                id=deployed_id,
+                model=entry["model"].partition("@")[0],
+                model_version_id=entry["model"].partition("@")[2],
+                display_name=entry["display_name"],
+                dedicated_resources=SimpleNamespace(
+                    min_replica_count=entry["replicas"][0],
+                    max_replica_count=entry["replicas"][1],
+                    autoscaling_metric_specs=[SimpleNamespace(target=entry["target"])],
+                ),
+            )
+            for deployed_id, entry in self.deployed.items()
+        ]
+        return SimpleNamespace(name=name, traffic_split=dict(self.split), deployed_models=models)
 
     def methods(self) -> list[str]:
-        return [name for name, _ in self.calls if name not in ("wait", "get_model")]
+        """The calls that change something (reads and waits left out)."""
+        return [name for name, _ in self.calls if name not in ("wait", "get_model", "list_model_versions")]
+
+    def serving(self) -> dict[str, tuple[str, str]]:
+        """Deployed model id to (role, artifact) for everything deployed: what costs replicas."""
+        out = {}
+        for deployed_id, entry in self.deployed.items():
+            base, _, version = entry["model"].partition("@")
+            out[deployed_id] = (entry["display_name"].split("-")[-2], self.registry[base][int(version) - 1]["artifact_uri"])
+        return out
 
     def of(self, method: str) -> list[Any]:
         return [args for name, args in self.calls if name == method]
@@ -248,15 +293,21 @@ def created(fake: FakeVertex, p: dict[str, Any]) -> dict[str, Any]:
 
 def test_create_uploads_and_deploys_live_then_canary_with_the_split():
     fake = FakeVertex()
-    outs = created(fake, with_canary(props(kms_key="projects/acme-ml/locations/us-central1/keyRings/ml/cryptoKeys/vertex")))
+    p = with_canary(props(kms_key="projects/acme-ml/locations/us-central1/keyRings/ml/cryptoKeys/vertex"))
+    outs = created(fake, p)
+    live_tag = spec_tag(version_spec(p, "live"))
     assert fake.methods() == ["upload_model", "deploy_model", "upload_model", "deploy_model"]
     first, second = fake.of("upload_model")
     assert (first["model_id"], first["parent_model"]) == ("churn-prod", "")  # new registry model
     assert (second["model_id"], second["parent_model"]) == ("", REGISTRY)  # the canary is its next version
     assert first["ports"] == [8080] and (first["predict_route"], first["health_route"]) == ("/invocations", "/ping")
-    assert first["kms_key"].endswith("/cryptoKeys/vertex") and first["labels"] == {"team": "ml", "mlops-role": "live"}
+    assert first["kms_key"].endswith("/cryptoKeys/vertex")
+    assert first["labels"] == {"team": "ml", "mlops-role": "live", "mlops-spec": live_tag}
     live, canary = fake.of("deploy_model")
     assert live["model"] == f"{REGISTRY}@1" and live["traffic_split"] == {"0": 100}
+    # the endpoint says what each deployment serves: role and spec digest in the display name
+    canary_tag = spec_tag(version_spec(p, "canary"))
+    assert (live["display_name"], canary["display_name"]) == (f"churn-prod-live-{live_tag}", f"churn-prod-canary-{canary_tag}")
     assert canary["model"] == f"{REGISTRY}@2" and canary["traffic_split"] == {"0": 20, "100": 80}
     assert live["machine_type"] == "g2-standard-8" and live["accelerator"] == ("NVIDIA_L4", 1)
     assert live["replicas"] == (2, 6) and canary["replicas"] == (1, 6)
@@ -328,7 +379,7 @@ def test_new_live_version_shifts_the_live_share_stage_by_stage(mode, step, split
     assert fake.of("undeploy_model") == [{"id": "100", "traffic_split": {"102": 80, "101": 20}}]
     assert outs["deployed"]["live"]["deployed_model_id"] == "102" and outs["deployed"]["canary"]["deployed_model_id"] == "101"
     assert outs["traffic_split"] == {"102": 80, "101": 20}
-    assert fake.registry[REGISTRY][-1] == {"artifact_uri": "gs://models/churn/5"}  # versions are kept as history
+    assert [v["artifact_uri"] for v in fake.registry[REGISTRY]] == ["gs://models/churn/5", "gs://models/churn/6", "gs://models/churn/5"]
 
 
 def test_failed_step_rolls_traffic_back_to_the_old_version():
@@ -537,7 +588,7 @@ def test_an_operation_that_never_finishes_times_out():
 @pytest.mark.parametrize(
     ("client", "method"),
     [
-        ("ModelServiceClient", "get_model"),
+        ("ModelServiceClient", "list_model_versions"),
         ("ModelServiceClient", "upload_model"),
         ("ModelServiceClient", "delete_model"),
         ("EndpointServiceClient", "deploy_model"),
@@ -605,6 +656,136 @@ def test_a_failed_rollback_says_where_traffic_stands():
     ):
         provider.update("id", old, new)
     assert fake.split == {"100": 100}  # traffic went back before the undeploy failed
+
+
+# --- failures at every step, then a retry that converges -----------------------------------------------------------
+
+
+def release_scenario() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A live version and a canary both change in one update (the case that left state and endpoint apart)."""
+    before = with_canary(props(), percent=20)
+    after = with_canary(props(shift={"mode": "linear", "step_percent": 25, "wait_seconds": 60}), percent=30, uri="gs://models/churn/7")
+    after["versions"]["live"]["artifact_uri"] = "gs://models/churn/6"
+    return before, after
+
+
+def assert_converged(fake: FakeVertex, wanted: dict[str, Any]) -> None:
+    """Exactly the wanted versions deployed (nothing left holding replicas), with the wanted split."""
+    serving = fake.serving()
+    assert sorted(serving.values()) == sorted((role, v["artifact_uri"]) for role, v in wanted["versions"].items()), serving
+    by_role = {role: deployed_id for deployed_id, (role, _) in serving.items()}
+    assert fake.split == {by_role[role]: v["percent"] for role, v in wanted["versions"].items()}
+    uploads = [(v["artifact_uri"], v["labels"]["mlops-spec"]) for v in fake.registry[REGISTRY]]
+    assert len(uploads) == len(set(uploads)), f"a spec uploaded twice: {uploads}"
+
+
+def successful_calls() -> list[tuple[str, int]]:
+    """(method, nth call of it) of every changing call the scenario's update makes when nothing fails."""
+    before, after = release_scenario()
+    fake = FakeVertex()
+    state = created(fake, before)
+    fake.calls.clear()
+    fake.count.clear()
+    provider, _ = provider_for(fake)
+    provider.update("id", state, after)
+    seen: dict[str, int] = {}
+    steps = []
+    for method in fake.methods():
+        seen[method] = seen.get(method, 0) + 1
+        steps.append((method, seen[method]))
+    return steps
+
+
+STEPS = successful_calls()
+
+
+def test_the_scenario_exercises_every_kind_of_step():
+    assert {m for m, _ in STEPS} == {"upload_model", "deploy_model", "update_endpoint", "undeploy_model"}
+    assert len(STEPS) >= 8
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["failed", "timed-out-but-done"])
+@pytest.mark.parametrize(("method", "nth"), STEPS, ids=[f"{m}#{n}" for m, n in STEPS])
+def test_a_failure_at_any_step_then_a_retry_converges_with_nothing_leaked(method, nth, late):
+    before, after = release_scenario()
+    fake = FakeVertex()
+    state = created(fake, before)
+    fake.count.clear()
+    error = concurrent.futures.TimeoutError() if late else exceptions.ServiceUnavailable(f"{method} #{nth} unavailable")
+    fake.fail = {method: {nth: error}}
+    provider, _ = provider_for(fake)
+    with pytest.raises((VertexDeploymentError, exceptions.GoogleAPICallError)):
+        provider.update("id", state, after)
+    # Pulumi keeps the previous state after a failed update: the retry starts from the same olds
+    fake.fail = {}
+    outs = outs_of(provider.update("id", state, after))
+    assert_converged(fake, after)
+    assert outs["traffic_split"] == fake.split
+    assert {role: e["deployed_model_id"] for role, e in outs["deployed"].items()} == {r: i for i, (r, _) in fake.serving().items()}
+    # and a third run has nothing left to do
+    fake.calls.clear()
+    outs_of(provider.update("id", outs, after))
+    assert fake.methods() == []
+
+
+def test_the_reported_case_release_done_canary_deploy_failed():
+    """The live release completes (old live undeployed), then the canary's deploy fails: state still names the old
+    live id. The retry must not deploy the live version again nor name undeployed models in a split."""
+    before, after = release_scenario()
+    fake = FakeVertex()
+    state = created(fake, before)
+    fake.count.clear()
+    fake.fail = {"deploy_model": {2: exceptions.ResourceExhausted("no L4 capacity")}}
+    provider, _ = provider_for(fake)
+    with pytest.raises(exceptions.ResourceExhausted):
+        provider.update("id", state, after)
+    assert state["deployed"]["live"]["deployed_model_id"] not in fake.deployed  # the stale state of the report
+    fake.fail, fake.calls = {}, []
+    provider.update("id", state, after)
+    assert [d["display_name"].split("-")[-2] for d in fake.of("deploy_model")] == ["canary"]
+    assert_converged(fake, after)
+
+
+def test_create_failing_at_any_step_leaves_nothing():
+    fake = FakeVertex()
+    created(fake, with_canary(props()))
+    calls = fake.methods()
+    for nth, method in enumerate(calls, 1):
+        index = sum(1 for m in calls[:nth] if m == method)
+        fake = FakeVertex(fail={method: {index: exceptions.ServiceUnavailable("unavailable")}})
+        provider, _ = provider_for(fake)
+        with pytest.raises(VertexDeploymentError, match="cleaned up"):
+            provider.create(with_canary(props()))
+        assert fake.deployed == {} and fake.registry == {} and fake.split == {}, (method, index)
+
+
+def test_read_reconciles_the_deployments_from_the_endpoint():
+    """`pulumi refresh` after a run that failed half-way: the state learns what the endpoint serves."""
+    before, after = release_scenario()
+    fake = FakeVertex()
+    state = created(fake, before)
+    fake.count.clear()
+    fake.fail = {"deploy_model": {2: exceptions.ResourceExhausted("no L4 capacity")}}
+    provider, _ = provider_for(fake)
+    with pytest.raises(exceptions.ResourceExhausted):
+        provider.update("id", state, after)
+    read = outs_of(provider.read("id", state))
+    live_id = next(i for i, (role, uri) in fake.serving().items() if role == "live")
+    assert read["deployed"]["live"]["deployed_model_id"] == live_id and read["traffic_split"] == fake.split
+
+
+def test_deployments_made_before_display_names_carried_the_digest_are_recognised():
+    """A state written by the previous release of this resource: display names `<name>-<role>` only."""
+    fake = FakeVertex()
+    state = created(fake, with_canary(props()))
+    for entry in fake.deployed.values():
+        entry["display_name"] = entry["display_name"].rsplit("-", 1)[0]
+    for entry in state["deployed"].values():
+        entry.pop("tag")
+    fake.calls.clear()
+    provider, _ = provider_for(fake)
+    provider.update("id", state, with_canary(props(), percent=40))
+    assert fake.methods() == ["update_endpoint"]  # a reweight, no redeploy
 
 
 # --- Azure ML traffic --------------------------------------------------------------------------------------------

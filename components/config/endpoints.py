@@ -89,7 +89,13 @@ class TrafficShift(StrictModel):
     step_percent: int = Field(
         default=10, ge=1, le=50, description="Canary size or linear step, in percent of capacity (1-50). Default: 10."
     )
-    wait_minutes: int = Field(default=10, ge=0, le=60, description="Bake time between steps, in minutes. Default: 10.")
+    wait_minutes: int = Field(
+        default=10,
+        ge=0,
+        le=60,
+        description="Time between steps, in minutes. SageMaker bakes under its rollback alarms; on Vertex AI it is a fixed "
+        "pause that measures nothing (no alarm-driven rollback there). Default: 10.",
+    )
     auto_rollback: bool = Field(
         default=True,
         description="Roll back automatically when the error-rate or latency alarm fires while traffic shifts or bakes. Default: true.",

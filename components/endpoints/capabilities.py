@@ -61,13 +61,14 @@ MATRIX: dict[str, dict[str, Support]] = {
         "canary": Support(
             True,
             "the `VertexModelDeployment` dynamic resource: the new model is deployed next to the old one at `step_percent`, "
-            "baked, then takes all traffic",
+            "held for `wait_minutes` (a fixed pause: nothing is measured), then takes all traffic; each run converges from "
+            "what the endpoint serves, so a retry finishes a run that failed half-way with nothing left deployed",
         ),
         "linear": Support(True, "the `VertexModelDeployment` dynamic resource raises the traffic split step by step"),
         "auto_rollback": Support(
             False,
-            "Vertex AI has no alarm-driven rollback; the deployment resource rolls back only when the new model fails to deploy",
-            "traffic_shift.auto_rollback: false (and watch the bake), or serve the model on SageMaker",
+            "Vertex AI has no alarm-driven rollback; the deployment resource rolls back only when a step of the release fails",
+            "traffic_shift.auto_rollback: false (and watch the model's metrics during the pauses), or serve the model on SageMaker",
         ),
         "weighted_canary": Support(True, "second DeployedModel, endpoint traffic split"),
         "shadow": Support(

@@ -4,12 +4,15 @@ Neither pulumi_gcp nor the Terraform google provider can upload a custom model o
 (hashicorp/terraform-provider-google#15303). This resource closes the gap through the official
 ``google-cloud-aiplatform`` client (``aiplatform_v1``), with the deploying identity's Application Default Credentials:
 
-* create: upload the live version (and the canary) as versions of one registry model, deploy them with dedicated
-  resources and autoscaling, traffic ``{live: 100 - p, canary: p}``; on any failure, undeploy and delete what it made.
-* update: a new live version is deployed next to the old one and takes over by the release strategy (all at once,
-  canary, linear, with a bake of ``wait_seconds`` per stage); if a step fails, traffic returns to the old version and
-  the new one is undeployed. Canary changes redeploy or reweight it; replica bounds are mutated in place.
-* delete: undeploy every deployed model this resource made, then delete its registry model.
+* create and update converge the endpoint on the desired versions, starting from what the endpoint reports: each
+  deployment carries its role and a digest of its spec in its display name (the registry version in its labels),
+  so a step that failed half-way is finished, reused or removed by the retry instead of trusting a stale state.
+  A new live version is deployed next to the serving one and takes over by the release strategy (all at once,
+  canary, linear, with a fixed pause of ``wait_seconds`` after each stage: a pause, not a health gate); if a stage
+  fails, traffic returns to the old version and the new one is undeployed. Replica bounds are mutated in place.
+  A failed create undeploys and deletes what it made.
+* read reports the deployments and split the endpoint serves now (``pulumi refresh``).
+* delete: undeploy every deployment of this registry model on the endpoint, then delete the registry model.
 * diff: a different project, location, endpoint or registry model id replaces; anything else updates.
 
 Every call goes through ``VertexApi``, which waits for long-running operations with a timeout; tests inject a fake
@@ -20,6 +23,9 @@ client (``client_factory``) and a recording ``sleep``. The provider is serialize
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
+import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +53,11 @@ INPUT_KEYS = (
     "shift",
     "timeout_seconds",
 )
+
+TAG_LENGTH = 10
+ROLE_NAME = re.compile(rf"-(live|canary)(?:-([0-9a-f]{{{TAG_LENGTH}}}))?$")
+"""A deployed model's display name ends with its role and spec digest: ``<display_name>-<role>-<digest>``."""
+SPEC_LABEL = "mlops-spec"
 
 DUTY_CYCLE = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
 CPU_UTILIZATION = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
@@ -123,7 +134,36 @@ class VertexApi:
         except concurrent.futures.TimeoutError as error:
             raise VertexDeploymentError(f"{what}: no result after {self.timeout:g} s") from error
 
-    def upload(self, role: str) -> str:
+    def observe(self, known: Mapping[str, str]) -> list[Observed]:
+        """The deployments of this registry model on the endpoint, with the role and spec digest each serves."""
+        found = []
+        for deployed in self.clients.endpoints.get_endpoint(name=self.endpoint).deployed_models:
+            base, _, version = str(deployed.model).partition("@")
+            version = str(getattr(deployed, "model_version_id", "") or version)
+            if _model_id(base) != self.props["model_id"]:
+                continue
+            match = ROLE_NAME.search(str(deployed.display_name))
+            role, tag = (match[1], match[2]) if match else (None, None)
+            res = deployed.dedicated_resources
+            specs = list(res.autoscaling_metric_specs)
+            resources = (int(res.min_replica_count), int(res.max_replica_count), int(specs[0].target) if specs else 0)
+            model = f"{base}@{version}" if version else base
+            found.append(Observed(str(deployed.id), role, tag or known.get(str(deployed.id)), model, resources))
+        return found
+
+    def find_or_upload(self, role: str, tag: str) -> str:
+        """A registry version made from this spec (a retry reuses it), else a new upload."""
+        try:
+            for model in self.clients.models.list_model_versions(name=self.model_name):
+                if dict(model.labels).get(SPEC_LABEL) == tag:
+                    return f"{model.name}@{model.version_id}"
+        except Exception as error:
+            if not _is_not_found(error):
+                raise
+            return self.upload(role, tag, new_model=True)
+        return self.upload(role, tag, new_model=False)
+
+    def upload(self, role: str, tag: str, *, new_model: bool) -> str:
         """Upload a version of the registry model; returns `projects/.../models/<id>@<version>`."""
         from google.cloud import aiplatform_v1 as v1
 
@@ -138,18 +178,19 @@ class VertexApi:
                 predict_route=container["predict_route"],
                 health_route=container["health_route"],
             ),
-            labels={**self.props.get("labels", {}), "mlops-role": role},
+            labels={**self.props.get("labels", {}), "mlops-role": role, SPEC_LABEL: tag},
             encryption_spec=v1.EncryptionSpec(kms_key_name=self.props["kms_key"]) if self.props.get("kms_key") else None,
         )
-        try:
-            self.clients.models.get_model(name=self.model_name)
-            request = v1.UploadModelRequest(parent=self.parent, parent_model=self.model_name, model=model)
-        except Exception as error:
-            if not _is_not_found(error):
-                raise
+        if new_model:
             request = v1.UploadModelRequest(parent=self.parent, model_id=self.props["model_id"], model=model)
+        else:
+            request = v1.UploadModelRequest(parent=self.parent, parent_model=self.model_name, model=model)
         response = self._wait(self.clients.models.upload_model(request=request), f"upload of the {role} model")
         return f"{response.model}@{response.model_version_id}"
+
+    def wanted_resources(self, role: str) -> tuple[int, int, int]:
+        replicas = self.props["replicas"][role]
+        return (int(replicas["min"]), int(replicas["max"]), int(self.props["autoscaling"]["target"]))
 
     def _resources(self, role: str) -> Any:
         from google.cloud import aiplatform_v1 as v1
@@ -172,13 +213,13 @@ class VertexApi:
             autoscaling_metric_specs=[v1.AutoscalingMetricSpec(metric_name=metric, target=self.props["autoscaling"]["target"])],
         )
 
-    def deploy(self, role: str, model: str, traffic: Mapping[str, int]) -> str:
+    def deploy(self, role: str, model: str, traffic: Mapping[str, int], tag: str) -> str:
         """Deploy a model version; `traffic` uses key "0" for it. Returns the DeployedModel id."""
         from google.cloud import aiplatform_v1 as v1
 
         deployed = v1.DeployedModel(
             model=model,
-            display_name=f"{self.props['display_name']}-{role}",
+            display_name=f"{self.props['display_name']}-{role}-{tag}",
             service_account=self.props["service_account"],
             dedicated_resources=self._resources(role),
         )
@@ -232,12 +273,59 @@ def version_spec(props: Mapping[str, Any], role: str) -> dict[str, Any]:
     return {**{k: version[k] for k in SPEC_KEYS}, **{k: props.get(k) for k in SHARED_SPEC_KEYS}}
 
 
+def spec_tag(spec: Mapping[str, Any]) -> str:
+    """A short digest of a version spec: carried by the deployed model's display name and the model version's labels,
+    so the endpoint itself says which spec each deployment serves (no trust in a state that a failure left stale)."""
+    return hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:TAG_LENGTH]
+
+
 def weights(props: Mapping[str, Any]) -> dict[str, int]:
     return {role: int(v["percent"]) for role, v in props["versions"].items()}
 
 
+@dataclass(frozen=True)
+class Observed:
+    """One deployed model of this resource, as the endpoint reports it."""
+
+    id: str
+    role: str | None
+    """live or canary; None for a deployment of this registry model that names neither (it is removed)."""
+    tag: str | None
+    """The spec digest it serves; None when unknown (it is replaced)."""
+    model: str
+    resources: tuple[int, int, int]
+    """Min replicas, max replicas, autoscaling target."""
+
+    def entry(self, spec: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {"deployed_model_id": self.id, "model": self.model, "tag": self.tag, "spec": dict(spec) if spec else None}
+
+
+def _model_id(model: str) -> str:
+    return model.partition("@")[0].rsplit("/", 1)[-1]
+
+
+def _moved(split: Mapping[str, int], leaving: str) -> dict[str, int]:
+    """The split without ``leaving``, its share given to the deployment that serves most (Vertex refuses to
+    undeploy a model that still has traffic)."""
+    rest = {k: v for k, v in split.items() if k != leaving}
+    if rest:
+        top = max(rest, key=lambda k: (rest[k], k))
+        rest[top] += 100 - sum(rest.values())
+    return rest
+
+
+def _serving(split: Mapping[str, int]) -> dict[str, int]:
+    return {k: v for k, v in split.items() if v}
+
+
 class VertexDeploymentProvider(dynamic.ResourceProvider):
-    """CRUD of the model versions deployed to one Vertex AI endpoint and its traffic split."""
+    """CRUD of the model versions deployed to one Vertex AI endpoint and its traffic split.
+
+    Every create and update converges from what the endpoint reports, never from the previous state alone: a
+    step that failed half-way (a release done but a canary not deployed, a deploy that timed out but finished,
+    an undeploy that did not happen) is found on the endpoint by its role and spec digest and finished, reused
+    or removed on the next run, so a retry converges without deploying twice or leaving replicas behind.
+    """
 
     def __init__(
         self,
@@ -269,129 +357,170 @@ class VertexDeploymentProvider(dynamic.ResourceProvider):
         changed = [k for k in INPUT_KEYS if olds.get(k) != news.get(k)]
         return dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
-    # --- create ----------------------------------------------------------------------------------------------------
+    # --- create / update: converge the endpoint on the desired versions -------------------------------------------
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         api = self._api(props)
-        deployed: dict[str, dict[str, Any]] = {}
-        share = weights(props)
         try:
-            for role in ROLES:
-                if role not in props["versions"]:
-                    continue
-                model = api.upload(role)
-                others = {d["deployed_model_id"]: share[r] for r, d in deployed.items()}
-                # The live version is deployed first and holds all traffic until the canary arrives.
-                traffic = {"0": share[role] if others else 100, **others}
-                deployed[role] = {"deployed_model_id": api.deploy(role, model, traffic), "model": model, "spec": version_spec(props, role)}
+            deployed = self._converge(api, props, {})
         except Exception as error:
-            self._cleanup(api, deployed)
+            self._remove_all(api, strict=False)
             raise VertexDeploymentError(f"creating the deployments of {props['endpoint']} failed and was cleaned up: {error}") from error
         outs = {**props, "deployed": deployed, "traffic_split": api.traffic()}
         return dynamic.CreateResult(id_=f"{props['endpoint']}/models/{props['model_id']}", outs=outs)
 
-    def _cleanup(self, api: VertexApi, deployed: Mapping[str, Mapping[str, Any]]) -> None:
-        """Undo a failed create: undeploy in reverse order, then delete the registry model (best effort)."""
-        remaining = dict(deployed)
-        for role in reversed(ROLES):
-            if role in remaining:
-                entry = remaining.pop(role)
-                try:
-                    api.undeploy(entry["deployed_model_id"], {d["deployed_model_id"]: 100 for d in remaining.values()})
-                except Exception as error:
-                    pulumi.log.warn(f"cleanup: undeploying {entry['deployed_model_id']} failed: {error}")
-        try:
-            api.delete_model()
-        except Exception as error:
-            if not _is_not_found(error):
-                pulumi.log.warn(f"cleanup: deleting {api.model_name} failed: {error}")
-
-    # --- update ----------------------------------------------------------------------------------------------------
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         api = self._api(news)
-        deployed: dict[str, dict[str, Any]] = {role: dict(entry) for role, entry in (olds.get("deployed") or {}).items()}
-        old_share, new_share = weights(olds), weights(news)
-        live = deployed["live"]
-        canary = deployed.get("canary")
-        canary_split = {canary["deployed_model_id"]: old_share.get("canary", 0)} if canary else {}
-        live_share = 100 - sum(canary_split.values())
+        deployed = self._converge(api, news, known_tags(olds))
+        return dynamic.UpdateResult(outs={**news, "deployed": deployed, "traffic_split": api.traffic()})
 
-        if version_spec(news, "live") != live["spec"]:
-            deployed["live"] = self._release_live(api, news, live, live_share, canary_split)
-        elif olds["replicas"].get("live") != news["replicas"]["live"] or olds.get("autoscaling") != news.get("autoscaling"):
-            api.mutate("live", live["deployed_model_id"])
-        live_id = deployed["live"]["deployed_model_id"]
+    def _converge(self, api: VertexApi, news: Mapping[str, Any], known: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Make the endpoint serve exactly the desired live (and canary) versions with the desired split.
 
-        wanted = news["versions"].get("canary")
-        if canary is not None and wanted is None:
-            api.undeploy(canary["deployed_model_id"], {live_id: 100})
-            del deployed["canary"]
-        elif wanted is not None and (canary is None or version_spec(news, "canary") != canary["spec"]):
-            model = api.upload("canary")
-            traffic = {"0": new_share["canary"], live_id: new_share["live"]}
-            if canary is not None:
-                traffic[canary["deployed_model_id"]] = 0
-            new_id = api.deploy("canary", model, traffic)
-            if canary is not None:
-                api.undeploy(canary["deployed_model_id"], {new_id: new_share["canary"], live_id: new_share["live"]})
-            deployed["canary"] = {"deployed_model_id": new_id, "model": model, "spec": version_spec(news, "canary")}
-        elif canary is not None:
-            if old_share.get("canary") != new_share["canary"]:
-                api.set_traffic({canary["deployed_model_id"]: new_share["canary"], live_id: new_share["live"]})
-            if olds["replicas"].get("canary") != news["replicas"].get("canary") or olds.get("autoscaling") != news.get("autoscaling"):
-                api.mutate("canary", canary["deployed_model_id"])
-        outs = {**news, "deployed": deployed, "traffic_split": api.traffic()}
-        return dynamic.UpdateResult(outs=outs)
+        Steps, each safe to repeat: (1) the live version (release it stage by stage next to the serving one, or
+        finish a release a failure interrupted); (2) the canary (reuse a deployment of its spec, else deploy
+        it); (3) the split; (4) undeploy everything else of this model; (5) replica bounds of what was kept.
+        """
+        observed = api.observe(known)
+        live = self._release_live(api, news, observed)
+        fresh = {live.id} - {o.id for o in observed}
+        kept = [live]
+        share = weights(news)
+        desired = {live.id: share["live"]}
+        if "canary" in news["versions"]:
+            tag = spec_tag(version_spec(news, "canary"))
+            canary = next((o for o in observed if o.role == "canary" and o.tag == tag), None)
+            if canary is None:
+                model = api.find_or_upload("canary", tag)
+                others = {o.id: 0 for o in observed if o.id not in (live.id,) and o.role != "live"}
+                new_id = api.deploy("canary", model, {"0": share["canary"], live.id: share["live"], **others}, tag)
+                canary = Observed(new_id, "canary", tag, model, api.wanted_resources("canary"))
+                fresh.add(new_id)
+            kept.append(canary)
+            desired[canary.id] = share["canary"]
+        if _serving(api.traffic()) != _serving(desired):
+            api.set_traffic(desired)
+        for leftover in api.observe(known):
+            if leftover.id not in desired:
+                api.undeploy(leftover.id, desired)
+        for entry in kept:
+            if entry.id not in fresh and entry.role is not None and entry.resources != api.wanted_resources(entry.role):
+                api.mutate(entry.role, entry.id)
+        return {entry.role: entry.entry(version_spec(news, entry.role)) for entry in kept if entry.role is not None}
 
-    def _release_live(
-        self, api: VertexApi, news: Mapping[str, Any], old: Mapping[str, Any], live_share: int, others: Mapping[str, int]
-    ) -> dict[str, Any]:
-        """Deploy the new live version next to the old one and shift the live share to it stage by stage."""
+    def _release_live(self, api: VertexApi, news: Mapping[str, Any], observed: list[Observed]) -> Observed:
+        """The deployment that serves the desired live spec, released by the configured stages.
+
+        Stages move the live share (what the canary does not hold) to the new version with a fixed pause of
+        ``wait_seconds`` after each: a pause, not a health gate (Vertex AI has no alarm to gate on). A failure
+        during the stages returns the live share to the old version and undeploys the new one.
+        """
+        tag = spec_tag(version_spec(news, "live"))
+        lives = [o for o in observed if o.role == "live"]
+        target = next((o for o in lives if o.tag == tag), None)
+        olds = [o for o in lives if o is not target]
+        split = api.traffic()
+        others = {k: v for k, v in split.items() if k not in {o.id for o in lives}}
+        live_share = 100 - sum(others.values())
+        if not olds:
+            if target is not None:
+                return target
+            model = api.find_or_upload("live", tag)  # nothing live yet: the first deployment takes the live share at once
+            new_id = api.deploy("live", model, {"0": live_share, **others}, tag)
+            return Observed(new_id, "live", tag, model, api.wanted_resources("live"))
+        main = max(olds, key=lambda o: (split.get(o.id, 0), o.id))
+        held = split.get(target.id, 0) if target is not None else 0
+        extra = [o for o in olds if o is not main]
+        if extra:  # an interrupted run left several old live versions: the one serving most keeps their share
+            merged = {main.id: live_share - held, **({target.id: held} if target is not None else {}), **others}
+            api.set_traffic(merged)
+            for o in extra:
+                api.undeploy(o.id, merged)
         shift = news["shift"]
         stages = shift_stages(shift["mode"], int(shift["step_percent"]))
-        old_id = old["deployed_model_id"]
-        model = api.upload("live")
-        first = split_share(live_share, stages[0])
-        new_id = api.deploy("live", model, {"0": first, old_id: live_share - first, **others})
+        if target is None:
+            model = api.find_or_upload("live", tag)
+            first = split_share(live_share, stages[0])
+            new_id = api.deploy("live", model, {"0": first, main.id: live_share - first, **others}, tag)
+            target, done = Observed(new_id, "live", tag, model, api.wanted_resources("live")), stages[0]
+        else:  # a release a failure interrupted: go on from the share the new version holds
+            done = round(held * 100 / live_share) if live_share else 100
         try:
-            for percent in stages[1:]:
+            for percent in (p for p in stages if p > done):
                 api.sleep(float(shift["wait_seconds"]))
-                share = split_share(live_share, percent)
-                api.set_traffic({new_id: share, old_id: live_share - share, **others})
-            api.sleep(float(shift["wait_seconds"]))  # final bake while the old version is still deployed
-            api.undeploy(old_id, {new_id: live_share, **others})
+                moved = split_share(live_share, percent)
+                api.set_traffic({target.id: moved, main.id: live_share - moved, **others})
+            api.sleep(float(shift["wait_seconds"]))  # the last pause while the old version is still deployed
+            api.undeploy(main.id, {target.id: live_share, **others})
         except Exception as error:
             try:
-                api.set_traffic({old_id: live_share, **others})
-                api.undeploy(new_id, {old_id: live_share, **others})
+                api.set_traffic({main.id: live_share, **others})
+                api.undeploy(target.id, {main.id: live_share, **others})
             except Exception as rollback_error:
                 raise VertexDeploymentError(
-                    f"releasing {model} failed ({error}) and so did the rollback ({rollback_error}): "
+                    f"releasing {target.model} failed ({error}) and so did the rollback ({rollback_error}): "
                     f"check the traffic split of {api.endpoint}"
                 ) from error
-            raise VertexDeploymentError(f"releasing {model} failed and was rolled back to {old['model']}: {error}") from error
-        return {"deployed_model_id": new_id, "model": model, "spec": version_spec(news, "live")}
+            raise VertexDeploymentError(f"releasing {target.model} failed and was rolled back to {main.model}: {error}") from error
+        return target
 
     # --- read / delete ---------------------------------------------------------------------------------------------
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        return dynamic.ReadResult(id_, {**props, "traffic_split": self._api(props).traffic()})
+        """What the endpoint serves now: per role the deployment with the most traffic, and the split."""
+        api = self._api(props)
+        split = api.traffic()
+        deployed: dict[str, dict[str, Any]] = {}
+        previous = props.get("deployed") or {}
+        for o in sorted(api.observe(known_tags(props)), key=lambda o: split.get(o.id, 0)):
+            if o.role is None:
+                continue
+            wanted = version_spec(props, o.role) if o.role in props["versions"] else None
+            spec = wanted if wanted is not None and o.tag == spec_tag(wanted) else (previous.get(o.role) or {}).get("spec")
+            deployed[o.role] = o.entry(spec)
+        return dynamic.ReadResult(id_, {**props, "deployed": deployed, "traffic_split": split})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        api = self._api(props)
-        remaining = dict(props.get("deployed") or {})
-        for role in reversed(ROLES):
-            if role not in remaining:
-                continue
-            entry = remaining.pop(role)
+        self._remove_all(self._api(props), strict=True, known=known_tags(props))
+
+    def _remove_all(self, api: VertexApi, *, strict: bool, known: Mapping[str, str] | None = None) -> None:
+        """Undeploy every deployment of this registry model (canary first, live last), then delete the model.
+
+        ``strict`` (delete) raises so Pulumi keeps the resource and the next destroy retries; otherwise (cleanup
+        after a failed create) each failure is logged and the rest goes on.
+        """
+        try:
+            observed = api.observe(known or {})
+        except Exception as error:
+            if strict and not _is_not_found(error):
+                raise
+            observed = []
+        for o in sorted(observed, key=lambda o: (o.role == "live", o.id)):
             try:
-                api.undeploy(entry["deployed_model_id"], {d["deployed_model_id"]: 100 for d in remaining.values()})
+                api.undeploy(o.id, _moved(api.traffic(), o.id))
             except Exception as error:
-                if not _is_not_found(error):
+                if _is_not_found(error):
+                    continue
+                if strict:
                     raise
+                pulumi.log.warn(f"cleanup: undeploying {o.id} failed: {error}")
         try:
             api.delete_model()
         except Exception as error:
-            if not _is_not_found(error):
+            if _is_not_found(error):
+                return
+            if strict:
                 raise
+            pulumi.log.warn(f"cleanup: deleting {api.model_name} failed: {error}")
+
+
+def known_tags(props: Mapping[str, Any]) -> dict[str, str]:
+    """Deployed model id to spec digest from a previous state: deployments made before display names carried the
+    digest are recognised by the spec the state recorded for them."""
+    known: dict[str, str] = {}
+    for entry in (props.get("deployed") or {}).values():
+        tag = entry.get("tag") or (spec_tag(entry["spec"]) if entry.get("spec") else None)
+        if tag:
+            known[str(entry["deployed_model_id"])] = tag
+    return known
 
 
 class VertexModelDeployment(dynamic.Resource, module="vertex", name="ModelDeployment"):
