@@ -19,7 +19,7 @@ from google.protobuf import empty_pb2
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.endpoints.azureml_traffic import AzureMlTrafficProvider
+from components.endpoints.azureml_traffic import AzureMlTrafficProvider, ConflictError
 from components.endpoints.vertex_deploy import (
     CPU_UTILIZATION,
     DUTY_CYCLE,
@@ -792,7 +792,12 @@ def test_deployments_made_before_display_names_carried_the_digest_are_recognised
 
 
 class FakeArm:
-    def __init__(self) -> None:
+    """ARM with ETags: a conditional PUT whose ETag is stale is refused, as ARM answers 412."""
+
+    def __init__(self, concurrent_writes: int = 0) -> None:
+        self.concurrent_writes = concurrent_writes
+        """How many reads are followed by someone else's write before ours (azure-native updating the endpoint)."""
+        self.version = 1
         self.calls: list[tuple[str, str, Any]] = []
         self.endpoint: dict[str, Any] = {
             "location": "eastus",
@@ -809,10 +814,17 @@ class FakeArm:
 
     def get(self, resource_id: str) -> dict[str, Any]:
         self.calls.append(("GET", resource_id, None))
-        return copy.deepcopy(self.endpoint)
+        read = {**copy.deepcopy(self.endpoint), "etag": f'"{self.version}"'}
+        if self.concurrent_writes:
+            self.concurrent_writes -= 1
+            self.version += 1
+        return read
 
-    def put(self, resource_id: str, body: Any) -> dict[str, Any]:
+    def put(self, resource_id: str, body: Any, etag: str | None) -> dict[str, Any]:
         self.calls.append(("PUT", resource_id, copy.deepcopy(body)))
+        if etag != f'"{self.version}"':
+            raise ConflictError("412")
+        self.version += 1
         self.endpoint = {**copy.deepcopy(body), "properties": {**body["properties"], "provisioningState": "Succeeded"}}
         return copy.deepcopy(self.endpoint)
 
@@ -850,3 +862,16 @@ def test_azure_traffic_check_and_diff():
     assert provider.diff("id", old, dict(old)).changes is False
     assert provider.diff("id", old, {**old, "endpoint_revision": "b"}).changes is True  # re-applied after an endpoint PUT
     assert provider.diff("id", old, {**old, "endpoint_id": "f"}).replaces == ["endpoint_id"]
+
+
+def test_azure_traffic_rereads_when_the_endpoint_changed_since_it_was_read():
+    """A concurrent write (azure-native's own update of the endpoint) between our read and write: the conditional
+    PUT is refused and the read and write are repeated, never overwriting the other change."""
+    arm = FakeArm(concurrent_writes=2)
+    provider = AzureMlTrafficProvider(arm_factory=lambda: arm)
+    p = {"endpoint_id": "/e", "traffic": {"blue": 100}, "mirror_traffic": {}}
+    provider.create(p)
+    assert [c[0] for c in arm.calls] == ["GET", "PUT", "GET", "PUT", "GET", "PUT"]
+    arm = FakeArm(concurrent_writes=3)
+    with pytest.raises(ConflictError):
+        AzureMlTrafficProvider(arm_factory=lambda: arm).create(p)
