@@ -53,4 +53,4 @@ if config.mlflow.enabled:
             "artifact_destination": platform.mlflow.artifact_destination,
         },
     )
-pulumi.export("budget_monthly_usd", config.budget.monthly_usd)
+pulumi.export("gpu_budget_monthly_usd", config.budget.gpu_monthly_usd)

@@ -245,13 +245,22 @@ def test_every_problem_is_reported_at_once(dev):
 
 
 def test_error_message_names_stack_and_count(dev):
-    dev["budget"] = {"monthly_usd": 0}
+    dev["budget"] = {"gpu_monthly_usd": 0}
     with pytest.raises(ConfigError) as caught:
         validate_platform("dev", dev, set(), allow_missing_secrets=True)
     assert str(caught.value).splitlines() == [
         "invalid configuration for stack 'dev' (1 problem):",
-        "  - budget.monthly_usd: got 0; expected greater than 0",
+        "  - budget.gpu_monthly_usd: got 0; expected greater than 0",
     ]
+
+
+def test_the_budget_key_of_earlier_releases_says_what_it_became(dev):
+    dev["budget"] = {"monthly_usd": 1000}
+    with pytest.raises(ConfigError) as caught:
+        validate_platform("dev", dev, set(), allow_missing_secrets=True)
+    issues = {i.path: i.message for i in caught.value.issues}
+    assert issues["budget.monthly_usd"].startswith("renamed to budget.gpu_monthly_usd: the estimate it is checked against covers GPU")
+    assert issues["budget.gpu_monthly_usd"] == "missing; this key is required"
 
 
 def test_invalid_environment_does_not_also_blame_guardrails(dev):

@@ -1058,7 +1058,7 @@ def test_runner_cli_prints_a_pack_config(capsys):
 
 def stack_results(synthesis: Any) -> list[PolicyResult]:
     cfg = synthesis.config
-    return evaluate(synthesis.records, pack_config_for(cfg.environment, cfg.budget.monthly_usd, cfg.cloud.provider))
+    return evaluate(synthesis.records, pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider))
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -137,7 +137,7 @@ def _snap(records: list[dict[str, Any]], results: list[dict[str, Any]] | None = 
     snap["policy"] = (
         {"results": results} if results is not None else {"unavailable": "ModuleNotFoundError: No module named 'pulumi_policy'"}
     )
-    snap.setdefault("cost", {"total_monthly_at_min_usd": 10.0, "total_monthly_at_max_usd": 20.0, "monthly_budget_usd": 100})
+    snap.setdefault("cost", {"total_monthly_at_min_usd": 10.0, "total_monthly_at_max_usd": 20.0, "gpu_monthly_budget_usd": 100})
     return snap
 
 

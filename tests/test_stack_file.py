@@ -26,7 +26,7 @@ def problems(tmp_path: Path, text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "where", "says"),
     [
-        ("config:\n  mlops-platform:budget: {monthly_usd: 100\n", "FILE:2:", "a '{' is not closed"),
+        ("config:\n  mlops-platform:budget: {gpu_monthly_usd: 100\n", "FILE:2:", "a '{' is not closed"),
         ("config:\n  a: 1\n\tb: 2\n", "FILE:3:1", "indent with spaces"),
         ("config:\n  a:\n    b: 1\n   c: 2\n", "FILE:4:", "indented differently"),
         ("config:\n  a: [1, 2\n", "FILE:", "a '[' is not closed"),
@@ -39,9 +39,9 @@ def test_syntax_errors_name_line_column_and_the_fix(tmp_path, text, where, says)
 
 
 def test_a_key_given_twice_is_an_error_with_both_lines(tmp_path):
-    text = "config:\n  mlops-platform:budget:\n    monthly_usd: 100\n    monthly_usd: 70\n  mlops-platform:budget: {}\n"
+    text = "config:\n  mlops-platform:budget:\n    gpu_monthly_usd: 100\n    gpu_monthly_usd: 70\n  mlops-platform:budget: {}\n"
     found = problems(tmp_path, text)
-    assert "FILE:4:5: key 'monthly_usd' is given twice in this mapping (first on line 3)" in found
+    assert "FILE:4:5: key 'gpu_monthly_usd' is given twice in this mapping (first on line 3)" in found
     assert "FILE:5:3: key 'mlops-platform:budget' is given twice in this mapping (first on line 2)" in found
 
 

@@ -82,8 +82,8 @@ def cost_summary(result: Synthesis) -> dict[str, Any]:
         "total_monthly_at_min_usd": at_min,
         "total_monthly_idle_usd": idle,
         "total_monthly_at_max_usd": at_max,
-        "monthly_budget_usd": cfg.budget.monthly_usd,
-        "budget_used_at_max_percent": round(100 * at_max / cfg.budget.monthly_usd, 1),
+        "gpu_monthly_budget_usd": cfg.budget.gpu_monthly_usd,
+        "budget_used_at_max_percent": round(100 * at_max / cfg.budget.gpu_monthly_usd, 1),
     }
 
 
@@ -124,7 +124,7 @@ def _cost_lines(cost: dict[str, Any]) -> list[str]:
         )
     lines += [
         "",
-        f"Budget ${cost['monthly_budget_usd']:,.0f}/month: "
+        f"GPU budget ${cost['gpu_monthly_budget_usd']:,.0f}/month (budget.gpu_monthly_usd): "
         f"GPU pools and endpoints at max use {cost['budget_used_at_max_percent']} % of it.",
         "",
     ]
@@ -134,7 +134,7 @@ def _cost_lines(cost: dict[str, Any]) -> list[str]:
 def policy_results(result: Synthesis) -> list[PolicyResult]:
     """The policy pack over every registered resource, at the stack's environment levels."""
     cfg = result.config
-    return evaluate(result.records, pack_config_for(cfg.environment, cfg.budget.monthly_usd, cfg.cloud.provider))
+    return evaluate(result.records, pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider))
 
 
 def render_report(result: Synthesis, policies: list[PolicyResult] | None = None) -> str:
@@ -152,7 +152,7 @@ def render_report(result: Synthesis, policies: list[PolicyResult] | None = None)
         f"{sum(1 for r in result.records if not r['custom'])} components)",
         f"- Kubernetes objects: {len(manifests)}",
         f"- Protected resources: {sum(1 for r in result.records if r['protect'])}",
-        f"- Monthly budget: ${cfg.budget.monthly_usd:,.0f}",
+        f"- Monthly budget: ${cfg.budget.gpu_monthly_usd:,.0f}",
         "",
         "## Resources by type",
         "",

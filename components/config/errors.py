@@ -87,6 +87,8 @@ def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMod
 REMOVED = {
     "serving.metrics_adapter": "removed: KEDA scales the autoscaling models now (serving.keda, installed by default); "
     "delete this section, and where the adapter was off because another stack's serves the cluster, set serving.keda.install: false",
+    "budget.monthly_usd": "renamed to budget.gpu_monthly_usd: the estimate it is checked against covers GPU node pools and managed "
+    "endpoint instances only (not databases, volumes, load balancers or traffic)",
 }
 """Keys of earlier releases, with what to do instead."""
 

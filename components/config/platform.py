@@ -32,9 +32,17 @@ class Tags(StrictModel):
 
 
 class Budget(StrictModel):
-    """The stack's spending limit that cost estimates are compared against."""
+    """The stack's GPU spending limit that the cost estimate is compared against.
 
-    monthly_usd: float = Field(gt=0, description="Monthly budget in US dollars. Required.")
+    It covers what the estimate prices: GPU node pools and managed endpoint instances. Databases, volumes, load
+    balancers, storage and traffic are billed too but not estimated, so they are not part of this budget.
+    """
+
+    gpu_monthly_usd: float = Field(
+        gt=0,
+        description="Monthly budget in US dollars for GPU compute: the GPU node pools at max nodes and the managed endpoints "
+        "at max instances (databases, volumes, load balancers, storage and traffic are not estimated). Required.",
+    )
 
 
 class Namespaces(StrictModel):
@@ -66,7 +74,7 @@ class PlatformConfig(StrictModel):
     cloud: CloudConfig = Field(description="Cloud account. Required.")
     cluster: ClusterConfig = Field(description="Kubernetes cluster to deploy into. Required.")
     tags: Tags = Field(description="Ownership tags and labels. Required.")
-    budget: Budget = Field(description="Monthly budget. Required.")
+    budget: Budget = Field(description="Monthly GPU compute budget. Required.")
     guardrails: Guardrails = Field(
         description="Environment rules. Default: every field from `environment` (see Guardrails).",
         json_schema_extra={"default_from": "environment"},

@@ -298,7 +298,7 @@ def _budget_policy(name: str, description: str, threshold: float, level: Enforce
                 message(
                     "stack",
                     f"GPU capacity can cost ${total:,.0f}/month but no monthly budget is configured",
-                    "pass monthlyBudgetUsd in the policy config (runner.pack_config_for fills it from budget.monthly_usd)",
+                    "pass monthlyBudgetUsd in the policy config (runner.pack_config_for fills it from budget.gpu_monthly_usd)",
                 ),
                 None,
             )
@@ -317,7 +317,7 @@ def _budget_policy(name: str, description: str, threshold: float, level: Enforce
                 f"({share:.0f}% of the ${budget:,.0f} budget, over the {limit:g}% threshold); largest: {top}"
                 + (f"; {unpriced} item(s) could not be priced and are not included" if unpriced else ""),
                 "lower max_nodes of the largest GPU pools or the endpoints' maximum instances, use smaller instance types, "
-                "or raise budget.monthly_usd in the stack file",
+                "or raise budget.gpu_monthly_usd in the stack file",
             ),
             known[0].item.urn,
         )

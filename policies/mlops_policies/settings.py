@@ -40,7 +40,7 @@ def budget_properties(threshold_percent: float) -> dict[str, dict[str, Any]]:
             "type": "number",
             "minimum": 0,
             "default": 0,
-            "description": "The stack's monthly budget in USD (budget.monthly_usd); 0 means not configured.",
+            "description": "The stack's monthly GPU budget in USD (budget.gpu_monthly_usd); 0 means not configured.",
         },
         "thresholdPercent": {
             "type": "number",

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    json.dump(pack_config_for(cfg.environment, cfg.budget.monthly_usd, cfg.cloud.provider), sys.stdout, indent=2, sort_keys=True)
+    json.dump(pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider), sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
     return 0
 

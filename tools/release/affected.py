@@ -53,10 +53,10 @@ def describe(root: Path, stack: str) -> dict[str, str]:
 
     environment = get("environment")
     cloud = get("cloud").get("provider") if isinstance(get("cloud"), dict) else None
-    budget = get("budget").get("monthly_usd") if isinstance(get("budget"), dict) else None
+    budget = get("budget").get("gpu_monthly_usd") if isinstance(get("budget"), dict) else None
     if environment not in ENVIRONMENTS or cloud not in ("aws", "gcp", "azure") or not isinstance(budget, int | float):
         raise ReleaseError(
-            f"{stack_file(stack)}: environment {environment!r}, cloud.provider {cloud!r} or budget.monthly_usd {budget!r} "
+            f"{stack_file(stack)}: environment {environment!r}, cloud.provider {cloud!r} or budget.gpu_monthly_usd {budget!r} "
             "is missing or unknown"
         )
     return {"stack": stack, "environment": str(environment), "cloud": str(cloud), "budget": f"{budget:g}"}

@@ -278,7 +278,7 @@ def _cost_section(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
     lines += ["| | base | now | delta |", "|---|---:|---:|---:|"]
     for label, key in (("at min nodes", "total_monthly_at_min_usd"), ("at max nodes", "total_monthly_at_max_usd")):
         lines.append(f"| {label} | {_money(old[key])} | {_money(new[key])} | {_delta(old[key], new[key])} |")
-    budget = new.get("monthly_budget_usd")
+    budget = new.get("gpu_monthly_budget_usd")
     if budget:
         lines += ["", f"Budget {_money(budget)}/month: {100 * new['total_monthly_at_max_usd'] / budget:.1f} % used at max nodes."]
     return [*lines, ""]

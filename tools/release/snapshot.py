@@ -51,7 +51,7 @@ def snapshot(tree: Path, stack: str) -> dict[str, Any]:
         from tools.synth import cost_summary
 
         cost = cost_summary(result)
-        out["cost"] = {k: cost[k] for k in ("total_monthly_at_min_usd", "total_monthly_at_max_usd", "monthly_budget_usd")}
+        out["cost"] = {k: cost[k] for k in ("total_monthly_at_min_usd", "total_monthly_at_max_usd", "gpu_monthly_budget_usd")}
     except Exception as error:
         out["cost_unavailable"] = _reason(error)
     try:
@@ -60,7 +60,7 @@ def snapshot(tree: Path, stack: str) -> dict[str, Any]:
         out["policy"] = {"unavailable": _reason(error)}
         return out
     try:
-        pack = pack_config_for(cfg.environment, cfg.budget.monthly_usd, cfg.cloud.provider)
+        pack = pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider)
         results = evaluate(result.records, pack)
         out["policy"] = {"results": [{"level": r.level, "policy": r.policy, "urn": r.urn, "message": r.message} for r in results]}
     except Exception as error:
