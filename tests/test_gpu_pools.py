@@ -320,6 +320,14 @@ def test_cost_json_matches_the_offer_table(shipped, stack):
     assert cost["total_monthly_at_max_usd"] == round(total_max, 2)
 
 
+def test_the_cost_says_which_region_priced_it_and_where_the_stack_runs(shipped):
+    same, other = cost_summary(shipped["prod"]), cost_summary(shipped["prod-azure"])
+    assert (same["price_region"], same["stack_region"]) == ("us-east-1", "us-east-1")
+    assert "not in the table" not in same["prices"]
+    assert (other["price_region"], other["stack_region"]) == ("eastus", "eastus2")
+    assert other["prices"].endswith("the stack runs in eastus2, whose list prices differ and are not in the table")
+
+
 def test_dev_idle_gpu_cost_is_zero(shipped):
     assert cost_summary(shipped["dev"])["total_monthly_at_min_usd"] == 0
 

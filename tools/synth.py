@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from components.catalog.coldstart import cold_start_seconds
+from components.catalog.offers import REFERENCE_REGIONS
 from components.config import ConfigError
 from components.endpoints import endpoint_cost
 from components.gpu.cost import HOURS_PER_MONTH, idle_nodes, pool_cost, price_reference
@@ -75,7 +76,9 @@ def cost_summary(result: Synthesis) -> dict[str, Any]:
     return {
         "currency": "USD",
         "hours_per_month": HOURS_PER_MONTH,
-        "prices": price_reference(cfg.cloud.provider),
+        "prices": price_reference(cfg.cloud.provider, cfg.cloud.region or cfg.cloud.location),
+        "price_region": REFERENCE_REGIONS.get(cfg.cloud.provider),
+        "stack_region": cfg.cloud.region or cfg.cloud.location,
         "gpu_pools": pools,
         "managed_endpoints": [e.as_dict() for e in endpoints],
         "scale_to_zero": to_zero,

@@ -96,8 +96,11 @@ def idle_nodes(pool: GpuPoolConfig, models: Sequence[ModelConfig], candidate_rep
     return max(pool.min_nodes, math.ceil(gpus / pool.schedulable_gpus_per_node))
 
 
-def price_reference(cloud: str) -> str:
-    """Where and when the prices were read, for reports."""
+def price_reference(cloud: str, region: str | None = None) -> str:
+    """Where and when the prices were read, and whether that is the stack's region, for reports."""
     if cloud not in REFERENCE_REGIONS:
         return f"no cloud prices: provider '{cloud}' creates no billed cloud resources"
-    return f"{REFERENCE_REGIONS[cloud]} list prices as of {PRICES_AS_OF} (components/catalog/offers.py)"
+    reference = f"{REFERENCE_REGIONS[cloud]} list prices as of {PRICES_AS_OF} (components/catalog/offers.py)"
+    if region and region != REFERENCE_REGIONS[cloud]:
+        reference += f"; the stack runs in {region}, whose list prices differ and are not in the table"
+    return reference
