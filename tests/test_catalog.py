@@ -181,3 +181,24 @@ def test_azure_ml_endpoints_bill_the_vm_price():
     for e in ENDPOINT_OFFERS:
         if e.cloud == "azure" and e.gpu_type is not None:
             assert e.hourly_usd == hourly_price("azure", e.instance_type)
+
+
+def test_the_aws_offerings_are_generated_from_the_pinned_moto():
+    """components/catalog/aws_offerings.py is what tools/aws_offerings.py makes of the moto pinned for the loop's tests."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    python = Path(os.environ.get("MLOPS_LOOP_PYTHON") or root / "build" / "loop-venv" / "bin" / "python")
+    if not python.exists():  # pragma: no cover - make test builds it first
+        pytest.fail(f"{python} is missing: make loop-env builds the environment that pins moto")
+    made = subprocess.run([str(python), str(root / "tools" / "aws_offerings.py")], capture_output=True, text=True, check=True)
+    assert made.stdout == (root / "components" / "catalog" / "aws_offerings.py").read_text(), (
+        "stale: build/loop-venv/bin/python tools/aws_offerings.py > components/catalog/aws_offerings.py"
+    )
+    from components.catalog.aws_offerings import AWS_GPU_ZONES, AWS_REGIONS, MOTO_VERSION
+
+    assert MOTO_VERSION == "5.2.5" and "us-east-1" in AWS_REGIONS
+    aws_types = {o.instance_type for o in OFFERS if o.cloud == "aws"}
+    assert set(AWS_GPU_ZONES) == aws_types and all(AWS_GPU_ZONES[t].get("us-east-1") for t in aws_types)

@@ -378,3 +378,28 @@ def test_zones_must_belong_to_the_stacks_region(stack, zones, expected):
     values["gpu_pools"][0]["zones"] = zones
     found = [p for p in problems(values) if p.startswith("gpu_pools[0].zones")]
     assert len(found) == 1 and expected in found[0], found
+
+
+def test_a_gpu_the_stack_region_does_not_offer_is_refused(dev):
+    """The review's case: an af-south-1 stack with an L4 pool (g6) synthesized; Cape Town has no g6 or g5."""
+    dev["cloud"]["region"] = "af-south-1"
+    found = [p for p in problems(dev) if p.startswith("gpu_pools[0].gpu_type")]
+    assert found == [
+        'gpu_pools[0].gpu_type: got "nvidia-l4"; expected a GPU whose 1-GPU instance (g6.xlarge) af-south-1 offers; '
+        "af-south-1 offers: nvidia-t4 x1, nvidia-t4 x4, nvidia-t4 x8"
+    ]
+    dev["gpu_pools"][0]["gpu_type"] = "nvidia-t4"
+    assert not [p for p in problems_or_none(dev) if p.startswith("gpu_pools")]
+
+
+def test_a_zone_that_does_not_offer_the_instance_is_refused(dev):
+    dev["gpu_pools"][0]["zones"] = ["us-east-1a", "us-east-1e"]  # us-east-1e has no g6
+    assert [p for p in problems(dev) if p.startswith("gpu_pools")] == [
+        'gpu_pools[0].zones: got "us-east-1e"; expected a zone of us-east-1 that offers g6.xlarge: '
+        "us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f"
+    ]
+
+
+def test_regions_the_catalog_does_not_cover_are_not_checked(dev):
+    dev["cloud"]["region"] = "us-gov-west-1"  # GovCloud is not in the offerings data: nothing to check against
+    assert not [p for p in problems_or_none(dev) if p.startswith("gpu_pools")]

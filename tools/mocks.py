@@ -212,6 +212,7 @@ class RecordingMonitor(_mocks.MockMonitor):
                 "protect": bool(request.protect),
                 "ignore_changes": sorted(request.ignoreChanges),
                 "dependencies": sorted(request.dependencies),
+                "aliases": sorted({*request.aliasURNs, *(alias.urn for alias in request.aliases if alias.urn)}),
                 "inputs": redact(_rpc.deserialize_properties(request.object, keep_unknowns=True)),
             }
         )

@@ -320,3 +320,13 @@ def hourly_price(cloud: str, instance_type: str, capacity: str = "on_demand") ->
     if offer is None:
         return None
     return offer.on_demand_hourly_usd if capacity == "on_demand" else offer.spot_hourly_usd
+
+
+def offered_zones(cloud: str, instance_type: str, region: str) -> tuple[str, ...] | None:
+    """The zones of ``region`` that offer ``instance_type`` (empty: the region does not offer it); None where the
+    catalog has no availability data (gcp, azure, and AWS regions outside ``AWS_REGIONS``)."""
+    from .aws_offerings import AWS_GPU_ZONES, AWS_REGIONS
+
+    if cloud != "aws" or region not in AWS_REGIONS:
+        return None
+    return AWS_GPU_ZONES.get(instance_type, {}).get(region, ())

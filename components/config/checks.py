@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..catalog.offers import OFFERS, gpu_counts
+from ..catalog.offers import OFFERS, gpu_counts, offer_for, offered_zones
 from .base import Issue
 from .cloud import CloudConfig, ClusterConfig
 from .endpoints import MODEL_URI_PREFIXES, ManagedEndpointConfig
@@ -156,7 +156,7 @@ def _pool_issues(s: Sections) -> list[Issue]:
     allow_spot = getattr(s.guardrails, "allow_spot", True)
     for i, pool in s.gpu_pools:
         if s.cloud is not None and s.cloud.provider != "kubernetes":
-            issues += _offer_issues(i, pool, s.cloud.provider) + _zone_issues(i, pool, s.cloud)
+            issues += _offer_issues(i, pool, s.cloud.provider) + _zone_issues(i, pool, s.cloud) + _availability_issues(i, pool, s.cloud)
         if s.cloud is not None and s.cloud.provider == "azure" and not _AKS_POOL_NAME.match(pool.name):
             issues.append(
                 (
@@ -210,6 +210,35 @@ def _zone_issues(i: int, pool: GpuPoolConfig, cloud: CloudConfig) -> list[Issue]
         return []
     form, words = forms[cloud.provider]
     return [(f"gpu_pools[{i}].zones", zone, words) for zone in pool.zones if not form.match(zone)]
+
+
+def _availability_issues(i: int, pool: GpuPoolConfig, cloud: CloudConfig) -> list[Issue]:
+    """The pool's instance type is offered in the stack's region, and in each zone it names (where the catalog
+    has the cloud's offerings: components/catalog/aws_offerings.py)."""
+    region = cloud.region or ""
+    offer = offer_for(cloud.provider, pool.gpu_type, pool.gpus_per_node)
+    if offer is None:
+        return []  # _offer_issues reports it
+    zones = offered_zones(cloud.provider, offer.instance_type, region)
+    if zones is None:
+        return []
+    if not zones:
+        here = sorted(
+            {f"{o.gpu_type} x{o.gpus}" for o in OFFERS if o.cloud == cloud.provider and offered_zones(o.cloud, o.instance_type, region)}
+        )
+        return [
+            (
+                f"gpu_pools[{i}].gpu_type",
+                pool.gpu_type,
+                f"a GPU whose {pool.gpus_per_node}-GPU instance ({offer.instance_type}) {region} offers; {region} offers: "
+                + (", ".join(here) or "none of the catalog's GPU instances"),
+            )
+        ]
+    return [
+        (f"gpu_pools[{i}].zones", zone, f"a zone of {region} that offers {offer.instance_type}: {', '.join(zones)}")
+        for zone in pool.zones
+        if zone.startswith(region) and zone not in zones
+    ]
 
 
 def _offer_issues(i: int, pool: GpuPoolConfig, cloud: str) -> list[Issue]:
