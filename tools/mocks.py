@@ -191,6 +191,20 @@ def redact(value: Any) -> Any:
     return value
 
 
+def alias_urn(alias: Any, request: Any, urn: str) -> str:
+    """The URN an alias names: given as a URN, or as a spec whose missing parts are the resource's own."""
+    if alias.urn:
+        return str(alias.urn)
+    spec = alias.spec
+    stack = spec.stack or urn.split("::")[0].split(":")[-1]
+    project = spec.project or urn.split("::")[1]
+    parent = spec.parentUrn if spec.WhichOneof("parent") == "parentUrn" else (None if spec.noParent else request.parent)
+    kind = spec.type or request.type
+    if parent and "::pulumi:pulumi:Stack::" not in parent:
+        kind = f"{parent.split('::')[2]}${kind}"
+    return f"urn:pulumi:{stack}::{project}::{kind}::{spec.name or request.name}"
+
+
 class RecordingMonitor(_mocks.MockMonitor):
     """A mock monitor that keeps each registration: type, name, parent, provider, options, inputs."""
 
@@ -212,7 +226,7 @@ class RecordingMonitor(_mocks.MockMonitor):
                 "protect": bool(request.protect),
                 "ignore_changes": sorted(request.ignoreChanges),
                 "dependencies": sorted(request.dependencies),
-                "aliases": sorted({*request.aliasURNs, *(alias.urn for alias in request.aliases if alias.urn)}),
+                "aliases": sorted({*request.aliasURNs, *(alias_urn(alias, request, response.urn) for alias in request.aliases)}),
                 "inputs": redact(_rpc.deserialize_properties(request.object, keep_unknowns=True)),
             }
         )
