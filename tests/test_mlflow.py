@@ -28,6 +28,7 @@ from components.config.mlflow import (
     MlflowResources,
     mlflow_issues,
 )
+from components.identity.conditions import gcs_prefix_expression
 from components.identity.names import gcp_account_id
 from components.mlflow import DATABASE_SIZES, MlflowServer, MlflowServerArgs, database_size
 from components.mlflow import server as server_module
@@ -372,6 +373,12 @@ def test_gcs_bucket_and_workload_identity(pulumi_mocks, run_pulumi):
         "bucket": server.bucket,
         "role": "roles/storage.objectUser",
         "member": f"serviceAccount:{gcp_account_id('wi', 'mlflow', 'ml-prod')}@acme-ml.iam.gserviceaccount.com",
+        # the server writes only the artifacts/ prefix (components/identity/conditions.py)
+        "condition": {
+            "title": "prefix artifacts",
+            "description": "Objects under this prefix and listings of it only",
+            "expression": gcs_prefix_expression(server.bucket, "artifacts"),
+        },
     }
     wi = one(pulumi_mocks, "gcp:serviceaccount/iAMMember:IAMMember")["inputs"]
     assert wi["member"] == "serviceAccount:acme-ml.svc.id.goog[mlflow/mlflow]"
