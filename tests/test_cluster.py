@@ -33,7 +33,7 @@ import yaml
 
 from components.config import validate_platform
 from components.config.platform import PlatformConfig
-from components.gpu.wiring import POOL_LABEL
+from components.pool_wiring import POOL_LABEL
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.nodes import fake_nodes
 from tools.cluster.prometheus import set_targets

@@ -11,6 +11,7 @@ from typing import Any
 import pulumi
 import pytest
 
+from components.catalog.endpoint_capabilities import CLOUDS, FEATURES
 from components.catalog.offers import ENDPOINT_OFFERS, SERVERLESS_OFFERS, endpoint_offer, serverless_offer
 from components.config import ConfigError, validate_platform
 from components.config.cloud import CloudConfig
@@ -21,13 +22,11 @@ from components.endpoints import (
     ManagedEndpointArgs,
     UnsupportedEndpointError,
     capability_issues,
-    matrix_markdown,
 )
-from components.endpoints.capabilities import CLOUDS, FEATURES
 from components.endpoints.cost import HOURS_PER_MONTH, endpoint_cost
-from components.endpoints.readme import END as README_END
-from components.endpoints.readme import README, with_matrix
 from components.endpoints.sagemaker import has_local_nvme
+from tools.endpoints_readme import END as README_END
+from tools.endpoints_readme import README, matrix_markdown, with_matrix
 from tools.mocks import PlatformMocks, _digest
 from tools.synth import cost_summary, render_report
 from tools.synthesis import ROOT
@@ -821,7 +820,7 @@ def test_validation_enforces_exactly_the_matrix(cloud, feature, pulumi_mocks, ru
 
 def test_the_readme_matrix_is_generated_from_the_table_validation_uses():
     text = README.read_text()
-    assert with_matrix(text) == text, "the README's endpoint capability matrix is stale: run `python -m components.endpoints.readme`"
+    assert with_matrix(text) == text, "the README's endpoint capability matrix is stale: run `python -m tools.endpoints_readme`"
     assert matrix_markdown() in text
     with pytest.raises(ValueError, match="needs one"):
         with_matrix(text.replace(README_END, ""))

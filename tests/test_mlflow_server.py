@@ -42,7 +42,7 @@ from components.config.mlflow import MlflowConfig
 from components.mlflow import MlflowServer, MlflowServerArgs
 from components.mlflow.server import READINESS_PATH
 from components.monitoring.dashboards import dashboard_texts
-from components.monitoring.readme import EXAMPLE
+from tools.monitoring_readme import EXAMPLE
 
 HOSTNAME = "mlflow.ml.acme.example"
 POD_IP = "10.20.30.40"

@@ -126,11 +126,11 @@ def test_dashboards_follow_the_stack_and_are_deterministic():
 
 
 def test_readme_catalogue_and_dashboards_are_generated_and_fresh():
-    from components.monitoring import readme
     from components.monitoring.rules import CATALOGUE
+    from tools import monitoring_readme as readme
 
     text = readme.README.read_text()
-    assert readme.with_catalogue(text) == text, "README monitoring catalogue is stale: run `python -m components.monitoring.readme`"
+    assert readme.with_catalogue(text) == text, "README monitoring catalogue is stale: run `python -m tools.monitoring_readme`"
     block = text.split(readme.BEGIN)[1].split(readme.END)[0]
     assert all(f"| `{a.name}` |" in block for a in CATALOGUE)
     for name, titles in EXPECTED.items():
@@ -138,7 +138,7 @@ def test_readme_catalogue_and_dashboards_are_generated_and_fresh():
 
 
 def test_readme_generator_needs_its_markers():
-    from components.monitoring import readme
+    from tools import monitoring_readme as readme
 
     with pytest.raises(ValueError, match="needs one"):
         readme.with_catalogue("no markers here")

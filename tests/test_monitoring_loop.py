@@ -40,10 +40,11 @@ import pytest
 import yaml
 
 from components.config.monitoring import DriftMonitorConfig
+from components.loop_image import settings_json
 from components.monitoring.alertmanager import alertmanager_config
 from components.monitoring.rules import rule_file_texts
 from components.monitoring.spec import AlertSpec, ModelSpec
-from components.monitoring.workloads import drift_settings, settings_json
+from components.monitoring.workloads import drift_settings
 from tools.synthesis import ROOT
 
 LOOP = ROOT / "loop"

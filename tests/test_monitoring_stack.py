@@ -24,8 +24,8 @@ from components.monitoring.alertmanager import RECEIVER_SECRET, alertmanager_con
 from components.monitoring.crds import custom_resource_errors
 from components.monitoring.dashboards import dashboard_texts
 from components.monitoring.servicemonitors import ScrapeTarget, service_monitor_manifest
-from components.monitoring.synth import monitoring_files, write_monitoring
 from tools import crd_schemas
+from tools.monitoring_files import monitoring_files, write_monitoring
 from tools.synthesis import to_manifest
 from tools.wire import wire_form
 

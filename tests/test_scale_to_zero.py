@@ -139,7 +139,7 @@ def test_cold_start_figures_have_sources_for_every_cloud():
 
 
 def test_the_readme_cold_start_table_is_generated():
-    from components.readme_blocks import README
+    from tools.readme_blocks import README
 
     text = README.read_text()
     assert with_budget(text) == text, "the README's cold-start table is stale: run `python -m tools.coldstart_readme`"

@@ -22,11 +22,11 @@ from components.catalog.offers import REFERENCE_REGIONS
 from components.config import ConfigError
 from components.endpoints import endpoint_cost
 from components.gpu.cost import HOURS_PER_MONTH, idle_nodes, pool_cost, price_reference
-from components.monitoring import write_monitoring
 from components.serving.metrics import canary_rule_group
 from components.serving.model_config import render as render_model_config
 from policies.mlops_policies.runner import MANDATORY, PolicyResult, evaluate, pack_config_for, render_markdown
 
+from .monitoring_files import write_monitoring
 from .synthesis import ROOT, Synthesis, read_stack_file, synthesize
 
 

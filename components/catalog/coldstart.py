@@ -88,18 +88,3 @@ def cold_start_seconds(cloud: str, load_timeout_seconds: int) -> int | None:
     (provider `kubernetes`: the cluster's own nodes, whose provisioning the stack does not control)."""
     phases = [p.seconds for p in PHASES if p.cloud == cloud]
     return sum(phases) + load_timeout_seconds if phases else None
-
-
-def budget_markdown() -> str:
-    """The README's table of cold-start phases per cloud."""
-    lines = [
-        "| cloud | phase | up to | source |",
-        "|---|---|---:|---|",
-    ]
-    for p in PHASES:
-        lines.append(f"| {p.cloud} | {p.phase} | {p.seconds // 60} min | [{p.basis}]({p.source}) |")
-    load = f"[seconds to over 12 minutes by backend]({MODEL_LOAD_SOURCE})"
-    lines.append(f"| any | model download and load | the model's `load_timeout_seconds` | {load} |")
-    lines.append("")
-    lines.append(f"Figures read {READ_ON}, not measured by this project.")
-    return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..catalog.offers import OFFERS, gpu_counts, offer_for, offered_zones
 from .base import Issue
 from .cloud import CloudConfig, ClusterConfig
+from .endpoint_checks import capability_issues
 from .endpoints import MODEL_URI_PREFIXES, ManagedEndpointConfig
 from .gpu import GpuPoolConfig
 from .guardrails import Guardrails
@@ -360,7 +361,6 @@ def _endpoint_issues(s: Sections) -> list[Issue]:
 
 def _endpoint_capability_issues(path: str, endpoint: ManagedEndpointConfig, cloud: str, environment: str | None) -> list[Issue]:
     """What the endpoint asks of its cloud that the cloud cannot do (the capability matrix), with why and what instead."""
-    from ..endpoints.capabilities import capability_issues  # imported late: the endpoints package imports this config package
 
     return [(f"{path}.{key}", value, expected) for key, value, expected in capability_issues(endpoint, cloud, environment)]
 

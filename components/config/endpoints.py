@@ -2,7 +2,7 @@
 
 One cloud-neutral declaration per endpoint. What each cloud can and cannot do with it (canary, linear
 shifting, automatic rollback, shadow traffic, scale to zero, data capture, private networking) is the
-capability matrix in ``components/endpoints/capabilities.py``; the cross-section checks reject every
+capability matrix in ``components/catalog/endpoint_capabilities.py``; the cross-section checks reject every
 combination the stack's cloud does not support, before any resource is registered.
 """
 

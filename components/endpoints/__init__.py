@@ -1,6 +1,7 @@
 """Managed inference endpoints: one cloud-neutral component rendered on SageMaker, Vertex AI or Azure ML."""
 
-from .capabilities import MATRIX, Support, capability_issues, matrix_markdown
+from ..catalog.endpoint_capabilities import MATRIX, Support
+from ..config.endpoint_checks import capability_issues
 from .cost import EndpointCost, endpoint_cost
 from .endpoint import BuiltEndpoint, ManagedEndpoint, ManagedEndpointArgs, UnsupportedEndpointError
 
@@ -14,5 +15,4 @@ __all__ = [
     "UnsupportedEndpointError",
     "capability_issues",
     "endpoint_cost",
-    "matrix_markdown",
 ]

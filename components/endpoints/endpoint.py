@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from ..catalog.endpoint_capabilities import SERVICES
 from ..config.cloud import CloudConfig
+from ..config.endpoint_checks import capability_issues, physical_name
 from ..config.endpoints import ManagedEndpointConfig
-from .capabilities import SERVICES, capability_issues, physical_name
 from .cost import EndpointCost, endpoint_cost
 
 _ADAPTERS = {"aws": "sagemaker", "gcp": "vertex", "azure": "azureml"}

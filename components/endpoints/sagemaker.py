@@ -10,8 +10,9 @@ import pulumi
 import pulumi_aws as aws
 
 from ..catalog.aws_partitions import partition as arn_partition
+from ..catalog.endpoint_capabilities import AWS_MAX_EXECUTION_SECONDS, AWS_PROVISIONING_MARGIN_SECONDS
+from ..config.endpoint_checks import bake_seconds
 from ..config.endpoints import CandidateVersion, ManagedEndpointConfig
-from .capabilities import AWS_MAX_EXECUTION_SECONDS, AWS_PROVISIONING_MARGIN_SECONDS, bake_seconds
 
 if TYPE_CHECKING:
     from .endpoint import BuiltEndpoint, ManagedEndpointArgs

@@ -8,7 +8,7 @@ import pulumi
 from pulumi_azure_native import containerservice
 
 from ..catalog.offers import InstanceOffer
-from .wiring import PoolWiring
+from ..pool_wiring import PoolWiring
 
 if TYPE_CHECKING:
     from .pool import GpuNodePoolArgs

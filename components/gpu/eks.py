@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from ..catalog.aws_partitions import partition
 from ..catalog.offers import InstanceOffer, offers
-from .wiring import EFFECTS, PoolWiring
+from ..pool_wiring import EFFECTS, PoolWiring
 
 if TYPE_CHECKING:
     from .pool import GpuNodePoolArgs

@@ -11,7 +11,7 @@ import pulumi_gcp as gcp
 from ..catalog.offers import InstanceOffer
 from ..config.gpu import GPU_TAINT_KEY
 from ..identity.names import gcp_account_id
-from .wiring import EFFECTS, PoolWiring
+from ..pool_wiring import EFFECTS, PoolWiring
 
 if TYPE_CHECKING:
     from .pool import GpuNodePoolArgs

@@ -12,7 +12,7 @@ import yaml
 from ..charts import pinned_chart
 from ..config.gpu import GpuOperatorConfig, GpuPoolConfig
 from ..namespace import PlatformNamespace, PlatformNamespaceArgs
-from .wiring import mig_via_operator, sharing_via_operator, wiring
+from ..pool_wiring import mig_via_operator, sharing_via_operator, wiring
 
 DEVICE_PLUGIN_CONFIG = "device-plugin-config"
 """ConfigMap holding one device-plugin config per sharing pool, selected by node label."""

@@ -9,8 +9,8 @@ import pulumi
 
 from ..config.cloud import CloudConfig
 from ..config.gpu import GpuPoolConfig
+from ..pool_wiring import PoolWiring, wiring
 from .cost import PoolCost, pool_cost, pool_offer
-from .wiring import PoolWiring, wiring
 
 _ADAPTERS = {"aws": "eks", "gcp": "gke", "azure": "aks"}
 

@@ -30,12 +30,13 @@ import pulumi_random as random
 
 from ..config.cloud import CloudConfig
 from ..config.mlflow import MlflowConfig, mlflow_issues
+from ..contracts import MLFLOW_SERVER_PORT
 from ..identity import GKE_METADATA, WorkloadIdentity, WorkloadIdentityArgs
 from ..security import restricted_pod
 from .database_tls import CA_CONFIG_MAP, CA_FILE, connection_options, pod_trust
 from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
 
-SERVER_PORT = 5000
+SERVER_PORT = MLFLOW_SERVER_PORT
 """The server's port: the API, the UI and, with ``--expose-prometheus``, ``/metrics``."""
 METRICS_DIR = "/var/lib/mlflow/metrics"
 """prometheus_flask_exporter's multiprocess files, one set per worker process (an emptyDir: the root filesystem is read-only)."""

@@ -5,11 +5,10 @@ tests check exactly what the cluster receives.
 """
 
 from .dashboards import dashboard_texts, dashboards
-from .rules import CATALOGUE, catalogue_markdown, rule_file_texts, rule_files, rule_groups
+from .rules import CATALOGUE, rule_file_texts, rule_files, rule_groups
 from .servicemonitors import ScrapeTarget, service_monitor_manifest, service_monitor_spec
 from .spec import AlertSpec, alert_spec
 from .stack import MonitoringStack, MonitoringStackArgs
-from .synth import write_monitoring
 
 __all__ = [
     "CATALOGUE",
@@ -18,7 +17,6 @@ __all__ = [
     "MonitoringStackArgs",
     "ScrapeTarget",
     "alert_spec",
-    "catalogue_markdown",
     "dashboard_texts",
     "dashboards",
     "rule_file_texts",
@@ -26,5 +24,4 @@ __all__ = [
     "rule_groups",
     "service_monitor_manifest",
     "service_monitor_spec",
-    "write_monitoring",
 ]

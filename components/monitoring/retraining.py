@@ -13,8 +13,9 @@ from typing import Any
 import pulumi_kubernetes as k8s
 
 from ..config.monitoring import DriftMonitorConfig, RetrainingConfig
+from ..loop_image import NONROOT_UID, identity_pod_labels, loop_service_container
 from ..security import restricted_pod
-from .workloads import DRIFT_MONITOR, NONROOT_UID, identity_pod_labels, loop_service_container
+from .workloads import DRIFT_MONITOR
 
 RETRAIN_TRIGGER = "retrain-trigger"
 RETRAIN_PORT = 8080

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..mlflow.server import SERVER_PORT as MLFLOW_SERVER_PORT
+from ..contracts import MLFLOW_SERVER_PORT
 from .rules import DCGM_JOB, MLFLOW_JOB, PUSHGATEWAY_JOB, TRITON_JOB
 from .workloads import PUSHGATEWAY_LABELS
 

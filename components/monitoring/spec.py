@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..config.monitoring import AlertingConfig, AlertName, DriftMonitorConfig, Severity
 from ..config.platform import PlatformConfig
 from ..config.serving import ModelConfig
+from ..contracts import ROLLBACK_ALERT, ROLLBACK_ALERT_SEVERITY
 
 SEVERITIES: dict[str, Severity] = {
     "ModelErrorBudgetFastBurn": "page",
@@ -20,7 +21,7 @@ SEVERITIES: dict[str, Severity] = {
     "TritonDown": "page",
     "CanaryErrorRateHigh": "page",
     "CanaryLatencyHigh": "ticket",
-    "TritonCanaryRegression": "ticket",
+    ROLLBACK_ALERT: ROLLBACK_ALERT_SEVERITY,
     "GpuUtilizationSaturated": "ticket",
     "GpuMemorySaturated": "ticket",
     "PodRestartingOften": "ticket",

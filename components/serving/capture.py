@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 from ..config.cloud import CloudConfig
 from ..config.monitoring import DriftMonitorConfig
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
-from ..monitoring.workloads import NONROOT_UID, loop_service_container
+from ..loop_image import NONROOT_UID, loop_service_container
 from ..security import restricted_pod
 from .pod import HTTP
 

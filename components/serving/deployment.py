@@ -11,8 +11,8 @@ import pulumi_kubernetes as k8s
 
 from ..config.cloud import CloudConfig
 from ..config.serving import ModelConfig, ServingConfig
-from ..gpu.wiring import PoolWiring
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
+from ..pool_wiring import PoolWiring
 from .capture import CaptureTarget
 from .gateway import GATEWAY_NAME
 from .metrics import scaling_triggers

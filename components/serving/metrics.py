@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config.serving import ModelConfig
-from ..monitoring.rules import ROLLBACK_ALERT, catalogue_entry
+from ..contracts import ROLLBACK_ALERT, ROLLBACK_ALERT_CATEGORY, ROLLBACK_ALERT_SEVERITY
 
 CANARY_ALERT = ROLLBACK_ALERT
 
@@ -110,7 +110,6 @@ def canary_rule(model: ModelConfig, namespace: str) -> dict[str, Any]:
     category come from the monitoring catalogue, so Alertmanager routes it and TritonDown inhibits it like the
     platform's other canary alerts.
     """
-    info = catalogue_entry(CANARY_ALERT)
     assert model.canary is not None
     sel = f'namespace="{namespace}",model="{model.name}",version="{model.canary.version}"'
     p99_ms = model.canary.max_p99_latency_ms or model.slo.p99_latency_ms
@@ -125,8 +124,8 @@ def canary_rule(model: ModelConfig, namespace: str) -> dict[str, Any]:
         "expr": f"({errors}) or ({latency})",
         "for": "2m",
         "labels": {
-            "severity": info.severity,
-            "category": info.category,
+            "severity": ROLLBACK_ALERT_SEVERITY,
+            "category": ROLLBACK_ALERT_CATEGORY,
             "rollback": "true",
             "model": model.name,
             "candidate_version": str(model.canary.version),

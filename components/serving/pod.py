@@ -8,8 +8,8 @@ import pulumi_kubernetes as k8s
 
 from ..config.cloud import CloudConfig
 from ..config.serving import ModelConfig, ServingConfig
-from ..gpu.wiring import PoolWiring
 from ..identity import StoreLocation
+from ..pool_wiring import PoolWiring
 from ..security import restricted
 
 HTTP, GRPC, METRICS = 8000, 8001, 8002

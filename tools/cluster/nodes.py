@@ -1,7 +1,7 @@
 """The local cluster's fake nodes, made from a stack's own GPU pools.
 
 Each GPU pool gets ``max_nodes`` nodes carrying exactly what the pool's wiring
-(``components.gpu.wiring``) says its nodes carry: the labels, the taints and the GPU resource after
+(``components.pool_wiring``) says its nodes carry: the labels, the taints and the GPU resource after
 sharing. They are spread over the pool's zones. CPU nodes, untainted, hold everything that asks for
 no GPU. kwok plays their kubelets (``FAKE_NODE_ANNOTATION``).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.config.platform import PlatformConfig
-from components.gpu.wiring import wiring
+from components.pool_wiring import wiring
 
 from .controlplane import FAKE_NODE_ANNOTATION
 

@@ -1,6 +1,6 @@
 """Keeps the README's alert catalogue and dashboard descriptions generated from the code that builds them.
 
-Regenerate with ``python -m components.monitoring.readme``; a test fails while the README's copy is stale.
+Regenerate with ``python -m tools.monitoring_readme``; a test fails while the README's copy is stale.
 """
 
 from __future__ import annotations
@@ -10,13 +10,22 @@ from typing import Any
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from ..readme_blocks import README, with_block
-from .dashboards import canary_dashboard, dashboards, gpu_dashboard, mlflow_dashboard, serving_dashboard
-from .rules import catalogue_markdown
-from .spec import AlertSpec, CanarySpec, ModelSpec
+from components.monitoring.dashboards import canary_dashboard, dashboards, gpu_dashboard, mlflow_dashboard, serving_dashboard
+from components.monitoring.rules import CATALOGUE
+from components.monitoring.spec import AlertSpec, CanarySpec, ModelSpec
 
-BEGIN = "<!-- monitoring catalogue: generated from components/monitoring by `python -m components.monitoring.readme` -->"
+from .readme_blocks import README, with_block
+
+BEGIN = "<!-- monitoring catalogue: generated from components/monitoring by `python -m tools.monitoring_readme` -->"
 END = "<!-- end of the generated monitoring catalogue -->"
+
+
+def catalogue_markdown() -> str:
+    """The alert catalogue as a Markdown table (README)."""
+    lines = ["| alert | scope | expression intent | detection budget | default severity |", "|---|---|---|---|---|"]
+    lines += [f"| `{a.name}` | {a.scope} | {a.intent} | {a.budget} | {a.severity} |" for a in CATALOGUE]
+    return "\n".join(lines) + "\n"
+
 
 EXAMPLE = AlertSpec(
     environment="prod",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config.platform import PlatformConfig
-from .dashboards import dashboard_texts
-from .rules import rule_file_texts
-from .spec import alert_spec
+from components.config.platform import PlatformConfig
+from components.monitoring.dashboards import dashboard_texts
+from components.monitoring.rules import rule_file_texts
+from components.monitoring.spec import alert_spec
 
 
 def monitoring_files(cfg: PlatformConfig) -> dict[str, str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..config.gpu import GPU_TAINT_KEY, GpuPoolConfig
+from .config.gpu import GPU_TAINT_KEY, GpuPoolConfig
 
 POOL_LABEL = "mlops.platform/gpu-pool"
 GPU_TYPE_LABEL = "mlops.platform/gpu-type"
