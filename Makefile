@@ -81,6 +81,7 @@ typecheck: $(STAMP)
 ## docs: regenerate docs/config.md from the config models
 docs: $(STAMP)
 	$(PY) -m tools.config_docs
+	$(PY) -m tools.component_docs
 
 ## bench: write build/bench.json (synth times, scaling exponent, overhead ratio)
 bench: $(STAMP) $(LOOP_STAMP) engine

@@ -33,3 +33,29 @@ def test_config_reference_headings_are_unique_and_every_link_finds_its_section()
     assert len(set(anchors)) == len(anchors), sorted(a for a in anchors if anchors.count(a) > 1)
     links = set(re.findall(r"\]\(#([a-z0-9_-]+)\)", text))
     assert links and links <= set(anchors), sorted(links - set(anchors))
+
+
+def test_the_component_reference_is_generated_and_fresh():
+    from tools import component_docs
+
+    assert component_docs.main(["--check"]) == 0, "docs/components.md is stale: run `python -m tools.component_docs`"
+    text = component_docs.TARGET.read_text()
+    for _, component, args in component_docs.COMPONENTS:
+        assert f"## {component}\n" in text and f"**{args}**" in text
+
+
+def test_every_component_of_the_package_is_in_the_reference():
+    """A new ComponentResource must be added to the reference's list."""
+    import ast
+    from pathlib import Path
+
+    from tools import component_docs
+
+    root = Path(component_docs.__file__).resolve().parents[1] / "components"
+    found = {
+        node.name
+        for path in root.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef) and any(ast.unparse(b) == "pulumi.ComponentResource" for b in node.bases)
+    }
+    assert found == {component for _, component, _ in component_docs.COMPONENTS}
