@@ -11,7 +11,7 @@ LOOP_STAMP := $(LOOP_VENV)/.installed
 TRITON_VENV := build/triton-venv
 TRITON_STAMP := $(TRITON_VENV)/.installed
 
-.PHONY: loop-env triton-env synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
+.PHONY: dist loop-env triton-env synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
@@ -82,6 +82,11 @@ typecheck: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m tools.config_docs
 	$(PY) -m tools.component_docs
+
+## dist: the package (components/ as mlops_platform): a wheel and an sdist in dist/
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
 
 ## bench: write build/bench.json (synth times, scaling exponent, overhead ratio)
 bench: $(STAMP) $(LOOP_STAMP) engine

@@ -4,8 +4,7 @@ import gc
 
 import pulumi
 
-from components.config import ConfigError, load_platform_config
-from components.platform import MlopsPlatform, MlopsPlatformArgs
+from mlops_platform import ConfigError, MlopsPlatform, MlopsPlatformArgs, load_platform_config
 
 # The cloud SDKs' import-time objects (generated classes, their dicts: hundreds of thousands) never become
 # garbage, yet every full collection walks them again; the program then allocates Outputs and futures by the

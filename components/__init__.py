@@ -1,0 +1,126 @@
+"""mlops-platform: Pulumi components for an ML platform on AWS, GCP and Azure.
+
+Compose them in your own Pulumi program::
+
+    import pulumi
+    from mlops_platform import GpuNodePool, GpuNodePoolArgs
+
+Every component takes its args and ``pulumi.ResourceOptions`` (providers come from ``opts``); docs/components.md
+lists each one's args, defaults and outputs. ``mlops_platform.testing`` has the mocks to unit-test a program that
+uses them. Names are imported on first use, so importing the package loads no component (and no cloud SDK) until
+asked: a program on one cloud never imports another cloud's SDK.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+
+_EXPORTS: dict[str, str] = {
+    "MlopsPlatform": "platform",
+    "MlopsPlatformArgs": "platform",
+    "ClusterAccess": "cluster",
+    "ClusterAccessArgs": "cluster",
+    "PlatformNamespace": "namespace",
+    "PlatformNamespaceArgs": "namespace",
+    "GpuNodePool": "gpu.pool",
+    "GpuNodePoolArgs": "gpu.pool",
+    "GpuOperator": "gpu.operator",
+    "GpuOperatorArgs": "gpu.operator",
+    "TritonDeployment": "serving.deployment",
+    "TritonDeploymentArgs": "serving.deployment",
+    "ServingGateway": "serving.gateway",
+    "ServingGatewayArgs": "serving.gateway",
+    "Keda": "serving.keda",
+    "KedaArgs": "serving.keda",
+    "InferenceCapture": "serving.capture",
+    "InferenceCaptureArgs": "serving.capture",
+    "CanaryRollback": "serving.rollback",
+    "CanaryRollbackArgs": "serving.rollback",
+    "MlflowServer": "mlflow.server",
+    "MlflowServerArgs": "mlflow.server",
+    "MonitoringStack": "monitoring.stack",
+    "MonitoringStackArgs": "monitoring.stack",
+    "ManagedEndpoint": "endpoints.endpoint",
+    "ManagedEndpointArgs": "endpoints.endpoint",
+    "WorkloadIdentity": "identity",
+    "WorkloadIdentityArgs": "identity",
+    "ObjectStoreGrant": "identity",
+    "PlatformConfig": "config.platform",
+    "ConfigError": "config.errors",
+    "load_platform_config": "config",
+    "validate_platform": "config",
+}
+"""Public name to the module (under this package) that defines it."""
+
+__all__ = [
+    "CanaryRollback",
+    "CanaryRollbackArgs",
+    "ClusterAccess",
+    "ClusterAccessArgs",
+    "ConfigError",
+    "GpuNodePool",
+    "GpuNodePoolArgs",
+    "GpuOperator",
+    "GpuOperatorArgs",
+    "InferenceCapture",
+    "InferenceCaptureArgs",
+    "Keda",
+    "KedaArgs",
+    "ManagedEndpoint",
+    "ManagedEndpointArgs",
+    "MlflowServer",
+    "MlflowServerArgs",
+    "MlopsPlatform",
+    "MlopsPlatformArgs",
+    "MonitoringStack",
+    "MonitoringStackArgs",
+    "ObjectStoreGrant",
+    "PlatformConfig",
+    "PlatformNamespace",
+    "PlatformNamespaceArgs",
+    "ServingGateway",
+    "ServingGatewayArgs",
+    "TritonDeployment",
+    "TritonDeploymentArgs",
+    "WorkloadIdentity",
+    "WorkloadIdentityArgs",
+    "__version__",
+    "load_platform_config",
+    "validate_platform",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
+    from .cluster import ClusterAccess, ClusterAccessArgs
+    from .config import load_platform_config, validate_platform
+    from .config.errors import ConfigError
+    from .config.platform import PlatformConfig
+    from .endpoints.endpoint import ManagedEndpoint, ManagedEndpointArgs
+    from .gpu.operator import GpuOperator, GpuOperatorArgs
+    from .gpu.pool import GpuNodePool, GpuNodePoolArgs
+    from .identity import ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
+    from .mlflow.server import MlflowServer, MlflowServerArgs
+    from .monitoring.stack import MonitoringStack, MonitoringStackArgs
+    from .namespace import PlatformNamespace, PlatformNamespaceArgs
+    from .platform import MlopsPlatform, MlopsPlatformArgs
+    from .serving.capture import InferenceCapture, InferenceCaptureArgs
+    from .serving.deployment import TritonDeployment, TritonDeploymentArgs
+    from .serving.gateway import ServingGateway, ServingGatewayArgs
+    from .serving.keda import Keda, KedaArgs
+    from .serving.rollback import CanaryRollback, CanaryRollbackArgs

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pulumi.runtime import settings
 
-from tools.mocks import PlatformMocks, RecordingMonitor
+from mlops_platform.testing import PlatformMocks, RecordingMonitor
 from tools.synthesis import PROJECT, ROOT, StackConfig, Synthesis, stack_names, synthesize
 
 STACKS = stack_names()

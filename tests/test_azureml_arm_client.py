@@ -18,7 +18,7 @@ import pytest
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import RequestsTransport
 
-from components.endpoints.azureml_traffic import API_VERSION, ArmClient, ConflictError, apply_traffic
+from mlops_platform.endpoints.azureml_traffic import API_VERSION, ArmClient, ConflictError, apply_traffic
 
 from .pki import make_ca, make_server_cert
 

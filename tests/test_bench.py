@@ -17,7 +17,7 @@ def test_fit_exponent_recovers_exact_power_laws() -> None:
 
 def test_generated_platform_config_is_valid():
     """The scaling series' generated models must pass the same validation as a stack file."""
-    from components.config import validate_platform
+    from mlops_platform.config import validate_platform
     from tools.bench_platforms import generated_config
 
     values, _ = generated_config(10).platform_inputs()
@@ -69,7 +69,7 @@ def test_the_engine_series_stacks_render_to_files_and_are_valid() -> None:
     """pulumi.sh runs only stacks that render to files; each generated one renders into its own folder."""
     import yaml
 
-    from components.config import validate_platform
+    from mlops_platform.config import validate_platform
     from tools.bench_engine import stack_file
     from tools.release.common import local_only
     from tools.synthesis import PROJECT

@@ -7,8 +7,8 @@ from typing import get_args
 
 import pytest
 
-from components.catalog.gpus import GPUS, GpuType
-from components.catalog.offers import (
+from mlops_platform.catalog.gpus import GPUS, GpuType
+from mlops_platform.catalog.offers import (
     ENDPOINT_OFFERS,
     OFFERS,
     PRICES_AS_OF,
@@ -197,7 +197,7 @@ def test_the_aws_offerings_are_generated_from_the_pinned_moto():
     assert made.stdout == (root / "components" / "catalog" / "aws_offerings.py").read_text(), (
         "stale: build/loop-venv/bin/python tools/aws_offerings.py > components/catalog/aws_offerings.py"
     )
-    from components.catalog.aws_offerings import AWS_GPU_ZONES, AWS_REGIONS, MOTO_VERSION
+    from mlops_platform.catalog.aws_offerings import AWS_GPU_ZONES, AWS_REGIONS, MOTO_VERSION
 
     assert MOTO_VERSION == "5.2.5" and "us-east-1" in AWS_REGIONS
     aws_types = {o.instance_type for o in OFFERS if o.cloud == "aws"}

@@ -31,9 +31,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import validate_platform
-from components.config.platform import PlatformConfig
-from components.pool_wiring import POOL_LABEL
+from mlops_platform.config import validate_platform
+from mlops_platform.config.platform import PlatformConfig
+from mlops_platform.pool_wiring import POOL_LABEL
 from tools.cluster.controlplane import ControlPlane
 from tools.cluster.nodes import fake_nodes
 from tools.cluster.prometheus import set_targets

@@ -7,10 +7,10 @@ import json
 import pulumi
 import pytest
 
-from components.clouds import adapter, exec_kubeconfig
-from components.cluster import ClusterAccess, ClusterAccessArgs
-from components.config.cloud import CloudConfig, ClusterConfig
-from components.namespace import PlatformNamespace, PlatformNamespaceArgs
+from mlops_platform.clouds import adapter, exec_kubeconfig
+from mlops_platform.cluster import ClusterAccess, ClusterAccessArgs
+from mlops_platform.config.cloud import CloudConfig, ClusterConfig
+from mlops_platform.namespace import PlatformNamespace, PlatformNamespaceArgs
 
 AWS = CloudConfig(provider="aws", region="eu-west-1", account_id="123456789012")
 
@@ -125,7 +125,7 @@ def test_each_cloud_adapter_builds_its_provider(pulumi_mocks, run_pulumi, cloud,
 
 def test_adapters_are_modules_of_the_clouds_package():
     assert {getattr(adapter(name), "__name__", None) for name in ("aws", "gcp", "azure")} == {
-        "components.clouds.aws",
-        "components.clouds.gcp",
-        "components.clouds.azure",
+        "mlops_platform.clouds.aws",
+        "mlops_platform.clouds.gcp",
+        "mlops_platform.clouds.azure",
     }

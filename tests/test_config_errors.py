@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, validate_platform
-from components.platform import serving_gpu_quota
+from mlops_platform.config import ConfigError, validate_platform
+from mlops_platform.platform import serving_gpu_quota
 
 from .conftest import stack_values
 
@@ -313,7 +313,7 @@ def _patterns() -> dict[str, list[str]]:
 
     from pydantic import BaseModel
 
-    from components.config.platform import PlatformConfig
+    from mlops_platform.config.platform import PlatformConfig
 
     found: dict[str, list[str]] = {}
     seen: set[type] = set()
@@ -340,7 +340,7 @@ def _patterns() -> dict[str, list[str]]:
 
 
 def test_every_pattern_of_the_config_is_said_in_words():
-    from components.config.errors import PATTERN_WORDS
+    from mlops_platform.config.errors import PATTERN_WORDS
 
     patterns = _patterns()
     assert len(patterns) > 15

@@ -6,7 +6,7 @@ import re
 
 from pydantic import BaseModel
 
-from components.config.platform import PlatformConfig
+from mlops_platform.config.platform import PlatformConfig
 from tools import config_docs
 
 

@@ -11,23 +11,23 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.catalog.endpoint_capabilities import CLOUDS, FEATURES
-from components.catalog.offers import ENDPOINT_OFFERS, SERVERLESS_OFFERS, endpoint_offer, serverless_offer
-from components.config import ConfigError, validate_platform
-from components.config.cloud import CloudConfig
-from components.config.endpoints import SERVERLESS_MEMORY_MB, ManagedEndpointConfig
-from components.endpoints import (
+from mlops_platform.catalog.endpoint_capabilities import CLOUDS, FEATURES
+from mlops_platform.catalog.offers import ENDPOINT_OFFERS, SERVERLESS_OFFERS, endpoint_offer, serverless_offer
+from mlops_platform.config import ConfigError, validate_platform
+from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.config.endpoints import SERVERLESS_MEMORY_MB, ManagedEndpointConfig
+from mlops_platform.endpoints import (
     MATRIX,
     ManagedEndpoint,
     ManagedEndpointArgs,
     UnsupportedEndpointError,
     capability_issues,
 )
-from components.endpoints.cost import HOURS_PER_MONTH, endpoint_cost
-from components.endpoints.sagemaker import has_local_nvme
+from mlops_platform.endpoints.cost import HOURS_PER_MONTH, endpoint_cost
+from mlops_platform.endpoints.sagemaker import has_local_nvme
+from mlops_platform.testing import PlatformMocks, _digest
 from tools.endpoints_readme import END as README_END
 from tools.endpoints_readme import README, matrix_markdown, with_matrix
-from tools.mocks import PlatformMocks, _digest
 from tools.synth import cost_summary, render_report
 from tools.synthesis import ROOT
 

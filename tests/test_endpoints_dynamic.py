@@ -19,8 +19,8 @@ from google.protobuf import empty_pb2
 from google.rpc import status_pb2  # type: ignore[import-untyped]
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components.endpoints.azureml_traffic import AzureMlTrafficProvider, ConflictError
-from components.endpoints.vertex_deploy import (
+from mlops_platform.endpoints.azureml_traffic import AzureMlTrafficProvider, ConflictError
+from mlops_platform.endpoints.vertex_deploy import (
     CPU_UTILIZATION,
     DUTY_CYCLE,
     VertexClients,
@@ -479,7 +479,7 @@ def test_real_clients_target_the_regional_api(monkeypatch):
     import google.auth
     from google.auth.credentials import AnonymousCredentials
 
-    from components.endpoints.vertex_deploy import default_clients
+    from mlops_platform.endpoints.vertex_deploy import default_clients
 
     monkeypatch.setattr(google.auth, "default", lambda *args, **kwargs: (AnonymousCredentials(), "acme-ml"))
     clients = default_clients("europe-west4")

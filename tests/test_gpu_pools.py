@@ -11,13 +11,13 @@ import pulumi
 import pytest
 import yaml
 
-from components.catalog.offers import InstanceOffer, offers
-from components.catalog.offers import offer_for as _offer_for
-from components.config.cloud import CloudConfig
-from components.config.gpu import GpuOperatorConfig, GpuPoolConfig
-from components.gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
-from components.gpu.cost import EXISTING_NODES, HOURS_PER_MONTH
-from components.identity.names import gcp_account_id
+from mlops_platform.catalog.offers import InstanceOffer, offers
+from mlops_platform.catalog.offers import offer_for as _offer_for
+from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.config.gpu import GpuOperatorConfig, GpuPoolConfig
+from mlops_platform.gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
+from mlops_platform.gpu.cost import EXISTING_NODES, HOURS_PER_MONTH
+from mlops_platform.identity.names import gcp_account_id
 from tools.synth import cost_summary
 from tools.synthesis import ROOT
 
@@ -256,7 +256,7 @@ def test_bad_combination_is_rejected_before_any_resource(pulumi_mocks):
     ],
 )
 def test_gpu_not_offered_on_the_cloud(cloud, pool, path):
-    from components.config import ConfigError, validate_platform
+    from mlops_platform.config import ConfigError, validate_platform
 
     base = {"prod-gcp": "gcp", "prod-azure": "azure", "dev": "aws"}
     stack = next(name for name, c in base.items() if c == cloud)

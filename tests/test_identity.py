@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from components.config.cloud import CloudConfig
-from components.identity import ObjectStoreGrant, StoreLocation, WorkloadIdentity, WorkloadIdentityArgs
-from components.identity.conditions import azure_prefix_condition, gcs_prefix_expression
-from components.identity.names import GCP_ACCOUNT_ID, gcp_account_id
+from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.identity import ObjectStoreGrant, StoreLocation, WorkloadIdentity, WorkloadIdentityArgs
+from mlops_platform.identity.conditions import azure_prefix_condition, gcs_prefix_expression
+from mlops_platform.identity.names import GCP_ACCOUNT_ID, gcp_account_id
 from tools.synthesis import Synthesis
 
 from .conftest import stack_values, synth_values

@@ -11,10 +11,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.config import ConfigError, validate_platform
-from components.config.serving import KedaConfig, ModelConfig
-from components.serving.keda import Keda, KedaArgs, network_policy_specs
-from components.serving.metrics import scaling_query, scaling_triggers
+from mlops_platform.config import ConfigError, validate_platform
+from mlops_platform.config.serving import KedaConfig, ModelConfig
+from mlops_platform.serving.keda import Keda, KedaArgs, network_policy_specs
+from mlops_platform.serving.metrics import scaling_query, scaling_triggers
 from tools.crd_schemas import validate
 from tools.synthesis import Synthesis, to_manifest
 from tools.wire import wire_form

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from components.config import validate_platform
-from components.gpu.cost import pool_cost
-from components.serving.deployment import store_port
+from mlops_platform.config import validate_platform
+from mlops_platform.gpu.cost import pool_cost
+from mlops_platform.serving.deployment import store_port
 
 from .conftest import stack_values, synth_values
 from .test_config_errors import one, problems

@@ -16,11 +16,11 @@ import pulumi_kubernetes as k8s
 import pytest
 from pydantic import ValidationError
 
-from components.catalog.aws_partitions import rds_ca_bundle_url
-from components.config import ConfigError
-from components.config.cloud import CloudConfig
-from components.config.loader import validate_platform
-from components.config.mlflow import (
+from mlops_platform.catalog.aws_partitions import rds_ca_bundle_url
+from mlops_platform.config import ConfigError
+from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.config.loader import validate_platform
+from mlops_platform.config.mlflow import (
     AZURE_STORAGE_SIZES_GB,
     DEFAULT_PROXY_IMAGE,
     MlflowAuth,
@@ -28,14 +28,14 @@ from components.config.mlflow import (
     MlflowResources,
     mlflow_issues,
 )
-from components.identity.conditions import gcs_prefix_expression
-from components.identity.names import gcp_account_id
-from components.mlflow import DATABASE_SIZES, MlflowServer, MlflowServerArgs, database_size
-from components.mlflow import server as server_module
-from components.mlflow.gcp import network_self_link
-from components.mlflow.server import allowed_hosts
-from components.mlflow.stores import DatabaseTls, default_bucket_name
-from tools.mocks import REDACTED, RecordingMonitor, mock_password
+from mlops_platform.identity.conditions import gcs_prefix_expression
+from mlops_platform.identity.names import gcp_account_id
+from mlops_platform.mlflow import DATABASE_SIZES, MlflowServer, MlflowServerArgs, database_size
+from mlops_platform.mlflow import server as server_module
+from mlops_platform.mlflow.gcp import network_self_link
+from mlops_platform.mlflow.server import allowed_hosts
+from mlops_platform.mlflow.stores import DatabaseTls, default_bucket_name
+from mlops_platform.testing import REDACTED, RecordingMonitor, mock_password
 
 from .conftest import STACKS, stack_values, synth_values
 

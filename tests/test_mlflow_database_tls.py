@@ -31,9 +31,9 @@ from urllib.parse import quote
 
 import pytest
 
-from components.mlflow.database_tls import FETCH_SCRIPT, connection_options
-from components.mlflow.server import backend_store_uri
-from components.mlflow.stores import BackendDatabase, DatabaseTls
+from mlops_platform.mlflow.database_tls import FETCH_SCRIPT, connection_options
+from mlops_platform.mlflow.server import backend_store_uri
+from mlops_platform.mlflow.stores import BackendDatabase, DatabaseTls
 
 from .pki import make_ca, make_server_cert
 

@@ -37,11 +37,11 @@ import pulumi_aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.config.cloud import CloudConfig
-from components.config.mlflow import MlflowConfig
-from components.mlflow import MlflowServer, MlflowServerArgs
-from components.mlflow.server import READINESS_PATH
-from components.monitoring.dashboards import dashboard_texts
+from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.config.mlflow import MlflowConfig
+from mlops_platform.mlflow import MlflowServer, MlflowServerArgs
+from mlops_platform.mlflow.server import READINESS_PATH
+from mlops_platform.monitoring.dashboards import dashboard_texts
 from tools.monitoring_readme import EXAMPLE
 
 HOSTNAME = "mlflow.ml.acme.example"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, validate_platform
-from components.config.monitoring import ContainerResources, MonitoringConfig, monitoring_issues
+from mlops_platform.config import ConfigError, validate_platform
+from mlops_platform.config.monitoring import ContainerResources, MonitoringConfig, monitoring_issues
 
 from .conftest import stack_values
 

@@ -10,8 +10,8 @@ import pytest
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from components.monitoring.dashboards import dashboard_texts, dashboards
-from components.monitoring.rules import rule_groups
+from mlops_platform.monitoring.dashboards import dashboard_texts, dashboards
+from mlops_platform.monitoring.rules import rule_groups
 
 from .test_monitoring_rules import FIXTURE
 
@@ -126,7 +126,7 @@ def test_dashboards_follow_the_stack_and_are_deterministic():
 
 
 def test_readme_catalogue_and_dashboards_are_generated_and_fresh():
-    from components.monitoring.rules import CATALOGUE
+    from mlops_platform.monitoring.rules import CATALOGUE
     from tools import monitoring_readme as readme
 
     text = readme.README.read_text()

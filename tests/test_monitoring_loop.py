@@ -39,12 +39,12 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 
-from components.config.monitoring import DriftMonitorConfig
-from components.loop_image import settings_json
-from components.monitoring.alertmanager import alertmanager_config
-from components.monitoring.rules import rule_file_texts
-from components.monitoring.spec import AlertSpec, ModelSpec
-from components.monitoring.workloads import drift_settings
+from mlops_platform.config.monitoring import DriftMonitorConfig
+from mlops_platform.loop_image import settings_json
+from mlops_platform.monitoring.alertmanager import alertmanager_config
+from mlops_platform.monitoring.rules import rule_file_texts
+from mlops_platform.monitoring.spec import AlertSpec, ModelSpec
+from mlops_platform.monitoring.workloads import drift_settings
 from tools.synthesis import ROOT
 
 LOOP = ROOT / "loop"

@@ -20,13 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.config import PlatformConfig, validate_platform
-from components.config.monitoring import AlertingConfig
-from components.config.serving import ModelConfig
-from components.monitoring.alertmanager import alertmanager_config
-from components.monitoring.rules import CATALOGUE, ROLLBACK_ALERT, alert_names, dump_rule_file, rule_file_texts, rule_files
-from components.monitoring.spec import SEVERITIES, AlertSpec, CanarySpec, ModelSpec, alert_spec
-from components.serving.metrics import canary_rule_group
+from mlops_platform.config import PlatformConfig, validate_platform
+from mlops_platform.config.monitoring import AlertingConfig
+from mlops_platform.config.serving import ModelConfig
+from mlops_platform.monitoring.alertmanager import alertmanager_config
+from mlops_platform.monitoring.rules import CATALOGUE, ROLLBACK_ALERT, alert_names, dump_rule_file, rule_file_texts, rule_files
+from mlops_platform.monitoring.spec import SEVERITIES, AlertSpec, CanarySpec, ModelSpec, alert_spec
+from mlops_platform.serving.metrics import canary_rule_group
 from tools import synth
 
 from .conftest import STACKS, stack_values
@@ -262,7 +262,7 @@ def test_generation_is_deterministic():
 
 
 def test_loose_slo_thresholds_are_capped():
-    from components.monitoring.rules import MAX_BURN_THRESHOLD, burn_threshold
+    from mlops_platform.monitoring.rules import MAX_BURN_THRESHOLD, burn_threshold
 
     assert burn_threshold(0.999, 14.4) == 0.0144
     assert burn_threshold(0.9, 14.4) == MAX_BURN_THRESHOLD
@@ -329,7 +329,7 @@ def test_suites_pass_without_annotations(tmp_path):
 
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_wrong_thresholds_fail_the_suites(tmp_path, monkeypatch, mutation):
-    from components.monitoring import rules
+    from mlops_platform.monitoring import rules
 
     alert, change, patch = MUTATIONS[mutation]
     if patch is not None:

@@ -17,13 +17,13 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from components.config import PlatformConfig, validate_platform
-from components.config.monitoring import AlertReceiver
-from components.monitoring import MonitoringStack, MonitoringStackArgs, rule_files
-from components.monitoring.alertmanager import RECEIVER_SECRET, alertmanager_config, secret_path
-from components.monitoring.crds import custom_resource_errors
-from components.monitoring.dashboards import dashboard_texts
-from components.monitoring.servicemonitors import ScrapeTarget, service_monitor_manifest
+from mlops_platform.config import PlatformConfig, validate_platform
+from mlops_platform.config.monitoring import AlertReceiver
+from mlops_platform.monitoring import MonitoringStack, MonitoringStackArgs, rule_files
+from mlops_platform.monitoring.alertmanager import RECEIVER_SECRET, alertmanager_config, secret_path
+from mlops_platform.monitoring.crds import custom_resource_errors
+from mlops_platform.monitoring.dashboards import dashboard_texts
+from mlops_platform.monitoring.servicemonitors import ScrapeTarget, service_monitor_manifest
 from tools import crd_schemas
 from tools.monitoring_files import monitoring_files, write_monitoring
 from tools.synthesis import to_manifest
@@ -291,7 +291,7 @@ def test_every_service_monitor_selects_a_service_with_its_port(shipped, stack):
 
 def test_prometheus_rules_are_the_synthesized_rule_files(prod):
     cfg, stack, records = prod
-    from components.monitoring.spec import alert_spec
+    from mlops_platform.monitoring.spec import alert_spec
 
     expected = rule_files(alert_spec(cfg))
     rules = {m["metadata"]["name"]: m["spec"] for m in of_kind(records, "PrometheusRule")}
@@ -301,7 +301,7 @@ def test_prometheus_rules_are_the_synthesized_rule_files(prod):
 
 def test_dashboards_ship_as_sidecar_config_maps(prod):
     cfg, _, records = prod
-    from components.monitoring.spec import alert_spec
+    from mlops_platform.monitoring.spec import alert_spec
 
     maps = {m["metadata"]["name"]: m for m in of_kind(records, "ConfigMap")}
     texts = dashboard_texts(alert_spec(cfg))
@@ -355,7 +355,7 @@ def test_drift_monitor_cronjob_is_restricted_pinned_and_pushes_to_the_pushgatewa
     account = of_kind(records, "ServiceAccount")[0]
     assert account["automountServiceAccountToken"] is False
     assert account["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/drift-monitor"}
-    drift_rules = rule_files(__import__("components.monitoring.spec", fromlist=["alert_spec"]).alert_spec(cfg))["drift.rules.yaml"]
+    drift_rules = rule_files(__import__("mlops_platform.monitoring.spec", fromlist=["alert_spec"]).alert_spec(cfg))["drift.rules.yaml"]
     first = drift_rules["groups"][0]["rules"][0]
     assert first["expr"].endswith("> 0.25")  # the per-model threshold
 

@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tools.mocks import UNKNOWN
+from mlops_platform.testing import UNKNOWN
 from tools.synthesis import synthesize
 
 from .conftest import SHIPPED_STACKS

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.gpu.cost import pool_cost
+from mlops_platform.gpu.cost import pool_cost
 from tests.test_release_repo import assert_refused, commit, git, make, make_repo, run
 from tools.release.common import platform_config
 from tools.release.diff import render, resource_changes
@@ -121,7 +121,7 @@ def test_diff_refuses_bad_input(history: tuple[Path, str, str, str], tmp_path: P
     assert_refused(
         run(repo, "tools.release.diff", "--root", str(bare), "--base", "HEAD", "--stack", "staging"),
         "diff",
-        "cannot synthesize stack 'staging': base: ModuleNotFoundError: No module named 'components'",
+        "cannot synthesize stack 'staging': base: ModuleNotFoundError: No module named 'mlops_platform'",
     )
 
 

@@ -53,6 +53,7 @@ COPIED = (
     "requirements-dev.txt",
     "constraints.txt",
     "components",
+    "mlops_platform",
     "tools",
     "stacks",
     "policies",

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.catalog.coldstart import PHASES, cold_start_seconds
-from components.config import ConfigError, validate_platform
-from components.gpu.cost import idle_nodes
+from mlops_platform.catalog.coldstart import PHASES, cold_start_seconds
+from mlops_platform.config import ConfigError, validate_platform
+from mlops_platform.gpu.cost import idle_nodes
 from tools.coldstart_readme import with_budget
 from tools.crd_schemas import validate
 from tools.synth import cost_summary, render_report

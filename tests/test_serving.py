@@ -14,13 +14,13 @@ import pytest
 import yaml
 from google.protobuf import text_format
 
-from components.config import ConfigError, validate_platform
-from components.config.serving import ImageRef
-from components.identity import GKE_METADATA
-from components.serving.deployment import store_port
-from components.serving.metrics import CANARY_ALERT, canary_rule_group
-from components.serving.model_config import parse, render
-from components.serving.rollback import SCRIPT, CanaryRollback, CanaryRollbackArgs
+from mlops_platform.config import ConfigError, validate_platform
+from mlops_platform.config.serving import ImageRef
+from mlops_platform.identity import GKE_METADATA
+from mlops_platform.serving.deployment import store_port
+from mlops_platform.serving.metrics import CANARY_ALERT, canary_rule_group
+from mlops_platform.serving.model_config import parse, render
+from mlops_platform.serving.rollback import SCRIPT, CanaryRollback, CanaryRollbackArgs
 from tools.synthesis import Synthesis
 from tools.wire import wire_form
 

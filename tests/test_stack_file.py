@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.config import ConfigError
+from mlops_platform.config import ConfigError
 from tools.stack_file import load_stack_file
 from tools.synth import main as synth_main
 from tools.synthesis import ROOT, read_stack_file, synthesize

@@ -57,7 +57,7 @@ def test_kubernetes_objects_use_the_stack_provider(shipped, stack):
 def test_stack_files_hold_no_plaintext_secret(stack):
     text = (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
     values = stack_values(stack)
-    from components.config import validate_platform
+    from mlops_platform.config import validate_platform
 
     platform, _ = validate_platform(stack, values, set(), allow_missing_secrets=True)
     for key in platform.secret_keys():

@@ -29,7 +29,7 @@ def test_an_alias_keeps_a_moved_resource(shipped: dict[str, Synthesis]):
     """The check honours aliases: the recorder carries them, so a rename with an alias passes."""
     import pulumi
 
-    from tools.mocks import PlatformMocks, RecordingMonitor
+    from mlops_platform.testing import PlatformMocks, RecordingMonitor
 
     monitor = RecordingMonitor(PlatformMocks())
     pulumi.runtime.set_mocks(PlatformMocks(), project="mlops-platform", stack="t", monitor=monitor)

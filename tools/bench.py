@@ -39,13 +39,13 @@ from typing import Any, TypeVar
 import pulumi
 from pulumi.runtime import settings as _settings
 
-from components.config import ConfigError
+from mlops_platform.config import ConfigError
+from mlops_platform.testing import PlatformMocks, RecordingMonitor
 
 from .bench_engine import bench_engine, engine_bin
 from .bench_loop import bench_loop
 from .bench_platforms import BASE_STACK, RUNS, SCALING_SIZES, fit_exponent, generated_config
 from .bench_profile import PROFILE_STACK, profile_stack
-from .mocks import PlatformMocks, RecordingMonitor
 from .synthesis import PROJECT, ROOT, StackConfig, synthesize
 
 OUT = ROOT / "build" / "bench.json"

@@ -8,8 +8,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from components.config.gpu import GpuPoolConfig
-from components.config.serving import ModelConfig
+from mlops_platform.config.gpu import GpuPoolConfig
+from mlops_platform.config.serving import ModelConfig
 
 from .synthesis import PROJECT, StackConfig, read_stack_file
 

@@ -20,7 +20,7 @@ from typing import Any
 from .bench_platforms import RUNS
 from .synthesis import ROOT
 
-PROJECT_PACKAGES = frozenset({"components", "policies", "tools", "__main__"})
+PROJECT_PACKAGES = frozenset({"mlops_platform", "components", "policies", "tools", "__main__"})
 PROFILE_STACK = "prod"
 PROFILE_PACKAGES = 12
 _IMPORT_LINE = re.compile(r"^import time:\s+(\d+) \|\s+\d+ \|\s*([\w.]+)\s*$")

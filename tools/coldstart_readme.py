@@ -5,7 +5,7 @@ Regenerate with ``python -m tools.coldstart_readme``; a test fails while the REA
 
 from __future__ import annotations
 
-from components.catalog.coldstart import MODEL_LOAD_SOURCE, PHASES, READ_ON
+from mlops_platform.catalog.coldstart import MODEL_LOAD_SOURCE, PHASES, READ_ON
 
 from .readme_blocks import README, with_block
 

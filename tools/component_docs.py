@@ -17,20 +17,20 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "components.md"
 
 COMPONENTS: tuple[tuple[str, str, str], ...] = (
-    ("components.platform", "MlopsPlatform", "MlopsPlatformArgs"),
-    ("components.cluster", "ClusterAccess", "ClusterAccessArgs"),
-    ("components.namespace", "PlatformNamespace", "PlatformNamespaceArgs"),
-    ("components.gpu.pool", "GpuNodePool", "GpuNodePoolArgs"),
-    ("components.gpu.operator", "GpuOperator", "GpuOperatorArgs"),
-    ("components.serving.deployment", "TritonDeployment", "TritonDeploymentArgs"),
-    ("components.serving.gateway", "ServingGateway", "ServingGatewayArgs"),
-    ("components.serving.keda", "Keda", "KedaArgs"),
-    ("components.serving.capture", "InferenceCapture", "InferenceCaptureArgs"),
-    ("components.serving.rollback", "CanaryRollback", "CanaryRollbackArgs"),
-    ("components.mlflow.server", "MlflowServer", "MlflowServerArgs"),
-    ("components.monitoring.stack", "MonitoringStack", "MonitoringStackArgs"),
-    ("components.endpoints.endpoint", "ManagedEndpoint", "ManagedEndpointArgs"),
-    ("components.identity", "WorkloadIdentity", "WorkloadIdentityArgs"),
+    ("mlops_platform.platform", "MlopsPlatform", "MlopsPlatformArgs"),
+    ("mlops_platform.cluster", "ClusterAccess", "ClusterAccessArgs"),
+    ("mlops_platform.namespace", "PlatformNamespace", "PlatformNamespaceArgs"),
+    ("mlops_platform.gpu.pool", "GpuNodePool", "GpuNodePoolArgs"),
+    ("mlops_platform.gpu.operator", "GpuOperator", "GpuOperatorArgs"),
+    ("mlops_platform.serving.deployment", "TritonDeployment", "TritonDeploymentArgs"),
+    ("mlops_platform.serving.gateway", "ServingGateway", "ServingGatewayArgs"),
+    ("mlops_platform.serving.keda", "Keda", "KedaArgs"),
+    ("mlops_platform.serving.capture", "InferenceCapture", "InferenceCaptureArgs"),
+    ("mlops_platform.serving.rollback", "CanaryRollback", "CanaryRollbackArgs"),
+    ("mlops_platform.mlflow.server", "MlflowServer", "MlflowServerArgs"),
+    ("mlops_platform.monitoring.stack", "MonitoringStack", "MonitoringStackArgs"),
+    ("mlops_platform.endpoints.endpoint", "ManagedEndpoint", "ManagedEndpointArgs"),
+    ("mlops_platform.identity", "WorkloadIdentity", "WorkloadIdentityArgs"),
 )
 """Module, component class and args class of every component, in the order the reference lists them."""
 

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from components.config.guardrails import GUARDRAIL_DEFAULTS, Guardrails
-from components.config.platform import PlatformConfig
+from mlops_platform.config.guardrails import GUARDRAIL_DEFAULTS, Guardrails
+from mlops_platform.config.platform import PlatformConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "config.md"

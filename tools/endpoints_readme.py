@@ -5,7 +5,7 @@ is stale.
 
 from __future__ import annotations
 
-from components.catalog.endpoint_capabilities import AUTOSCALING_HOW, CLOUDS, FEATURES, MATRIX, SERVICES
+from mlops_platform.catalog.endpoint_capabilities import AUTOSCALING_HOW, CLOUDS, FEATURES, MATRIX, SERVICES
 
 from .readme_blocks import README, with_block
 

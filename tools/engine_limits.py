@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from components.config.errors import ConfigIssue
+from mlops_platform.config.errors import ConfigIssue
 
 MAX_ARG_STRLEN = 32 * 4096
 """Linux's limit on one argument or environment string, its terminating NUL included (x86_64 and arm64)."""

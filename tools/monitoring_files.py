@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.config.platform import PlatformConfig
-from components.monitoring.dashboards import dashboard_texts
-from components.monitoring.rules import rule_file_texts
-from components.monitoring.spec import alert_spec
+from mlops_platform.config.platform import PlatformConfig
+from mlops_platform.monitoring.dashboards import dashboard_texts
+from mlops_platform.monitoring.rules import rule_file_texts
+from mlops_platform.monitoring.spec import alert_spec
 
 
 def monitoring_files(cfg: PlatformConfig) -> dict[str, str]:

@@ -10,9 +10,9 @@ from typing import Any
 
 from grafana_foundation_sdk.builders.dashboard import Dashboard
 
-from components.monitoring.dashboards import canary_dashboard, dashboards, gpu_dashboard, mlflow_dashboard, serving_dashboard
-from components.monitoring.rules import CATALOGUE
-from components.monitoring.spec import AlertSpec, CanarySpec, ModelSpec
+from mlops_platform.monitoring.dashboards import canary_dashboard, dashboards, gpu_dashboard, mlflow_dashboard, serving_dashboard
+from mlops_platform.monitoring.rules import CATALOGUE
+from mlops_platform.monitoring.spec import AlertSpec, CanarySpec, ModelSpec
 
 from .readme_blocks import README, with_block
 

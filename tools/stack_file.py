@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from components.config import ConfigError
-from components.config.errors import ConfigIssue
+from mlops_platform.config import ConfigError
+from mlops_platform.config.errors import ConfigIssue
 
 _HINTS: tuple[tuple[str, str], ...] = (
     ("cannot start any token", "indent with spaces: YAML does not allow tabs"),

@@ -17,13 +17,13 @@ from typing import Any
 
 import yaml
 
-from components.catalog.coldstart import cold_start_seconds
-from components.catalog.offers import REFERENCE_REGIONS
-from components.config import ConfigError
-from components.endpoints import endpoint_cost
-from components.gpu.cost import HOURS_PER_MONTH, idle_nodes, pool_cost, price_reference
-from components.serving.metrics import canary_rule_group
-from components.serving.model_config import render as render_model_config
+from mlops_platform.catalog.coldstart import cold_start_seconds
+from mlops_platform.catalog.offers import REFERENCE_REGIONS
+from mlops_platform.config import ConfigError
+from mlops_platform.endpoints import endpoint_cost
+from mlops_platform.gpu.cost import HOURS_PER_MONTH, idle_nodes, pool_cost, price_reference
+from mlops_platform.serving.metrics import canary_rule_group
+from mlops_platform.serving.model_config import render as render_model_config
 from policies.mlops_policies.runner import MANDATORY, PolicyResult, evaluate, pack_config_for, render_markdown
 
 from .monitoring_files import write_monitoring

@@ -19,12 +19,12 @@ from typing import Any
 import pulumi
 from pulumi.runtime import settings as _settings
 
-from components.config.errors import ConfigError
-from components.config.loader import validate_platform
-from components.config.platform import PlatformConfig
+from mlops_platform.config.errors import ConfigError
+from mlops_platform.config.loader import validate_platform
+from mlops_platform.config.platform import PlatformConfig
+from mlops_platform.testing import REDACTED, PlatformMocks, RecordingMonitor, redact
 
 from .engine_limits import config_size_issues
-from .mocks import REDACTED, PlatformMocks, RecordingMonitor, redact
 from .stack_file import load_stack_file
 from .wire import wire_form
 

@@ -34,7 +34,7 @@ GKE_POOL = "gcp:container/nodePool:NodePool"
 AKS_POOL = "azure-native:containerservice:AgentPool"
 NODE_POOLS = (EKS_POOL, GKE_POOL, AKS_POOL)
 AUTOSCALING_TARGET = "aws:appautoscaling/target:Target"
-OFFERS_MODULE = "components.catalog.offers"
+OFFERS_MODULE = "mlops_platform.catalog.offers"
 
 CapacityKind = Literal["on_demand", "spot"]
 

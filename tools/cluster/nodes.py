@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.config.platform import PlatformConfig
-from components.pool_wiring import wiring
+from mlops_platform.config.platform import PlatformConfig
+from mlops_platform.pool_wiring import wiring
 
 from .controlplane import FAKE_NODE_ANNOTATION
 

@@ -15,7 +15,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from components.config.platform import PlatformConfig
+from mlops_platform.config.platform import PlatformConfig
 from tools.crd_schemas import crd_documents, group_of, is_custom
 from tools.synthesis import Synthesis
 

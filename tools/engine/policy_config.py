@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from components.config.errors import ConfigError
+from mlops_platform.config.errors import ConfigError
 from policies.mlops_policies.runner import pack_config_for
 from tools.synthesis import read_stack_file, validate_stack
 

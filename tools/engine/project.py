@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tools.synthesis import ROOT
 
-COPIED = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "policies", "stacks", "tools")
+COPIED = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "mlops_platform", "policies", "stacks", "tools")
 # The engine's and the control plane's Go sources stay behind: the callers pass the built binaries.
 IGNORED = shutil.ignore_patterns("node_modules", "__pycache__", "*-embed.json", "go.mod", "go.sum", "*.go")
 
@@ -23,7 +23,9 @@ def copy_paths(names: Iterable[str], dest: Path, ignore: Callable[[str, list[str
     """Copy each of the repository's top-level ``names`` (files or folders) into ``dest``."""
     for name in names:
         src = ROOT / name
-        if src.is_dir():
+        if src.is_symlink():  # mlops_platform -> components: the copy links to its own copy
+            (dest / name).symlink_to(src.readlink())
+        elif src.is_dir():
             shutil.copytree(src, dest / name, ignore=ignore)
         else:
             shutil.copy2(src, dest / name)

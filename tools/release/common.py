@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from components.config.platform import PlatformConfig
+    from mlops_platform.config.platform import PlatformConfig
 
 PROJECT = "mlops-platform"
 STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -146,8 +146,8 @@ def platform_config(stack: str, text: str, context: str) -> PlatformConfig:
 
     Secrets the file names but does not hold are allowed (they live in the Pulumi backend, not in git).
     """
-    from components.config import ConfigError
-    from components.config.loader import validate_platform
+    from mlops_platform.config import ConfigError
+    from mlops_platform.config.loader import validate_platform
     from tools.synthesis import read_stack_file
 
     with tempfile.TemporaryDirectory(prefix="release-config-") as tmp:

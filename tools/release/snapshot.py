@@ -34,7 +34,7 @@ def snapshot(tree: Path, stack: str) -> dict[str, Any]:
     out: dict[str, Any] = {"stack": stack, "exists": (tree / "stacks" / f"Pulumi.{stack}.yaml").is_file()}
     if not out["exists"]:
         return out
-    from components.config import ConfigError
+    from mlops_platform.config import ConfigError
     from tools.synthesis import read_stack_file, synthesize
 
     try:

@@ -1,7 +1,26 @@
-"""Pulumi mocks that record every registration, for offline synthesis and tests.
+"""Pulumi mocks for unit tests of programs that use the components: ``mlops_platform.testing``.
 
-Uses Pulumi's documented unit-test mechanism (``pulumi.runtime.set_mocks``) with a
-``MockMonitor`` subclass, because only the monitor sees each resource's parent.
+``PlatformMocks`` answers every resource and invoke the components make the way the real providers shape
+them (IDs, ARNs, endpoints, generated passwords), so component code that reads outputs runs offline;
+``RecordingMonitor`` records each registration (type, name, parent, provider, inputs with secrets redacted)
+because only the monitor sees a resource's parent. Use them with Pulumi's documented mechanism::
+
+    import pulumi
+    from mlops_platform.testing import PlatformMocks, RecordingMonitor
+
+    mocks = PlatformMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="my-platform", stack="test", monitor=monitor)
+
+    @pulumi.runtime.test
+    def build():
+        ...  # declare the components under test
+
+    build()
+    namespaces = [r for r in monitor.records if r["type"] == "kubernetes:core/v1:Namespace"]
+
+``PlatformMocks(preview=True)`` answers as a preview does: every computed output unknown. The README's
+"Use the components in your own program" section has a complete example, run by tests/test_package.py.
 """
 
 from __future__ import annotations

@@ -1,0 +1,118 @@
+"""The package as a consumer gets it: the wheel `make dist` builds, what it holds and declares, and the README's
+example program and its test run from a fresh virtualenv where only the wheel provides ``mlops_platform``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import sysconfig
+import tomllib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import mlops_platform
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (found,) = out.glob("mlops_platform-*.whl")
+    return found
+
+
+def test_the_wheel_holds_the_package_and_nothing_else(wheel: Path):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"mlops_platform", f"mlops_platform-{mlops_platform.__version__}.dist-info"}
+    for needed in (
+        "mlops_platform/py.typed",
+        "mlops_platform/testing.py",
+        "mlops_platform/serving/rollback.sh",
+        "mlops_platform/_version.py",
+    ):
+        assert needed in names
+    packages = {str(p.parent.relative_to(ROOT / "components")) for p in (ROOT / "components").rglob("*.py")}
+    in_wheel = {n.rsplit("/", 1)[0].removeprefix("mlops_platform").strip("/") or "." for n in names if n.endswith(".py")}
+    assert packages == in_wheel, "every package of components/ is in pyproject.toml's packages"
+
+
+def test_the_wheel_declares_name_version_licence_and_extras(wheel: Path):
+    version = mlops_platform.__version__
+    metadata = zipfile.ZipFile(wheel).read(f"mlops_platform-{version}.dist-info/METADATA").decode()
+    assert "Name: mlops-platform\n" in metadata and f"Version: {version}\n" in metadata
+    assert "License-Expression: Apache-2.0\n" in metadata
+    assert {m for m in re.findall(r"Provides-Extra: (\w+)", metadata)} == {"aws", "gcp", "azure"}
+    assert f"## {version}\n" in (ROOT / "CHANGELOG.md").read_text(), "CHANGELOG.md has a section for the version"
+
+
+def test_the_pinned_environment_satisfies_the_declared_ranges():
+    """The ranges consumers get must admit the exact versions this repository tests with."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==", 1)
+            pins[name.strip().lower()] = version.strip()
+    declared = [*project["dependencies"], *(d for extra in project["optional-dependencies"].values() for d in extra)]
+    for text in declared:
+        requirement = Requirement(text)
+        assert requirement.name.lower() in pins, f"{requirement.name} is declared but not pinned in requirements.txt"
+        assert requirement.specifier.contains(pins[requirement.name.lower()], prereleases=True), (text, pins[requirement.name.lower()])
+
+
+def test_the_public_api_is_what_all_lists():
+    exported = mlops_platform.__all__
+    assert sorted(exported) == sorted(["__version__", *mlops_platform._EXPORTS]) and len(set(exported)) == len(exported)
+    for name in exported:
+        assert getattr(mlops_platform, name) is not None
+    with pytest.raises(AttributeError):
+        _ = mlops_platform.NotAComponent
+
+
+def readme_example(target: Path) -> list[str]:
+    """Write the README's example program and test (its python blocks, each named by its first line) to ``target``."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Use the components in your own program", 1)[1].split("\n## ", 1)[0]
+    names = []
+    for block in re.findall(r"```python\n(.*?)```", section, re.S):
+        name = block.splitlines()[0].removeprefix("# ").strip()
+        (target / name).write_text(block)
+        names.append(name)
+    return names
+
+
+def test_the_readme_example_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True)
+    example = tmp_path / "example"
+    example.mkdir()
+    assert readme_example(example) == ["__main__.py", "test_program.py"]
+    # the dependencies from this repository's pinned environment; the package only from the fresh virtualenv
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": sysconfig.get_paths()["purelib"], "HOME": str(tmp_path)}
+    where = subprocess.run(
+        [str(python), "-c", "import mlops_platform; print(mlops_platform.__file__)"], cwd=example, env=env, capture_output=True, text=True
+    )
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"],
+        cwd=example,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
