@@ -96,7 +96,7 @@ def _invoke_results(token: str, args: dict[str, Any]) -> dict[str, Any]:
     # --- managed endpoints (components/endpoints) ---
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": "123456789012", "arn": "arn:aws:iam::123456789012:user/deployer", "userId": "AIDAMOCK", "id": "123456789012"}
-    raise NotImplementedError(f"no mock result for invoke {token}; add one to tools/mocks.py")
+    raise NotImplementedError(f"no mock result for invoke {token}; add one to mlops_platform/testing.py (components/testing.py)")
 
 
 def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:

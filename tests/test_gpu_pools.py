@@ -105,6 +105,42 @@ def test_eks_on_demand_pool(pulumi_mocks, run_pulumi):
     assert pool.schedulable_gpus == 6
 
 
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_a_cluster_made_in_the_same_program_feeds_the_pool(pulumi_mocks, run_pulumi, cloud):
+    """The review's case: the Output of a cluster created in the same program as cluster_name wrote the text
+    "Calling __str__ on an Output[T] is not supported" into the EKS node tags; now it stays an Output throughout."""
+    import importlib
+
+    def declare():
+        sdk = importlib.import_module(PROVIDERS[cloud])
+        provider = sdk.Provider("p")
+        if cloud == "aws":
+            cluster = sdk.eks.Cluster(
+                "cluster", name="ml-made", role_arn="arn:aws:iam::123456789012:role/eks", vpc_config={"subnet_ids": []}
+            )
+        else:
+            cluster = sdk.container.Cluster("cluster", name="ml-made", location="us-central1", initial_node_count=1)
+        args = GpuNodePoolArgs(
+            pool=GpuPoolConfig(name="l4", gpu_type="nvidia-l4", max_nodes=2),
+            cloud=CLOUDS[cloud],
+            cluster_name=cluster.name,
+            provider=provider,
+        )
+        GpuNodePool("gpu", args)
+
+    run_pulumi(declare)
+    text = json.dumps(pulumi_mocks.records)
+    assert "Calling __str__" not in text
+    if cloud == "aws":
+        lt = next(r for r in pulumi_mocks.records if r["type"] == "aws:ec2/launchTemplate:LaunchTemplate")["inputs"]
+        assert {spec["tags"]["Name"] for spec in lt["tagSpecifications"]} == {"ml-made-l4"}
+        (ng,) = [r for r in pulumi_mocks.records if r["type"] == NATIVE["aws"]]
+        assert ng["inputs"]["clusterName"] == "ml-made"
+    else:
+        account = next(r for r in pulumi_mocks.records if r["type"] == "gcp:serviceaccount/account:Account")["inputs"]
+        assert account["accountId"] == gcp_account_id("gpu", "l4", "ml-made")
+
+
 def test_eks_spot_time_sliced_bottlerocket_pool(pulumi_mocks, run_pulumi):
     pool, ng = declare_pool(
         pulumi_mocks,

@@ -29,7 +29,7 @@ def node_pool(
     """Node role, launch template (encrypted gp3 disk, IMDSv2) and the node group."""
     pool = args.pool
     region = args.cloud.region or ""
-    invoke = pulumi.InvokeOutputOptions(provider=args.provider)
+    invoke = pulumi.InvokeOutputOptions(provider=args.provider, parent=opts.parent)
     role = aws.iam.Role(
         f"{name}-node-role",
         assume_role_policy=json.dumps(
@@ -68,7 +68,9 @@ def node_pool(
             http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
         ),
         tag_specifications=[
-            aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags={**args.tags, "Name": f"{args.cluster_name}-{pool.name}"})
+            aws.ec2.LaunchTemplateTagSpecificationArgs(
+                resource_type=kind, tags={**args.tags, "Name": pulumi.Output.concat(args.cluster_name, "-", pool.name)}
+            )
             for kind in ("instance", "volume")
         ],
         update_default_version=True,

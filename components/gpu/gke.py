@@ -29,7 +29,7 @@ def node_pool(
     project = args.cloud.project
     account = gcp.serviceaccount.Account(
         f"{name}-nodes",
-        account_id=gcp_account_id("gpu", pool.name, args.cluster_name),
+        account_id=pulumi.Output.from_input(args.cluster_name).apply(lambda cluster: gcp_account_id("gpu", pool.name, cluster)),
         display_name=f"GKE GPU pool {pool.name}",
         project=project,
         opts=opts,

@@ -23,7 +23,7 @@ class GpuNodePoolArgs:
     """The pool itself: GPU type and count, scaling, capacity, zones, labels, taints, disk, sharing."""
     cloud: CloudConfig
     """The stack's cloud; selects the adapter and the offer table."""
-    cluster_name: str
+    cluster_name: pulumi.Input[str]
     """The managed cluster the pool attaches to (unused on provider `kubernetes`)."""
     provider: pulumi.ProviderResource | None
     """The explicit cloud provider every resource of the pool uses; None on provider `kubernetes`."""

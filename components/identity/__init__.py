@@ -63,7 +63,7 @@ class WorkloadIdentityArgs:
     namespace: pulumi.Input[str]
     service_account: str
     cloud: CloudConfig
-    cluster_name: str
+    cluster_name: pulumi.Input[str]
     provider: pulumi.ProviderResource | None
     """The cloud provider; None on provider `kubernetes`."""
     grants: list[ObjectStoreGrant] = field(default_factory=list)

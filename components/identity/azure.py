@@ -38,7 +38,9 @@ def bind(
         f"{name}-id", resource_group_name=group, location=cloud.location, tags=args.tags, opts=opts
     )
     cluster = containerservice.get_managed_cluster_output(
-        resource_group_name=group, resource_name=args.cluster_name, opts=pulumi.InvokeOutputOptions(provider=args.provider)
+        resource_group_name=group,
+        resource_name=args.cluster_name,
+        opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=opts.parent),
     )
     managedidentity.FederatedIdentityCredential(
         f"{name}-federation",

@@ -24,7 +24,7 @@ def bind(
     project = args.cloud.project or ""
     account = gcp.serviceaccount.Account(
         f"{name}-gsa",
-        account_id=gcp_account_id("wi", args.service_account, args.cluster_name),
+        account_id=pulumi.Output.from_input(args.cluster_name).apply(lambda cluster: gcp_account_id("wi", args.service_account, cluster)),
         display_name=f"Workload identity of {args.service_account}",
         project=project,
         opts=opts,
