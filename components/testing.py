@@ -130,6 +130,15 @@ def _computed(typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     # --- MLflow tracking server (components/mlflow) ---
     if typ == "random:index/randomPassword:RandomPassword":
         return {"result": mock_password(name)}
+    if typ == "aws:eks/cluster:Cluster":  # a cluster made in the program: auto-named as the provider does
+        cluster = inputs.get("name") or f"{name}-{_digest(typ, name)}"
+        return {
+            "name": cluster,
+            "arn": f"arn:aws:eks:us-east-1:123456789012:cluster/{cluster}",
+            "endpoint": f"https://{_digest(cluster).upper()}.gr7.us-east-1.eks.amazonaws.com",
+            "certificateAuthority": {"data": MOCK_CA},
+            "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.us-east-1.amazonaws.com/id/{_digest(cluster, 'oidc').upper()}"}]}],
+        }
     if typ == "aws:rds/instance:Instance":
         address = f"{name}-{_digest(typ, name)}.c{_digest(name)}.us-east-1.rds.amazonaws.com"
         return {"address": address, "endpoint": f"{address}:5432", "arn": f"arn:aws:rds:us-east-1:123456789012:db:{name}"}

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
+import sysconfig
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -69,3 +73,34 @@ def run_pulumi() -> Callable[[Callable[[], Any]], None]:
 def shipped() -> dict[str, Synthesis]:
     """Every shipped stack, synthesized once per test session."""
     return {stack: synthesize(stack) for stack in STACKS}
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package's wheel, built from this checkout as `make dist` builds it (no network: setuptools is pinned here)."""
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (found,) = out.glob("mlops_platform-*.whl")
+    return found
+
+
+def run_tests_against_the_wheel(wheel: Path, directory: Path, venv: Path, *tests: str) -> subprocess.CompletedProcess[str]:
+    """pytest in ``directory`` by a fresh virtualenv that has only the wheel installed: the package comes from the wheel,
+    its dependencies from this repository's pinned environment (on PYTHONPATH; no download). Fails unless the tests pass."""
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": sysconfig.get_paths()["purelib"], "HOME": str(venv.parent)}
+    where = subprocess.run(
+        [str(python), "-c", "import mlops_platform; print(mlops_platform.__file__)"], cwd=directory, env=env, capture_output=True, text=True
+    )
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
+    done = subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests], cwd=directory, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    return done

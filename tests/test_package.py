@@ -4,9 +4,6 @@ example program and its test run from a fresh virtualenv where only the wheel pr
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import sysconfig
 import tomllib
 import zipfile
 from pathlib import Path
@@ -15,19 +12,9 @@ import pytest
 
 import mlops_platform
 
+from .conftest import run_tests_against_the_wheel
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--wheel-dir", str(out), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
-    (found,) = out.glob("mlops_platform-*.whl")
-    return found
 
 
 def test_the_wheel_holds_the_package_and_nothing_else(wheel: Path):
@@ -94,25 +81,8 @@ def readme_example(target: Path) -> list[str]:
 
 
 def test_the_readme_example_runs_from_the_installed_wheel(wheel: Path, tmp_path: Path):
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)], check=True, capture_output=True)
     example = tmp_path / "example"
     example.mkdir()
     assert readme_example(example) == ["__main__.py", "test_program.py"]
-    # the dependencies from this repository's pinned environment; the package only from the fresh virtualenv
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": sysconfig.get_paths()["purelib"], "HOME": str(tmp_path)}
-    where = subprocess.run(
-        [str(python), "-c", "import mlops_platform; print(mlops_platform.__file__)"], cwd=example, env=env, capture_output=True, text=True
-    )
-    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr
-    done = subprocess.run(
-        [str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_program.py"],
-        cwd=example,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "1 passed" in done.stdout
+    done = run_tests_against_the_wheel(wheel, example, tmp_path / "venv", "test_program.py")
+    assert done.stdout.startswith(".")

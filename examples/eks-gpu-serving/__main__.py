@@ -1,0 +1,61 @@
+"""An existing EKS cluster: one L4 pool, a closed serving namespace, and one Triton model with a canary."""
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from mlops_platform import (
+    GpuNodePool,
+    GpuNodePoolArgs,
+    PlatformNamespace,
+    PlatformNamespaceArgs,
+    TritonDeployment,
+    TritonDeploymentArgs,
+)
+from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.config.gpu import GpuPoolConfig
+from mlops_platform.config.serving import ModelConfig, ServingConfig
+
+config = pulumi.Config()
+cloud = CloudConfig(provider="aws", region="us-east-1", account_id=config.require("accountId"))
+cluster_name = config.require("clusterName")
+aws_provider = aws.Provider("aws", region=cloud.region)
+cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
+
+pool = GpuNodePool(
+    "inference",
+    GpuNodePoolArgs(
+        pool=GpuPoolConfig(name="l4", gpu_type="nvidia-l4", min_nodes=1, max_nodes=4, zones=["us-east-1a", "us-east-1b"]),
+        cloud=cloud,
+        cluster_name=cluster_name,
+        provider=aws_provider,
+    ),
+)
+namespace = PlatformNamespace(
+    "serving",
+    PlatformNamespaceArgs(namespace="ml-serving", kubernetes_version="1.31", gpu_quota=4),
+    opts=pulumi.ResourceOptions(provider=cluster),
+)
+model = TritonDeployment(
+    "fraud",
+    TritonDeploymentArgs(
+        model=ModelConfig(
+            name="fraud-detector",
+            version=7,
+            repository_uri="s3://acme-models/triton",
+            gpu_pool="l4",
+            canary={"version": 8, "weight": 10, "max_error_rate": 0.005},
+            inputs=[{"name": "features", "data_type": "FP32", "dims": [64]}],
+            outputs=[{"name": "fraud_probability", "data_type": "FP32", "dims": [1]}],
+        ),
+        serving=ServingConfig(),
+        namespace="ml-serving",
+        cloud=cloud,
+        cluster_name=cluster_name,
+        cloud_provider=aws_provider,
+        k8s_provider=cluster,
+        pool=pool.wiring,
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[namespace]),
+)
+pulumi.export("gpu_resource", pool.wiring.gpu_resource)

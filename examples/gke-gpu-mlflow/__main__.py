@@ -1,0 +1,45 @@
+"""An existing GKE cluster: one L4 pool and an MLflow tracking server (Cloud SQL, GCS, workload identity)."""
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from mlops_platform import GpuNodePool, GpuNodePoolArgs, MlflowServer, MlflowServerArgs, PlatformNamespace, PlatformNamespaceArgs
+from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.config.gpu import GpuPoolConfig
+from mlops_platform.config.mlflow import MlflowConfig
+
+config = pulumi.Config()
+cloud = CloudConfig(provider="gcp", project=config.require("project"), region="us-central1")
+cluster_name = config.require("clusterName")
+google = gcp.Provider("gcp", project=cloud.project, region=cloud.region)
+cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
+
+pool = GpuNodePool(
+    "training",
+    GpuNodePoolArgs(
+        pool=GpuPoolConfig(name="l4", gpu_type="nvidia-l4", max_nodes=2, capacity="spot"),
+        cloud=cloud,
+        cluster_name=cluster_name,
+        provider=google,
+    ),
+)
+tracking = PlatformNamespace(
+    "tracking",
+    PlatformNamespaceArgs(namespace="mlflow", kubernetes_version="1.31"),
+    opts=pulumi.ResourceOptions(provider=cluster),
+)
+mlflow = MlflowServer(
+    "mlflow",
+    MlflowServerArgs(
+        config=MlflowConfig(auth={"mode": "none"}, database={"size": "small"}),
+        cloud=cloud,
+        cluster_name=cluster_name,
+        namespace="mlflow",
+        provider=google,
+        k8s_provider=cluster,
+    ),
+    opts=pulumi.ResourceOptions(depends_on=[tracking]),
+)
+pulumi.export("tracking_uri", mlflow.tracking_uri)
+pulumi.export("artifacts", mlflow.artifact_destination)
