@@ -32,8 +32,8 @@ from mlops_platform.identity.conditions import gcs_prefix_expression
 from mlops_platform.identity.names import gcp_account_id
 from mlops_platform.mlflow import DATABASE_SIZES, MlflowServer, MlflowServerArgs, database_size
 from mlops_platform.mlflow import server as server_module
+from mlops_platform.mlflow.command import allowed_hosts
 from mlops_platform.mlflow.gcp import network_self_link
-from mlops_platform.mlflow.server import allowed_hosts
 from mlops_platform.mlflow.stores import DatabaseTls, default_bucket_name
 from mlops_platform.testing import REDACTED, RecordingMonitor, mock_password
 

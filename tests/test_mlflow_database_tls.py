@@ -31,8 +31,8 @@ from urllib.parse import quote
 
 import pytest
 
+from mlops_platform.mlflow.command import backend_store_uri
 from mlops_platform.mlflow.database_tls import FETCH_SCRIPT, connection_options
-from mlops_platform.mlflow.server import backend_store_uri
 from mlops_platform.mlflow.stores import BackendDatabase, DatabaseTls
 
 from .pki import make_ca, make_server_cert

@@ -40,7 +40,7 @@ import pytest
 from mlops_platform.config.cloud import CloudConfig
 from mlops_platform.config.mlflow import MlflowConfig
 from mlops_platform.mlflow import MlflowServer, MlflowServerArgs
-from mlops_platform.mlflow.server import READINESS_PATH
+from mlops_platform.mlflow.command import READINESS_PATH
 from mlops_platform.monitoring.dashboards import dashboard_texts
 from tools.monitoring_readme import EXAMPLE
 

@@ -20,9 +20,7 @@ Kubernetes side, in the tracking namespace (which starts closed: default-deny, D
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -30,83 +28,39 @@ import pulumi_random as random
 
 from ..config.cloud import CloudConfig
 from ..config.mlflow import MlflowConfig, mlflow_issues
-from ..contracts import MLFLOW_SERVER_PORT
-from ..identity import GKE_METADATA, WorkloadIdentity, WorkloadIdentityArgs
+from ..identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..security import restricted_pod
-from .database_tls import CA_CONFIG_MAP, CA_FILE, connection_options, pod_trust
+from .command import (
+    AUTH_SECRET,
+    CLUSTER_DOMAIN,
+    COMPONENT_LABEL,
+    DB_SECRET,
+    DB_SECRET_KEY,
+    METRICS_DIR,
+    NAME_LABEL,
+    POD_IP_ENV,
+    PROXY_PORT,
+    PROXY_UID,
+    READINESS_PATH,
+    SERVER_PORT,
+    SERVER_SERVICE,
+    SERVER_UID,
+    SERVICE,
+    SERVICE_ACCOUNT,
+    SERVICE_PORT,
+    allowed_hosts,
+    backend_store_uri,
+    pod_address_hosts,
+    server_args,
+)
+from .database_tls import CA_CONFIG_MAP, CA_FILE, pod_trust
+from .exposure import ingress, network_policies
 from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
-
-SERVER_PORT = MLFLOW_SERVER_PORT
-"""The server's port: the API, the UI and, with ``--expose-prometheus``, ``/metrics``."""
-METRICS_DIR = "/var/lib/mlflow/metrics"
-"""prometheus_flask_exporter's multiprocess files, one set per worker process (an emptyDir: the root filesystem is read-only)."""
-POD_IP_ENV = "POD_IP"
-PROXY_PORT = 4180
-SERVICE_PORT = 80
-SERVICE = "mlflow"
-"""The Service every client uses, with or without the proxy."""
-SERVER_SERVICE = "mlflow-server"
-"""The server's own Service behind the proxy (auth on)."""
-SERVICE_ACCOUNT = "mlflow"
-DB_SECRET, DB_SECRET_KEY = "mlflow-db", "backend-store-uri"
-AUTH_SECRET = "mlflow-auth"
-SERVER_UID = 10001
-PROXY_UID = 65532
-"""oauth2-proxy's distroless image runs as nonroot (65532); the MLflow image has no user of its own."""
-CLUSTER_DOMAIN = "cluster.local"
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-"""Where a private database endpoint can be: RDS, Cloud SQL private IP and Azure delegated subnets all are in these."""
-NAME_LABEL = "app.kubernetes.io/name"
-COMPONENT_LABEL = "app.kubernetes.io/component"
-
-
-def allowed_hosts(namespace: str, hostname: str | None, services: Sequence[str]) -> list[str]:
-    """Host headers the server accepts: the public name, the Services' cluster names, and localhost for port-forwards.
-
-    Each name is allowed with and without a port: the port in a Host header depends on how the server is
-    reached (Service port 80, the container port, a port-forward), the name is what guards against DNS rebinding.
-    """
-    names = [hostname] if hostname else []
-    for service in services:
-        names += [f"{service}.{namespace}.svc.{CLUSTER_DOMAIN}", f"{service}.{namespace}.svc", f"{service}.{namespace}"]
-    names += ["localhost", "127.0.0.1"]
-    return [host for name in names for host in (name, f"{name}:*")]
-
-
-READINESS_PATH = "/api/2.0/mlflow/experiments/get-by-name?experiment_name=Default"
-"""Readiness reads the Default experiment, so a replica that cannot reach its database leaves the Service; liveness
-stays on `/health`, which answers without the database, so a database outage does not restart every replica."""
-
-
-def pod_address_hosts(port: int) -> list[str]:
-    """Host headers of requests to the pod's own IP (IPv4 and IPv6 forms), as Prometheus scrapes an endpoint.
-
-    ``$(POD_IP)`` is expanded by the kubelet from the Downward API. An IP literal is not a name DNS rebinding
-    could point at the pod, so allowing it keeps the protection ``--allowed-hosts`` exists for.
-    """
-    return [f"$({POD_IP_ENV}):{port}", f"[$({POD_IP_ENV})]:{port}"]
-
-
-def server_args(workers: int, destination: str, hosts: str, origins: Sequence[str]) -> list[pulumi.Input[str]]:
-    """The arguments of `mlflow server` (the backend store URI comes from the environment)."""
-    args: list[pulumi.Input[str]] = ["server", "--host", "0.0.0.0", "--port", str(SERVER_PORT), "--workers", str(workers)]
-    args += ["--serve-artifacts", "--artifacts-destination", destination, "--allowed-hosts", hosts]
-    args += ["--expose-prometheus", METRICS_DIR]
-    if origins:
-        args += ["--cors-allowed-origins", ",".join(origins)]
-    return args
 
 
 def _secret(value: pulumi.Input[str]) -> pulumi.Output[str]:
     """A secret Output (typed: the SDK's generic signature trips mypy)."""
     return pulumi.Output.secret(value)
-
-
-def backend_store_uri(database: BackendDatabase, host: str, password: str) -> str:
-    """The SQLAlchemy URI of the backend store: TLS with the server's certificate verified as the cloud allows."""
-    user = quote(database.user, safe="")
-    address = f"{host}:{database.port}/{database.database}"
-    return f"postgresql+psycopg2://{user}:{quote(password, safe='')}@{address}?{connection_options(database.tls)}"
 
 
 @dataclass(frozen=True)
@@ -231,9 +185,9 @@ class MlflowServer(pulumi.ComponentResource):
         self.deployment = server
         if self.oidc:
             self._proxy(args.oidc_client_secret, in_cluster)
-        self._network_policies(in_cluster)
+        network_policies(self, in_cluster)
         if cfg.hostname:
-            self._ingress(in_cluster)
+            ingress(self, in_cluster)
         self.tracking_uri = self._ns.apply(lambda ns: f"http://{SERVICE}.{ns}.svc.{CLUSTER_DOMAIN}")
         self.register_outputs(
             {
@@ -541,106 +495,6 @@ class MlflowServer(pulumi.ComponentResource):
                 max_unavailable=1,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(component)),
                 unhealthy_pod_eviction_policy="AlwaysAllow",
-            ),
-            opts=opts,
-        )
-
-    def _network_policies(self, opts: pulumi.ResourceOptions) -> None:
-        """The flows MLflow needs on top of the namespace's default-deny and DNS egress."""
-        net = k8s.networking.v1
-        everywhere = [net.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())]
-        proxies = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("auth-proxy")))]
-
-        def tcp(port: int) -> list[net.NetworkPolicyPortArgs]:
-            return [net.NetworkPolicyPortArgs(protocol="TCP", port=port)]
-
-        def cidrs(blocks: Sequence[str]) -> list[net.NetworkPolicyPeerArgs]:
-            return [net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=block)) for block in blocks]
-
-        database = net.NetworkPolicyEgressRuleArgs(to=cidrs(PRIVATE_RANGES), ports=tcp(5432))
-        https = net.NetworkPolicyEgressRuleArgs(to=cidrs(["0.0.0.0/0"]), ports=tcp(443))
-        cloud_identity = (
-            [net.NetworkPolicyEgressRuleArgs(to=cidrs([cidr]), ports=tcp(port)) for cidr, port in GKE_METADATA]
-            if self._args.cloud.provider == "gcp"
-            else []
-        )
-
-        def policy(
-            policy_name: str, component: str, ingress: list[net.NetworkPolicyIngressRuleArgs], egress: list[net.NetworkPolicyEgressRuleArgs]
-        ) -> None:
-            net.NetworkPolicy(
-                f"{self._name}-netpol-{component}",
-                metadata=self._meta(policy_name, component),
-                spec=net.NetworkPolicySpecArgs(
-                    pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(component)),
-                    policy_types=[kind for kind, rules in (("Ingress", ingress), ("Egress", egress)) if rules],
-                    ingress=ingress or None,
-                    egress=egress or None,
-                ),
-                opts=opts,
-            )
-
-        # The server: clients (through the proxy when auth is on) in; the database, the object store and the
-        # cloud's token endpoints (https; NetworkPolicy cannot name hosts) out.
-        policy(
-            "mlflow-server",
-            "server",
-            [net.NetworkPolicyIngressRuleArgs(from_=proxies if self.oidc else everywhere, ports=tcp(SERVER_PORT))],
-            [database, https, *cloud_identity],
-        )
-        # The migration also fetches the database's CA bundle where the cloud publishes one (pod_trust).
-        policy("mlflow-db-upgrade", "db-migration", [], [database, https] if self._trust.fetches else [database])
-        if self.oidc:
-            # Every pod of the cluster may reach the proxy (the ingress controller, in-cluster clients with bearer
-            # tokens); the proxy reaches the server and the issuer.
-            server_peer = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("server")))]
-            policy(
-                "mlflow-auth",
-                "auth-proxy",
-                [net.NetworkPolicyIngressRuleArgs(from_=everywhere, ports=tcp(PROXY_PORT))],
-                [net.NetworkPolicyEgressRuleArgs(to=server_peer, ports=tcp(SERVER_PORT)), https],
-            )
-
-    def _ingress(self, opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
-        cfg = self._args.config
-        assert cfg.hostname is not None
-        annotations: dict[str, str] = {}
-        if cfg.ingress.cluster_issuer:
-            annotations["cert-manager.io/cluster-issuer"] = cfg.ingress.cluster_issuer
-        if cfg.ingress.class_name == "nginx":
-            annotations.update(
-                {
-                    "nginx.ingress.kubernetes.io/proxy-body-size": "0",  # artifacts are uploaded through the server
-                    "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
-                    "nginx.ingress.kubernetes.io/proxy-read-timeout": "600",
-                    "nginx.ingress.kubernetes.io/proxy-buffer-size": "16k",  # oauth2-proxy's session cookies
-                }
-            )
-        net = k8s.networking.v1
-        return net.Ingress(
-            f"{self._name}-ingress",
-            metadata=self._meta(SERVICE, "auth-proxy", annotations or None),
-            spec=net.IngressSpecArgs(
-                ingress_class_name=cfg.ingress.class_name,
-                tls=[net.IngressTLSArgs(hosts=[cfg.hostname], secret_name=cfg.ingress.tls_secret)],
-                rules=[
-                    net.IngressRuleArgs(
-                        host=cfg.hostname,
-                        http=net.HTTPIngressRuleValueArgs(
-                            paths=[
-                                net.HTTPIngressPathArgs(
-                                    path="/",
-                                    path_type="Prefix",
-                                    backend=net.IngressBackendArgs(
-                                        service=net.IngressServiceBackendArgs(
-                                            name=SERVICE, port=net.ServiceBackendPortArgs(number=SERVICE_PORT)
-                                        )
-                                    ),
-                                )
-                            ]
-                        ),
-                    )
-                ],
             ),
             opts=opts,
         )
