@@ -415,7 +415,9 @@ def test_drift_and_quality_dispatch_one_retraining_each_with_the_figures(loop):
     drifted = by_model["fraud-drifted"]["inputs"]
     assert drifted["alert"] == "ModelDataDrift" and drifted["version"] == "1"
     figures = {f["feature_set"]: float(f["value"]) for f in json.loads(drifted["figures"])["ModelDataDrift"]}
-    assert figures == {"inputs": pytest.approx(0.5), "predictions": 1.0}  # two of four features, and the one prediction
+    # 32 of the 64 features are shifted and all of them drift; an unshifted one may cross the distance threshold by
+    # sampling noise (1,500 captured rows against 5,000 reference rows): a half, plus at most two false positives
+    assert 0.5 <= figures["inputs"] <= 0.5 + 2 / FEATURES and figures["predictions"] == 1.0
     degraded = json.loads(by_model["fraud-degraded"]["inputs"]["figures"])["ModelQualityDegraded"]
     assert {f["metric"] for f in degraded} >= {"accuracy"}
     assert all(float(f["value"]) < 0.8 for f in degraded if f["metric"] == "accuracy")

@@ -15,6 +15,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,7 @@ def seed(bucket: str, models: list[str]) -> None:
 
 
 def send(url: str, triton: str, model: str, kind: str) -> None:
-    rng = np.random.default_rng(abs(hash(model)) % 1000)
+    rng = np.random.default_rng(zlib.crc32(model.encode()))  # stable across processes, unlike hash() of a str
     for start in range(0, ROWS, BATCH):
         values = rng.normal(0, 1, (BATCH, FEATURES))
         if kind == "drifted":
