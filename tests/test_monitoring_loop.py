@@ -89,15 +89,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
+def wait_http(url: str, timeout: float = 60, process: subprocess.Popen[bytes] | None = None, log: Path | None = None) -> None:
+    """Wait until ``url`` answers; fail at once, with the process's log, if the process serving it has exited."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
         except OSError:
+            tail = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"{url}: the process exited with {process.returncode}:\n{tail}") from None
             if time.monotonic() > deadline:
-                raise
+                raise RuntimeError(f"{url}: no answer after {timeout:g} s:\n{tail}") from None
             time.sleep(0.3)
 
 
@@ -200,7 +204,8 @@ class Load:
     def stop(self) -> None:
         self.stopping.set()
         for thread in self.threads:
-            thread.join(timeout=15)
+            if thread.ident is not None:  # started (setup may have failed before)
+                thread.join(timeout=15)
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +232,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     try:
         server = tritonserver()
         assert server is not None
-        processes.start(
+        triton_process = processes.start(
             "triton",
             [
                 str(server / "bin" / "tritonserver"),
@@ -321,7 +326,8 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             wait_http(f"http://127.0.0.1:{port}{path}")
         wait_http(f"http://127.0.0.1:{ports['alertmanager']}/-/ready")
         wait_http(f"http://127.0.0.1:{ports['prometheus']}/-/ready")
-        wait_http(f"{triton}/v2/health/ready", timeout=120)
+        # seven python-backend models, each with its own stub process: slow on two busy cores
+        wait_http(f"{triton}/v2/health/ready", timeout=300, process=triton_process, log=work / "triton.log")
         load.start()
 
         def helper(*args: str) -> None:
