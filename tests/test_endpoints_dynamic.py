@@ -728,9 +728,9 @@ def test_a_failure_at_any_step_then_a_retry_converges_with_nothing_leaked(method
     assert fake.methods() == []
 
 
-def test_the_reported_case_release_done_canary_deploy_failed():
-    """The live release completes (old live undeployed), then the canary's deploy fails: state still names the old
-    live id. The retry must not deploy the live version again nor name undeployed models in a split."""
+def release_with_a_failed_canary_deploy() -> tuple[FakeVertex, VertexDeploymentProvider, dict[str, Any], dict[str, Any]]:
+    """The scenario's update with the canary's deploy (the second deploy) failing: the fake, the provider, the
+    state Pulumi kept (the one before the update) and the wanted props."""
     before, after = release_scenario()
     fake = FakeVertex()
     state = created(fake, before)
@@ -739,6 +739,13 @@ def test_the_reported_case_release_done_canary_deploy_failed():
     provider, _ = provider_for(fake)
     with pytest.raises(exceptions.ResourceExhausted):
         provider.update("id", state, after)
+    return fake, provider, state, after
+
+
+def test_the_reported_case_release_done_canary_deploy_failed():
+    """The live release completes (old live undeployed), then the canary's deploy fails: state still names the old
+    live id. The retry must not deploy the live version again nor name undeployed models in a split."""
+    fake, provider, state, after = release_with_a_failed_canary_deploy()
     assert state["deployed"]["live"]["deployed_model_id"] not in fake.deployed  # the stale state of the report
     fake.fail, fake.calls = {}, []
     provider.update("id", state, after)
@@ -761,14 +768,7 @@ def test_create_failing_at_any_step_leaves_nothing():
 
 def test_read_reconciles_the_deployments_from_the_endpoint():
     """`pulumi refresh` after a run that failed half-way: the state learns what the endpoint serves."""
-    before, after = release_scenario()
-    fake = FakeVertex()
-    state = created(fake, before)
-    fake.count.clear()
-    fake.fail = {"deploy_model": {2: exceptions.ResourceExhausted("no L4 capacity")}}
-    provider, _ = provider_for(fake)
-    with pytest.raises(exceptions.ResourceExhausted):
-        provider.update("id", state, after)
+    fake, provider, state, _ = release_with_a_failed_canary_deploy()
     read = outs_of(provider.read("id", state))
     live_id = next(i for i, (role, uri) in fake.serving().items() if role == "live")
     assert read["deployed"]["live"]["deployed_model_id"] == live_id and read["traffic_split"] == fake.split
