@@ -69,7 +69,8 @@ system-tools:
 test: $(STAMP) $(LOOP_STAMP) $(TRITON_STAMP) system-tools lint typecheck
 	cd loop && ../$(LOOP_PY) -m pytest
 	$(WITH_GO) MLOPS_LOOP_PYTHON=$(CURDIR)/$(LOOP_PY) MLOPS_TRITON_VENV=$(CURDIR)/$(TRITON_VENV) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) \
-	  MLOPS_CLUSTER_BIN=$$(tools/cluster/build.sh --cached 2>/dev/null || true) $(PY) -m pytest
+	  MLOPS_CLUSTER_BIN=$$(tools/cluster/build.sh --cached 2>/dev/null || true) \
+	  MLOPS_FLAGGER_BIN=$$(tools/cluster/build_flagger.sh --cached 2>/dev/null || true) $(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
@@ -124,9 +125,10 @@ preview up destroy: engine
 	@case "$(origin STACK)" in "command line"|environment) ;; *) echo "make $@: STACK=<stack> is required (e.g. STACK=local)" >&2; exit 2;; esac
 	@$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up destroy,$@),--yes)
 
-## cluster: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and kwok from Go modules (cached)
+## cluster: build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and KEDA from Go modules,
+## and Flagger with its load tester under a cache key of their own (both cached)
 cluster: $(STAMP)
-	@$(WITH_GO) tools/cluster/build.sh >/dev/null
+	@$(WITH_GO) tools/cluster/build.sh >/dev/null && tools/cluster/build_flagger.sh >/dev/null
 
 ## cluster-up / cluster-down: start / stop the local control plane (state and kubeconfig in build/cluster);
 ## with STACK, cluster-up also creates that stack's fake nodes, CRDs and existing namespaces (e.g. STACK=kwok)
