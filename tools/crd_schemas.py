@@ -67,6 +67,12 @@ MODULES: tuple[CrdModule, ...] = (
         ("example/prometheus-operator-crd/*.yaml",),
         "prometheus-operator v0.85.0: monitoring.coreos.com/v1 as kube-prometheus-stack 79.x installs it",
     ),
+    CrdModule(
+        "github.com/fluxcd/flagger",
+        "v1.36.1",
+        ("artifacts/flagger/crd.yaml",),
+        "Flagger v1.36.1: Canary, MetricTemplate and AlertProvider flagger.app/v1beta1, the release tools/cluster/flagger builds",
+    ),
 )
 
 BUILT_IN_GROUPS = frozenset(
