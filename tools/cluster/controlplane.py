@@ -89,6 +89,7 @@ IDENTITIES = (
     Identity("kwok", "kwok-controller", ("system:masters",)),
     # KEDA's operator and metrics server, out of cluster: the chart's ClusterRoles are not installed here
     Identity("keda-operator", "keda-operator", ("system:masters",)),
+    Identity("flagger", "flagger", ("system:masters",)),  # Flagger out of cluster, as itself in the audit log; no chart ClusterRole
     # the aggregation layer's client certificate: what the API server presents to extension API servers
     Identity("front-proxy-client", FRONT_PROXY_USER),
 )
