@@ -50,6 +50,7 @@ def start_flagger(
     namespace: str = "flagger-system",
     provider: str = "gatewayapi:v1",
     watch_namespace: str = "",
+    log_level: str = "info",
     timeout: float = 60.0,
 ) -> str:
     """Install Flagger's CRDs and namespace, start the controller and wait for its health endpoint; returns its URL.
@@ -74,7 +75,7 @@ def start_flagger(
         "-enable-leader-election=false",
         # new Canaries are picked up at this period; each Canary then runs at its own analysis interval
         "-control-loop-interval=2s",
-        "-log-level=info",
+        f"-log-level={log_level}",
     ]
     if watch_namespace:
         args.append(f"-namespace={watch_namespace}")
