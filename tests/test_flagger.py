@@ -538,15 +538,19 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                 for e in plane.audit_events()
                 if e["user"]["username"] == "flagger" and e.get("objectRef", {}).get("resource") == "httproutes"
             ]
-            failed_at = next(timeline.began + e["t"] for e in steps["failing"] if e["phase"] == "Failed")
-            first_weight = next(timeline.began + e["t"] for e in steps["failing"] if e["weights"] and e["weights"][1] > 0)
+            at = [timeline.began + e["t"] for e in steps["failing"]]
+            weighted = next(i for i, e in enumerate(steps["failing"]) if e["weights"] and e["weights"][1] > 0)
+            back = next(i for i, e in enumerate(steps["failing"]) if i > weighted and e["weights"][1] == 0)
+            failures = steps["failing_first_failure"] or at[back]
             steps["measured"] = {
                 "start_seconds": round(steps["start_seconds"], 1),
                 "init_seconds": steps["init_seconds"],
-                "healthy_seconds": steps["healthy"][-1]["t"] - steps["healthy"][0]["t"],
-                "rollback_after_first_failure_seconds": round(failed_at - (steps["failing_first_failure"] or failed_at), 1),
-                "rollback_after_first_weight_seconds": round(failed_at - first_weight, 1),
-                "gated_seconds": steps["gated"][-1]["t"] - steps["gated"][0]["t"],
+                "healthy_seconds": round(steps["healthy"][-1]["t"] - steps["healthy"][0]["t"], 1),
+                # the candidate's pods export failures from their start, before any weight reaches them
+                "primary_only_after_first_failures_seconds": round(at[back] - failures, 1),
+                "primary_only_after_first_weight_seconds": round(at[back] - at[weighted], 1),
+                "failed_after_first_weight_seconds": round(at[-1] - at[weighted], 1),
+                "gated_seconds": round(steps["gated"][-1]["t"] - steps["gated"][0]["t"], 1),
             }
             (work / "timeline.json").write_text(
                 json.dumps(
