@@ -28,7 +28,7 @@ pulumi.export("cluster", platform.cluster.cluster_identifier)
 pulumi.export("namespaces", platform.namespaces)
 # Flat maps: one output per model keeps the export cheap for platforms with hundreds of models.
 pulumi.export("model_versions", {m.name: m.version for m in config.models})
-pulumi.export("model_canaries", {m.name: f"{m.canary.version}@{m.canary.weight}%" for m in config.models if m.canary})
+pulumi.export("model_releases", {m.name: m.release.plan for m in config.models})
 pulumi.export(
     "gpu_pools",
     {

@@ -37,8 +37,8 @@ _EXPORTS: dict[str, str] = {
     "KedaArgs": "serving.keda",
     "InferenceCapture": "serving.capture",
     "InferenceCaptureArgs": "serving.capture",
-    "CanaryRollback": "serving.rollback",
-    "CanaryRollbackArgs": "serving.rollback",
+    "Flagger": "serving.flagger",
+    "FlaggerArgs": "serving.flagger",
     "MlflowServer": "mlflow.server",
     "MlflowServerArgs": "mlflow.server",
     "MonitoringStack": "monitoring.stack",
@@ -56,11 +56,11 @@ _EXPORTS: dict[str, str] = {
 """Public name to the module (under this package) that defines it."""
 
 __all__ = [
-    "CanaryRollback",
-    "CanaryRollbackArgs",
     "ClusterAccess",
     "ClusterAccessArgs",
     "ConfigError",
+    "Flagger",
+    "FlaggerArgs",
     "GpuNodePool",
     "GpuNodePoolArgs",
     "GpuOperator",
@@ -121,6 +121,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on 
     from .platform import MlopsPlatform, MlopsPlatformArgs
     from .serving.capture import InferenceCapture, InferenceCaptureArgs
     from .serving.deployment import TritonDeployment, TritonDeploymentArgs
+    from .serving.flagger import Flagger, FlaggerArgs
     from .serving.gateway import ServingGateway, ServingGatewayArgs
     from .serving.keda import Keda, KedaArgs
-    from .serving.rollback import CanaryRollback, CanaryRollbackArgs

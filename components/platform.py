@@ -14,18 +14,18 @@ from .gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
 from .mlflow import MlflowServer, MlflowServerArgs
 from .monitoring import MonitoringStack, MonitoringStackArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
-from .serving import CanaryRollback, CanaryRollbackArgs, ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
+from .serving import ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
 from .serving.capture import CaptureTarget, InferenceCapture, InferenceCaptureArgs, capture_target
 from .serving.deployment import store_port
+from .serving.flagger import Flagger, FlaggerArgs
 from .serving.keda import Keda, KedaArgs
-from .serving.metrics import canary_rule_group
 
 
 def serving_gpu_quota(cfg: PlatformConfig) -> int:
     """GPUs the serving namespace may request: what every model may hold at once (``ModelConfig.gpus_needed``:
-    full scale, the candidate at the environment's minimum, one surge pod per Deployment), so neither a
-    canary nor a rolling update is refused by the quota; the pool capacity check counts the same."""
-    return sum(model.gpus_needed(cfg.guardrails.min_replicas) for model in cfg.models)
+    the primary and the candidate of a release at full scale, one surge pod each), so neither a release nor a
+    rolling update is refused by the quota; the pool capacity check counts the same."""
+    return sum(model.gpus_needed() for model in cfg.models)
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ class MlopsPlatform(pulumi.ComponentResource):
       * ``mlflow``: the MlflowServer, when enabled (tracking URI, public URL, artifact destination);
       * ``monitoring``: the MonitoringStack, when enabled (selector labels, Prometheus/Grafana URLs);
       * ``endpoints``: endpoint name to ManagedEndpoint;
-      * ``keda``: the Keda installation, when a model autoscales, a Prometheus is known and ``serving.keda.install`` (else None).
+      * ``keda``: the Keda installation, when models are served and ``serving.keda.install`` (else None);
+      * ``flagger``: the Flagger installation, when models are served and ``serving.flagger.install`` (else None).
     """
 
     def __init__(self, name: str, args: MlopsPlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -188,6 +189,7 @@ class MlopsPlatform(pulumi.ComponentResource):
             for endpoint in cfg.managed_endpoints
         }
         self.keda = self._keda(name, cfg)
+        self.flagger = self._flagger(name, cfg)
         self.models = self._serving(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
 
@@ -197,7 +199,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         return self.cluster.cloud_provider
 
     def _serving(self, name: str, cfg: PlatformConfig) -> dict[str, TritonDeployment]:
-        """Triton per model on its pool, the gateway in front, and the canary rollback job."""
+        """Triton per model on its pool, released by Flagger, with the gateway in front."""
         if not cfg.models:
             return {}
         serving_ns = cfg.namespaces.serving
@@ -227,33 +229,20 @@ class MlopsPlatform(pulumi.ComponentResource):
                     pool=pool,
                     monitoring_namespace=monitoring_ns,
                     spread_required=cfg.guardrails.min_replicas >= 2,
-                    canary_replicas=cfg.guardrails.min_replicas,
                     prometheus_url=self._scaling_prometheus(cfg),
                     polling_interval_seconds=cfg.serving.keda.polling_interval_seconds,
                     # created after KEDA's chart (its CRDs), deleted before it (KEDA's finalizer needs the operator)
                     autoscaler_depends_on=[self.keda] if self.keda is not None else [],
+                    release_prometheus_url=self._release_prometheus(cfg),
+                    # created after Flagger's chart (its CRDs)
+                    release_depends_on=[self.flagger] if self.flagger is not None else [],
+                    loadtester_namespace=cfg.serving.flagger.namespace,
+                    confirm_promotion=model.release.confirms(cfg.environment),
                     capture=capture if model.name in captured else None,
                     labels=self.labels,
                     tags=cfg.cloud_tags,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.serving_namespace]),
-            )
-        if cfg.serving.auto_rollback and monitoring_ns and cfg.serving.gateway.enabled and any(m.canary for m in cfg.models):
-            CanaryRollback(
-                f"{name}-rollback",
-                CanaryRollbackArgs(
-                    namespace=serving_ns,
-                    prometheus_url=cfg.serving.prometheus_url
-                    or cfg.monitoring.prometheus_url
-                    or f"http://prometheus-operated.{monitoring_ns}.svc:9090",
-                    image=cfg.serving.rollback_image,
-                    # an existing installation's namespace gets no policies from this stack
-                    monitoring_namespace=monitoring_ns if cfg.monitoring.install else None,
-                    rule_group=canary_rule_group(list(cfg.models), serving_ns),
-                    rule_labels=self.rule_labels,
-                    labels=self.labels,
-                ),
-                opts=k8s_opts,
             )
         return models
 
@@ -288,6 +277,33 @@ class MlopsPlatform(pulumi.ComponentResource):
             return cfg.serving.keda.prometheus_url
         return self.monitoring.prometheus_url if cfg.monitoring.enabled else None
 
+    def _release_prometheus(self, cfg: PlatformConfig) -> str | None:
+        """The Prometheus Flagger's checks query: the configured one, else the monitoring stack's, else none."""
+        if cfg.serving.flagger.prometheus_url is not None:
+            return cfg.serving.flagger.prometheus_url
+        return self.monitoring.prometheus_url if cfg.monitoring.enabled else None
+
+    def _flagger(self, name: str, cfg: PlatformConfig) -> Flagger | None:
+        """Flagger and its load tester for the models' releases, unless the cluster already runs one (``install: false``)."""
+        flagger = cfg.serving.flagger
+        if not flagger.install or not cfg.models:
+            return None
+        url = self._release_prometheus(cfg)
+        own_prometheus = url is not None and flagger.prometheus_url is None and cfg.monitoring.install
+        return Flagger(
+            f"{name}-flagger",
+            FlaggerArgs(
+                config=flagger,
+                serving_namespace=cfg.namespaces.serving,
+                loadtester_image=cfg.serving.loadtester_image,
+                prometheus_url=url,
+                kubernetes_version=cfg.cluster.kubernetes_version,
+                monitoring_namespace=cfg.namespaces.monitoring if own_prometheus else None,
+                labels=self.labels,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, providers=[self.cluster.k8s_provider]),
+        )
+
     def _keda(self, name: str, cfg: PlatformConfig) -> Keda | None:
         """KEDA for the autoscaling models' ScaledObjects, unless the cluster already runs it (``install: false``).
 
@@ -296,7 +312,7 @@ class MlopsPlatform(pulumi.ComponentResource):
         """
         keda = cfg.serving.keda
         url = self._scaling_prometheus(cfg)
-        if not keda.install or not any(model.autoscales for model in cfg.models):
+        if not keda.install or not cfg.models:
             return None
         own_prometheus = url is not None and keda.prometheus_url is None and cfg.monitoring.install
         return Keda(

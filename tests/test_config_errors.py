@@ -125,22 +125,31 @@ def test_model_references_an_unknown_pool(dev):
 def test_pool_too_small_for_its_models(dev):
     dev["gpu_pools"][0]["sharing"] = {"mode": "none"}
     dev["gpu_pools"][0]["max_nodes"] = 1
-    # fraud-detector 2 replicas and text-embedder 1, each with one rollout surge pod
-    assert "enough nodes for the 5 GPUs" in one(dev, "gpu_pools[0].max_nodes")
+    # fraud-detector 2 replicas and text-embedder 1, each with one rollout surge pod and a candidate of 1 (all_at_once)
+    assert "enough nodes for the 7 GPUs" in one(dev, "gpu_pools[0].max_nodes")
 
 
 def test_pool_capacity_counts_what_the_gpu_quota_admits(prod):
-    """prod after `make promote FROM=canary TO=prod`: the candidate runs prod's minimum of 2 replicas, and
-    every Deployment may surge by one pod; the capacity check and the namespace quota count the same."""
-    prod["models"][0]["canary"] = {"version": 9, "weight": 10, "max_error_rate": 0.005}
-    prod["gpu_pools"][0]["max_nodes"] = 15
-    # fraud-detector 8 + 1 surge, its candidate 2 + 1 surge; text-embedder 3 + 1 surge
-    assert "enough nodes for the 16 GPUs fraud-detector, text-embedder may hold at once" in one(prod, "gpu_pools[0].max_nodes")
-    prod["gpu_pools"][0]["max_nodes"] = 16
+    """During a release Flagger runs the candidate beside the primary: the candidate at the replicas its largest
+    traffic step needs (at least replicas.min), the primary with one surge pod at promotion; the capacity check and
+    the namespace quota count the same."""
+    prod["gpu_pools"][0]["max_nodes"] = 17
+    # fraud-detector 8 + 1 surge + candidate max(3, 25 % of 8); text-embedder 3 + 1 surge + candidate max(2, 25 % of 3)
+    assert "enough nodes for the 18 GPUs fraud-detector, text-embedder may hold at once" in one(prod, "gpu_pools[0].max_nodes")
+    prod["gpu_pools"][0]["max_nodes"] = 18
     cfg, _ = validate_platform("prod", prod, set(), allow_missing_secrets=True)
     on_pool = [m for m in cfg.models if m.gpu_pool == cfg.gpu_pools[0].name]
-    assert sum(m.gpus_needed(cfg.guardrails.min_replicas) for m in on_pool) == 16
-    assert serving_gpu_quota(cfg) == sum(m.gpus_needed(cfg.guardrails.min_replicas) for m in cfg.models)
+    assert [m.candidate_replicas for m in on_pool] == [3, 2]
+    assert sum(m.gpus_needed() for m in on_pool) == 18
+    assert serving_gpu_quota(cfg) == sum(m.gpus_needed() for m in cfg.models)
+    prod["models"][0]["release"] = {"mode": "mirror"}  # a copy of every request: the candidate may need full scale
+    cfg, _ = validate_platform(
+        "prod",
+        {**prod, "gpu_pools": [{**prod["gpu_pools"][0], "max_nodes": 30}, *prod["gpu_pools"][1:]]},
+        set(),
+        allow_missing_secrets=True,
+    )
+    assert cfg.models[0].candidate_replicas == 8
 
 
 def test_gpus_per_replica_above_a_node(prod):

@@ -99,7 +99,7 @@ def test_outputs_are_the_documented_ones(deployed: dict[str, Any]) -> None:
     assert outputs["cloud"]["provider"] == "kubernetes"
     assert outputs["cluster"] == "render/build/engine/local"
     assert outputs["model_versions"] == {"fraud-detector": 7}
-    assert outputs["model_canaries"] == {"fraud-detector": "8@10%"}
+    assert outputs["model_releases"] == {"fraud-detector": "canary 10/25/50% every 60s, rollback after 5 failed checks"}
 
 
 def documented_outputs() -> set[str]:

@@ -52,21 +52,22 @@ def _model(name: str, metric: str, replicas: tuple[int, int], cpu: int | None = 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_autoscaling_model_has_a_scaled_object_and_nothing_else_scales(shipped, stack):
-    """One ScaledObject per model whose replicas can move, on its stable Deployment; no HPA of the stack's own."""
+    """One ScaledObject per model (equal bounds hold a fixed size), on its Deployment; no HPA of the stack's own."""
     result = shipped[stack]
     cfg = result.config
     objects = scaled_objects(result)
-    assert sorted(objects) == sorted(f"triton-{m.name}" for m in cfg.models if m.autoscales)
+    assert sorted(objects) == sorted(f"triton-{m.name}" for m in cfg.models)
     assert not [m for m in result.manifests() if m["kind"] == "HorizontalPodAutoscaler"], "KEDA creates the HPAs"
-    for model in (m for m in cfg.models if m.autoscales):
+    for model in cfg.models:
         spec = objects[f"triton-{model.name}"]["spec"]
         assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"triton-{model.name}"}
         assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (model.replicas.min, model.replicas.max)
-        assert spec["advanced"]["horizontalPodAutoscalerConfig"]["name"] == f"triton-{model.name}", "Flagger references it by name"
+        # KEDA names the HPA after the ScaledObject: Flagger's copy for the primary gets its own
+        assert "name" not in spec["advanced"]["horizontalPodAutoscalerConfig"]
         down = spec["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]["scaleDown"]
         assert down["stabilizationWindowSeconds"] == model.autoscaling.cooldown_seconds
         prometheus = [t for t in spec["triggers"] if t["type"] == "prometheus"]
-        assert len(prometheus) == 1 and f'pod=~"triton-({model.name})-' in prometheus[0]["metadata"]["query"]
+        assert len(prometheus) == 1 and f'pod=~"triton-{model.name}-[a-z0-9]+-[a-z0-9]+"' in prometheus[0]["metadata"]["query"]
         assert prometheus[0]["metadata"]["threshold"] == f"{model.autoscaling.target:g}"
         assert [t["metadata"]["value"] for t in spec["triggers"] if t["type"] == "cpu"] == (
             [str(model.autoscaling.cpu_utilization)] if model.autoscaling.cpu_utilization else []
@@ -109,7 +110,7 @@ def test_chart_and_values_per_stack(shipped, stack, replicas):
 
 @pytest.mark.parametrize("stack", ["canary", "local", "kwok"])
 def test_no_keda_where_nothing_scales_or_the_cluster_runs_its_own(shipped, stack):
-    """canary's models have fixed replicas (prod's KEDA serves ml-prod); local and kwok use the cluster's KEDA."""
+    """canary shares ml-prod, whose KEDA prod installs; local and kwok use the cluster's KEDA."""
     result = shipped[stack]
     assert keda_chart(result) is None
     assert "keda" not in {m["metadata"].get("namespace") for m in result.manifests()}
@@ -247,15 +248,16 @@ def test_network_policy_specs_narrow_prometheus_to_its_pods_only_when_the_platfo
     ],
 )
 def test_scaling_queries_under_promtool(tmp_path: Path, metric, series, expected):
-    """Each signal's query, as KEDA sends it, over series shaped like Triton's; the candidate's pods are left out."""
+    """Each signal's query over the primary's pods (Flagger's copy), over series shaped like Triton's; the candidate's pods
+    are left out."""
     model = _model("m", metric, (1, 3))
-    pods = ["triton-m-5d8f7c9b6-x2x4z", "triton-m-5d8f7c9b6-k7p2q", "triton-m-canary-7c9f8d6b5-r4t6y"]
+    pods = ["triton-m-primary-5d8f7c9b6-x2x4z", "triton-m-primary-5d8f7c9b6-k7p2q", "triton-m-7c9f8d6b5-r4t6y"]
     input_series = []
     for pod in pods:
         labels = f'namespace="ml-serving",pod="{pod}",model="m",version="1"'
         for name, values in series.items():
             # the candidate's pod is busy and slow: were it counted, the values would differ
-            if "canary" in pod:
+            if "-primary-" not in pod:
                 values = values.replace("0+20x20", "0+1x20").replace("0.4x20", "1x20").replace("0+30x20", "0+300x20")
             input_series.append({"series": f"{name}{{{labels}}}", "values": values})
     suite = {
@@ -266,7 +268,11 @@ def test_scaling_queries_under_promtool(tmp_path: Path, metric, series, expected
                 "interval": "30s",
                 "input_series": input_series,
                 "promql_expr_test": [
-                    {"expr": scaling_query(model, "ml-serving"), "eval_time": "5m", "exp_samples": [{"labels": "{}", "value": expected}]}
+                    {
+                        "expr": scaling_query(model, "ml-serving", primary=True),
+                        "eval_time": "5m",
+                        "exp_samples": [{"labels": "{}", "value": expected}],
+                    }
                 ],
             }
         ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import kubernetes_validate
 import pytest
 
@@ -52,18 +54,29 @@ def test_namespaces_enforce_pod_security_and_default_deny(shipped, stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_gpu_quota_covers_the_models_at_full_scale(shipped, stack):
+    """The quota admits a release at its peak, read from the objects: the primary at the ScaledObject's maximum with its
+    surge pod at promotion, and the candidate at the share of traffic its Canary gives it (at least the minimum)."""
     result = shipped[stack]
     manifests = result.manifests()
     quotas = [m for m in manifests if m["kind"] == "ResourceQuota"]
-    scaled = {s["spec"]["scaleTargetRef"]["name"]: s["spec"]["maxReplicaCount"] for s in manifests if s["kind"] == "ScaledObject"}
+    scaled = {s["spec"]["scaleTargetRef"]["name"]: s["spec"] for s in manifests if s["kind"] == "ScaledObject"}
+    canaries = {c["spec"]["targetRef"]["name"]: c["spec"] for c in manifests if c["kind"] == "Canary"}
     needed = 0
     for deployment in (
         m for m in manifests if m["kind"] == "Deployment" and m["metadata"]["namespace"] == result.config.namespaces.serving
     ):
-        spec = deployment["spec"]
+        name, spec = deployment["metadata"]["name"], deployment["spec"]
         gpus = sum(int(c["resources"].get("requests", {}).get("nvidia.com/gpu", 0)) for c in spec["template"]["spec"]["containers"])
-        surge = spec.get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", 0)
-        needed += int(gpus * (scaled.get(deployment["metadata"]["name"], spec["replicas"]) + surge))
+        if not gpus:
+            continue
+        low, high = scaled[name]["minReplicaCount"], scaled[name]["maxReplicaCount"]
+        analysis = canaries[name]["analysis"]
+        share = max([*analysis.get("stepWeights", []), analysis.get("maxWeight", 0)]) / 100
+        if analysis.get("mirror") or analysis.get("match"):
+            share = 1.0
+        candidate = max(low, 1, math.ceil(high * share))
+        surge = spec["strategy"]["rollingUpdate"]["maxSurge"]
+        needed += gpus * (high + surge + candidate)
     assert [q["spec"]["hard"]["requests.nvidia.com/gpu"] for q in quotas] == ([str(needed)] if needed else [])
     for quota in quotas:
         assert quota["metadata"]["namespace"] == result.config.namespaces.serving
@@ -87,6 +100,6 @@ def test_whole_numbers_are_integers_in_every_manifest(shipped, stack):
     assert floats == []
     for m in shipped[stack].manifests():
         if m["kind"] == "Deployment":
-            assert type(m["spec"]["replicas"]) is int
+            assert type(m["spec"].get("replicas", 0)) is int
             context = m["spec"]["template"]["spec"].get("securityContext", {})
             assert all(type(context[k]) is int for k in ("runAsUser", "runAsGroup", "fsGroup") if k in context)

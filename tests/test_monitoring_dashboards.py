@@ -122,7 +122,7 @@ def test_dashboards_follow_the_stack_and_are_deterministic():
     plain = dataclasses.replace(FIXTURE, gpus=False, tracking_namespace=None)
     assert list(dashboards(plain)) == ["model-serving.json", "canary.json"]
     assert dashboard_texts(FIXTURE) == dashboard_texts(dataclasses.replace(FIXTURE))
-    assert "fraud: stable v7 vs candidate v8" in dashboards(FIXTURE)["canary.json"]["description"]
+    assert "fraud: v7 configured" in dashboards(FIXTURE)["canary.json"]["description"]
 
 
 def test_readme_catalogue_and_dashboards_are_generated_and_fresh():

@@ -30,6 +30,7 @@ from tools.synthesis import to_manifest
 from tools.wire import wire_form
 
 from .conftest import STACKS, stack_values
+from .flagger_objects import flagger_objects
 
 SECRET_VALUES = {
     "pagerdutyRoutingKey": "pd-routing-key-SENTINEL-0001",
@@ -264,7 +265,8 @@ def test_every_service_monitor_selects_a_service_with_its_port(shipped, stack):
     expected |= {"inference-capture"} if cfg.monitoring.drift.enabled and cfg.serving.gateway.enabled else set()
     expected |= {"retrain-trigger"} if cfg.monitoring.retraining.enabled else set()
     assert set(monitors) == (expected if cfg.monitoring.enabled else set())
-    services = [m for m in manifests if m["kind"] == "Service"]
+    # Triton's Services are Flagger's, made from each model's Canary
+    services = [m for m in [*manifests, *flagger_objects(manifests)] if m["kind"] == "Service"]
     for name, spec in monitors.items():
         if name == "dcgm-exporter":
             # the GPU operator chart creates that Service (and its own ServiceMonitor stays off): check its values
@@ -560,6 +562,7 @@ def test_prometheus_reaches_the_pods_behind_every_service_monitor(shipped, stack
     cfg = result.config
     manifests = result.manifests()
     prometheus = Peer(cfg.namespaces.monitoring, PROMETHEUS_POD_LABELS, "10.1.0.9")
+    manifests = [*manifests, *flagger_objects(manifests)]  # Triton's Services and primary Deployments are Flagger's
     workloads = [m for m in manifests if m["kind"] in ("Deployment", "StatefulSet", "DaemonSet")]
     checked = set()
     for monitor in (m for m in manifests if m["kind"] == "ServiceMonitor"):

@@ -16,6 +16,10 @@ from tools.release.diff import render, resource_changes
 STAGING = "stacks/Pulumi.staging.yaml"
 CIPHERTEXT = "v1:c2VjcmV0LWNpcGhlcnRleHQtbmV2ZXItc2hvd24="
 URN = "urn:pulumi:staging::mlops-platform::mlops:serving:TritonDeployment$kubernetes:"
+LINEAR = "      release: {mode: linear, step_percent: 20, max_percent: 40, interval_seconds: 30}\n"
+STEPS = "      release: {mode: canary, steps: [10, 25], interval_seconds: 30}\n"
+EMBEDDER = "    - name: text-embedder\n"
+POOL = "      max_nodes: 8\n"
 
 
 def _costs(text: str) -> tuple[float, float]:
@@ -26,18 +30,20 @@ def _costs(text: str) -> tuple[float, float]:
 
 @pytest.fixture(scope="module")
 def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str, str]:
-    """Commit 1: the project. Commit 2: staging promotes fraud-detector 9 (canary gone) and holds an encrypted
-    secret. Work tree, uncommitted: staging's GPU pool may grow to 40 nodes. Returns (repo, base text, head text, make output)."""
+    """Commit 1: the project (staging runs fraud-detector 9, released linearly, and text-embedder 4). Commit 2:
+    staging moves fraud-detector to version 10 released in canary steps, retires text-embedder and holds an
+    encrypted secret. Work tree, uncommitted: staging's GPU pool may grow to 40 nodes. Returns (repo, base
+    text, head text, make output)."""
     repo = make_repo(tmp_path_factory.mktemp("diff") / "repo")
     stack = repo / STAGING
     base = stack.read_text()
-    promoted = base.replace("      version: 8\n", "      version: 9\n", 1).replace(
-        "      canary:\n        version: 9\n        weight: 20\n", ""
-    )
-    promoted += f"  mlops-platform:slackWebhookUrl:\n    secure: {CIPHERTEXT}\n"
-    stack.write_text(promoted)
-    commit(repo, "staging: fraud-detector 9")
-    head = promoted.replace("      max_nodes: 7\n", "      max_nodes: 40\n", 1)
+    assert LINEAR in base and EMBEDDER in base and POOL in base
+    committed = base.replace("      version: 9\n", "      version: 10\n", 1).replace(LINEAR, STEPS, 1)
+    committed = committed[: committed.index(EMBEDDER)] + committed[committed.index("  mlops-platform:serving:\n") :]
+    committed += f"  mlops-platform:slackWebhookUrl:\n    secure: {CIPHERTEXT}\n"
+    stack.write_text(committed)
+    commit(repo, "staging: fraud-detector 10, text-embedder retired")
+    head = committed.replace(POOL, "      max_nodes: 40\n", 1)
     stack.write_text(head)
     done = make(repo, "diff", "BASE=HEAD~1", "STACK=staging")
     assert done.returncode == 0, done.stderr
@@ -50,7 +56,7 @@ def test_diff_of_a_real_history(history: tuple[Path, str, str, str]) -> None:
     lines = text.splitlines()
     assert lines[0] == f"## Stack `staging`: changes against `HEAD~1` (`{first[:12]}`)"
 
-    # Resources: the counts agree with the listed URNs; the candidate's objects go, the stable track changes.
+    # Resources: the counts agree with the listed URNs; the retired model's objects go, fraud-detector's change.
     header = next(line for line in lines if line.startswith("### Resources:"))
     added, changed, removed = (int(n) for n in re.findall(r"(\d+) (?:added|changed|removed)", header))
     assert (added, changed, removed) == (
@@ -59,16 +65,44 @@ def test_diff_of_a_real_history(history: tuple[Path, str, str, str]) -> None:
         sum(1 for line in lines if line.startswith("- urn:")),
     )
     assert added == 0 and changed > 0 and removed > 0
-    assert f"- {URN}apps/v1:Deployment::mlops-model-fraud-detector-canary" in lines
-    stable = lines.index(f"~ {URN}apps/v1:Deployment::mlops-model-fraud-detector-stable")
-    assert '    metadata.labels["mlops.platform/model-version"]: "8" → "9"' in lines[stable + 1 : stable + 12]
-    assert "~ urn:pulumi:staging::mlops-platform::mlops:compute:GpuNodePool$aws:eks/nodeGroup:NodeGroup::mlops-gpu-l4-serving-ng" in lines
-    assert "    scalingConfig.maxSize: 7.0 → 40.0" in lines  # the uncommitted work tree, not HEAD
+    assert f"- {URN}apps/v1:Deployment::mlops-model-text-embedder-deployment" in lines
+    assert f"- {URN}flagger.app/v1beta1:Canary::mlops-model-text-embedder-canary" in lines
+    assert not any(line.startswith(("- urn:", "+ urn:")) and "fraud-detector" in line for line in lines)  # one Deployment, updated
 
-    # Policies: the pool at 40 nodes breaks the budget (new), the removed candidate's finding is resolved.
+    def changes_of(urn: str) -> list[str]:
+        start = lines.index(f"~ {URN}{urn}")
+        end = next(i for i in range(start + 1, len(lines)) if not lines[i].startswith("    "))
+        return lines[start + 1 : end]
+
+    deployment = changes_of("apps/v1:Deployment::mlops-model-fraud-detector-deployment")
+    assert '    metadata.labels["mlops.platform/model-version"]: "9" → "10"' in deployment
+    assert (
+        '    spec.template.spec.initContainers[name=fetch-model].args[3]: "/models/fraud-detector/9" → "/models/fraud-detector/10"'
+        in deployment
+    )
+    canary = changes_of("flagger.app/v1beta1:Canary::mlops-model-fraud-detector-canary")
+    assert canary[:3] == [
+        "    spec.analysis.maxWeight: 40.0 → (absent)",
+        "    spec.analysis.stepWeight: 20.0 → (absent)",
+        "    spec.analysis.stepWeights: (absent) → [10.0, 25.0]",
+    ]
+    assert '    metadata.name: "triton-fraud-detector-v9" → "triton-fraud-detector-v10"' in changes_of(
+        "core/v1:Service::mlops-model-fraud-detector-version-svc"
+    )
+    assert '    spec.rules[0].matches[0].path.value: "/v2/models/fraud-detector/versions/9" → "/v2/models/fraud-detector/versions/10"' in (
+        changes_of("gateway.networking.k8s.io/v1:HTTPRoute::mlops-model-fraud-detector-version-route")
+    )
+    assert "~ urn:pulumi:staging::mlops-platform::mlops:compute:GpuNodePool$aws:eks/nodeGroup:NodeGroup::mlops-gpu-l4-serving-ng" in lines
+    assert "    scalingConfig.maxSize: 8.0 → 40.0" in lines  # the uncommitted work tree, not HEAD
+
+    # Policies: the pool at 40 nodes breaks the budget (new), the retired model's finding is resolved.
     policies = next(line for line in lines if line.startswith("### Policies:"))
     assert re.fullmatch(r"### Policies: [1-9]\d* mandatory, \d+ advisory \(base: 0 mandatory, \d+ advisory\)", policies), policies
     assert any(line.startswith("- **new** mandatory `gpu-budget-limit` on `urn:") for line in lines)
+    assert any(
+        line.startswith(f"- **resolved** advisory `k8s-min-replicas` on `{URN}apps/v1:Deployment::mlops-model-text-embedder-deployment`")
+        for line in lines
+    )
     removed_urns = {line[2:] for line in lines if line.startswith("- urn:")}
     current = [line for line in lines if re.match(r"- (\*\*new\*\* )?(mandatory|advisory) `", line)]
     assert not any(urn in line for urn in removed_urns for line in current)  # findings on removed resources are not "now"
@@ -93,7 +127,9 @@ def test_diff_is_deterministic_and_reads_the_work_tree(history: tuple[Path, str,
 def test_invalid_work_tree_config_is_reported_with_status_1(history: tuple[Path, str, str, str]) -> None:
     repo, _, head, _ = history
     stack = repo / STAGING
-    stack.write_text(head.replace("      version: 9\n", "      version: latest\n", 1))
+    broken = head.replace("      version: 10\n", "      version: latest\n", 1)
+    assert broken != head
+    stack.write_text(broken)
     try:
         done = run(repo, "tools.release.diff", "--base", "HEAD", "--stack", "staging")
     finally:

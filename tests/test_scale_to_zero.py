@@ -41,8 +41,9 @@ def test_dev_scales_every_gpu_model_to_zero_outside_its_active_hours(shipped):
         assert cron["metadata"] == {"timezone": "America/New_York", "start": "0 7 * * 1-5", "end": "0 19 * * 1-5", "desiredReplicas": "1"}
         assert [t["type"] for t in spec["triggers"]].count("prometheus") == 1, "the Triton signal keeps a busy model up"
         assert validate(obj) == [], "strictly valid against KEDA's CRD"
-        # the first rollout still proves that the version loads: one replica, which KEDA takes to zero when idle
-        assert deployment(result, model.name)["spec"]["replicas"] == 1
+        # no replica count: the first rollout starts the Deployment's default one, which proves that the version loads,
+        # and KEDA takes it to zero when idle
+        assert "replicas" not in deployment(result, model.name)["spec"]
 
 
 @pytest.mark.parametrize("stack", ["staging", "canary", "prod", "prod-gcp", "prod-azure"])
@@ -65,6 +66,7 @@ def test_the_guardrails_keep_staging_and_prod_above_zero():
         values["models"][-1]["replicas"]["min"] = 0
         hours = {"start": "0 8 * * *", "end": "0 18 * * *"}
         values["models"][-1]["autoscaling"] = {**values["models"][-1].get("autoscaling", {}), "active_hours": hours}
+        values["models"][-1]["release"] = {"mode": "all_at_once"}
         errors = _errors(values["environment"], values)
         path = f"models[{len(values['models']) - 1}].replicas.min"
         assert "guardrails.allow_scale_to_zero is false" in errors.get(path, ""), errors
@@ -85,11 +87,11 @@ def test_scale_to_zero_mistakes_are_reported_together():
     assert "IANA time zone" in errors["models[1].autoscaling.active_hours.timezone"]
 
 
-def test_a_canary_needs_a_serving_stable_track():
+def test_a_model_at_zero_is_released_without_analysis():
     values = stack_values("dev")
-    values["models"][0]["canary"] = {"version": 8}
+    values["models"][0]["release"] = {"mode": "canary", "steps": [10, 50]}
     errors = _errors("dev", values)
-    assert "stable track that serves" in errors["models[0].replicas.min"]
+    assert "no traffic to judge a candidate on" in errors["models[0].release.mode"]
 
 
 def test_active_hours_belong_to_models_that_scale_to_zero():
@@ -121,12 +123,13 @@ def test_idle_cost_counts_a_scale_to_zero_model_as_zero_and_says_so(shipped):
     assert busy["scale_to_zero"] == []
 
 
-def test_idle_nodes_count_candidates_and_round_up(shipped):
+def test_idle_nodes_count_the_minimum_and_round_up(shipped):
+    """Between releases Flagger holds the candidate Deployment at zero: idle is every model at its minimum."""
     cfg = shipped["prod"].config
     for pool in cfg.gpu_pools:
         models = [m for m in cfg.models if m.gpu_pool == pool.name]
-        gpus = sum(m.gpus_per_replica * (m.replicas.min + (2 if m.canary else 0)) for m in models)
-        nodes = idle_nodes(pool, cfg.models, candidate_replicas=2)
+        gpus = sum(m.gpus_per_replica * m.replicas.min for m in models)
+        nodes = idle_nodes(pool, cfg.models)
         assert nodes >= pool.min_nodes
         assert (nodes - 1) * pool.schedulable_gpus_per_node < gpus <= nodes * pool.schedulable_gpus_per_node or nodes == pool.min_nodes
 

@@ -1,31 +1,20 @@
-"""Triton serving: pods, autoscaling, disruption budget, network policies, routes and canary rollback."""
+"""Triton serving: pods, autoscaling, disruption budget, network policies and routes (releases: test_release.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import stat
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from google.protobuf import text_format
 
 from mlops_platform.config import ConfigError, validate_platform
-from mlops_platform.config.serving import ImageRef
 from mlops_platform.identity import GKE_METADATA
 from mlops_platform.serving.deployment import store_port
-from mlops_platform.serving.metrics import CANARY_ALERT, canary_rule_group
 from mlops_platform.serving.model_config import parse, render
-from mlops_platform.serving.rollback import SCRIPT, CanaryRollback, CanaryRollbackArgs
 from tools.synthesis import Synthesis
-from tools.wire import wire_form
 
 from .conftest import STACKS, stack_values, synth_values
-from .test_monitoring_stack import API_SERVER, PROMETHEUS_POD_LABELS, Peer, pod_template, reachable
 
 
 def objects(result: Synthesis, kind: str) -> dict[str, dict[str, Any]]:
@@ -35,7 +24,7 @@ def objects(result: Synthesis, kind: str) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_config_pbtxt_parses_with_tritons_protobuf(shipped, stack):
     for model in shipped[stack].config.models:
-        versions = [model.version] + ([model.canary.version] if model.canary else [])
+        versions = [model.version]
         for version in versions:
             config = parse(render(model, version))
             assert config.name == model.name and list(config.version_policy.specific.versions) == [version]
@@ -73,7 +62,7 @@ def test_dev_deployment(shipped):
     result = shipped["dev"]
     deployment = objects(result, "Deployment")["triton-fraud-detector"]
     spec = deployment["spec"]
-    assert spec["replicas"] == 1 and spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    assert "replicas" not in spec and spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     pod = spec["template"]["spec"]
     assert pod["nodeSelector"] == {"mlops.platform/gpu-pool": "l4-shared"}
     assert pod["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Equal", "value": "present", "effect": "NoSchedule"}]
@@ -128,7 +117,8 @@ def test_dev_deployment(shipped):
     }
     zone = pod["topologySpreadConstraints"][0]
     assert zone["topologyKey"] == "topology.kubernetes.io/zone" and zone["whenUnsatisfiable"] == "ScheduleAnyway"
-    assert "triton-fraud-detector-canary" not in objects(result, "Deployment")
+    # one Deployment per model: Flagger makes the primaries
+    assert {n for n in objects(result, "Deployment") if n.startswith("triton-")} == {"triton-fraud-detector", "triton-text-embedder"}
 
 
 @pytest.mark.parametrize("stack", ["prod", "prod-gcp", "prod-azure"])
@@ -137,14 +127,12 @@ def test_prod_replicas_spread_disruption_budget_and_autoscaling(shipped, stack):
     for model in result.config.models:
         name = f"triton-{model.name}"
         deployment = objects(result, "Deployment")[name]
-        assert deployment["spec"]["replicas"] >= 2
+        assert "replicas" not in deployment["spec"]  # KEDA's HPAs and Flagger own every replica count
         assert deployment["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["whenUnsatisfiable"] == "DoNotSchedule"
         assert "@sha256:" in deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-        pdb = objects(result, "PodDisruptionBudget")[name]["spec"]
-        assert pdb["maxUnavailable"] == 1 and pdb["selector"]["matchLabels"] == {
-            "app.kubernetes.io/instance": model.name,
-            "mlops.platform/track": "stable",
-        }
+        for pods in (name, f"{name}-primary"):
+            pdb = objects(result, "PodDisruptionBudget")[pods]["spec"]
+            assert pdb["maxUnavailable"] == 1 and pdb["selector"]["matchLabels"] == {"app": pods}
         scaler = objects(result, "ScaledObject")[name]["spec"]
         assert (scaler["minReplicaCount"], scaler["maxReplicaCount"]) == (model.replicas.min, model.replicas.max)
         assert scaler["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
@@ -162,7 +150,7 @@ def test_azure_pods_carry_the_workload_identity_label(shipped):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_network_policies_admit_only_gateway_and_monitoring(shipped, stack):
+def test_network_policies_admit_only_gateway_monitoring_and_the_load_tester(shipped, stack):
     result = shipped[stack]
     policies = objects(result, "NetworkPolicy")
     for model in result.config.models:
@@ -175,9 +163,19 @@ def test_network_policies_admit_only_gateway_and_monitoring(shipped, stack):
         expected = {"envoy-gateway-system": [{"protocol": "TCP", "port": 8000}, {"protocol": "TCP", "port": 8001}]}
         if result.config.monitoring.enabled:
             expected[result.config.namespaces.monitoring] = [{"protocol": "TCP", "port": 8002}]
+        if model.release.acceptance_test:
+            # Flagger's load tester (its pods only) sends the acceptance test
+            expected[result.config.serving.flagger.namespace] = [{"protocol": "TCP", "port": 8000}]
+            tester = next(
+                r
+                for r in ingress
+                if r["from"][0].get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                == result.config.serving.flagger.namespace
+            )
+            assert tester["from"][0]["podSelector"] == {"matchLabels": {"app": "loadtester"}}
         assert sources == expected
         # the capture service of the drift monitor asks the stable version for predictions, on HTTP only
-        pods = [rule for rule in ingress if "podSelector" in rule["from"][0]]
+        pods = [rule for rule in ingress if "namespaceSelector" not in rule["from"][0]]
         drift = result.config.monitoring.drift
         captured = drift.enabled and drift.capture_predictions and model.name in drift.scored([m.name for m in result.config.models])
         assert pods == (
@@ -198,39 +196,20 @@ def test_network_policies_admit_only_gateway_and_monitoring(shipped, stack):
         assert egress == [{"ports": [{"protocol": "TCP", "port": store_port(result.config.cloud)}]}, *metadata]
 
 
-@pytest.mark.parametrize(
-    ("stack", "model", "weights"),
-    [
-        ("dev", "fraud-detector", [100]),
-        ("staging", "fraud-detector", [80, 20]),
-        ("canary", "fraud-detector", [90, 10]),
-        ("prod", "fraud-detector", [100]),
-    ],
-)
-def test_route_weights_per_stack(shipped, stack, model, weights):
-    route = objects(shipped[stack], "HTTPRoute")[f"triton-{model}"]["spec"]
-    assert route["parentRefs"] == [{"name": "inference", "sectionName": "https"}]
-    main = route["rules"][0]
-    assert main["matches"] == [{"path": {"type": "PathPrefix", "value": f"/v2/models/{model}"}}]
-    assert [b["weight"] for b in main["backendRefs"]] == weights
-    if len(weights) == 2:
-        cfg = next(m for m in shipped[stack].config.models if m.name == model)
-        assert cfg.canary is not None
-        pinned = {r["matches"][0]["path"]["value"]: r["backendRefs"][0]["name"] for r in route["rules"][1:]}
-        assert pinned == {
-            f"/v2/models/{model}/versions/{cfg.version}": f"triton-{model}",
-            f"/v2/models/{model}/versions/{cfg.canary.version}": f"triton-{model}-canary",
-        }
-
-
-def test_canary_stack_runs_the_candidate_beside_stable(shipped):
-    deployments = objects(shipped["canary"], "Deployment")
-    stable, candidate = deployments["triton-fraud-detector"], deployments["triton-fraud-detector-canary"]
-    assert stable["metadata"]["labels"]["mlops.platform/model-version"] == "8"
-    assert candidate["metadata"]["labels"]["mlops.platform/model-version"] == "9"
-    assert candidate["spec"]["replicas"] == 2  # the environment's replica minimum holds for the candidate too
-    configs = objects(shipped["canary"], "ConfigMap")
-    assert "versions: [ 9 ]" in configs["triton-fraud-detector-canary-config"]["data"]["config.pbtxt"]
+@pytest.mark.parametrize("stack", ["dev", "staging", "canary", "prod"])
+def test_the_configured_version_has_its_own_path_and_flagger_owns_the_model_route(shipped, stack):
+    """Pulumi routes `/versions/<version>` to the pods serving that version; the weighted model route is Flagger's."""
+    result = shipped[stack]
+    routes, services = objects(result, "HTTPRoute"), objects(result, "Service")
+    for model in result.config.models:
+        assert f"triton-{model.name}" not in routes and f"triton-{model.name}" not in services
+        route = routes[f"triton-{model.name}-version"]["spec"]
+        assert route["parentRefs"] == [{"name": "inference", "sectionName": "https"}]
+        (rule,) = route["rules"]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": f"/v2/models/{model.name}/versions/{model.version}"}}]
+        assert rule["backendRefs"] == [{"name": f"triton-{model.name}-v{model.version}", "port": 8000}]
+        selector = services[f"triton-{model.name}-v{model.version}"]["spec"]["selector"]
+        assert selector == {"app.kubernetes.io/instance": model.name, "mlops.platform/model-version": str(model.version)}
 
 
 def test_gateway_auth_limits_and_tls(shipped):
@@ -302,226 +281,24 @@ def test_scaled_objects_query_the_signal_of_each_scaling_model(shipped):
         assert series in query and 'namespace="ml-serving"' in query
 
 
-def _fake(tmp: Path, name: str, body: str) -> None:
-    path = tmp / name
-    path.write_text("#!/bin/sh\n" + body)
-    path.chmod(path.stat().st_mode | stat.S_IEXEC)
-
-
-def run_rollback(tmp_path: Path, firing: list[str], weight: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """The real rollback script against a fake Prometheus (curl) and API server (kubectl)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    calls = tmp_path / "calls"
-    answer = {
-        "status": "success",
-        "data": {"resultType": "vector", "result": [{"metric": {"model": m}, "value": [0, "1"]} for m in firing]},
-    }
-    _fake(bin_dir, "curl", f"echo \"curl $*\" >> {calls}\ncat <<'EOF'\n{json.dumps(answer)}\nEOF\n")
-    _fake(bin_dir, "kubectl", f'echo "kubectl $*" >> {calls}\ncase "$*" in *" get "*) printf "{weight}";; esac\n')
-    os.symlink(shutil.which("jq") or "/usr/bin/jq", bin_dir / "jq")
-    for tool in ("sort", "sh", "cat", "printf", "echo"):
-        found = shutil.which(tool)
-        if found and not (bin_dir / tool).exists():
-            os.symlink(found, bin_dir / tool)
-    env = {"PATH": str(bin_dir), "PROMETHEUS_URL": "http://prometheus-operated.monitoring.svc:9090", "NAMESPACE": "ml-serving"}
-    done = subprocess.run(["/bin/sh", str(SCRIPT)], env=env, capture_output=True, text=True)
-    return done, calls.read_text().splitlines() if calls.exists() else []
-
-
-def test_rollback_zeroes_the_candidate_of_a_firing_model(tmp_path):
-    done, calls = run_rollback(tmp_path, ["fraud-detector"], "10")
-    assert done.returncode == 0, done.stderr
-    assert "TritonCanaryRegression" in calls[0] and 'namespace="ml-serving"' in calls[0]
-    assert calls[1] == "kubectl -n ml-serving get httproute triton-fraud-detector -o jsonpath={.spec.rules[0].backendRefs[1].weight}"
-    patch = calls[2]
-    assert patch.startswith("kubectl -n ml-serving patch httproute triton-fraud-detector --type=json -p ")
-    ops = json.loads(patch.split(" -p ", 1)[1])
-    assert ops == [
-        {"op": "replace", "path": "/spec/rules/0/backendRefs/0/weight", "value": 100},
-        {"op": "replace", "path": "/spec/rules/0/backendRefs/1/weight", "value": 0},
-    ]
-    assert "rolled back fraud-detector: candidate weight 10 -> 0" in done.stdout
-
-
-def test_rollback_leaves_routes_alone_without_firing_alerts(tmp_path):
-    done, calls = run_rollback(tmp_path, [], "10")
-    assert done.returncode == 0 and [c for c in calls if c.startswith("kubectl")] == []
-
-
-def test_rollback_is_idempotent(tmp_path):
-    done, calls = run_rollback(tmp_path, ["fraud-detector"], "0")
-    assert done.returncode == 0 and not any(" patch " in c for c in calls)
-
-
-def test_rollback_job_is_least_privilege(shipped):
-    result = shipped["canary"]
-    role = objects(result, "Role")["canary-rollback"]
-    assert role["rules"] == [{"apiGroups": ["gateway.networking.k8s.io"], "resources": ["httproutes"], "verbs": ["get", "patch"]}]
-    cron = objects(result, "CronJob")["canary-rollback"]["spec"]
-    assert cron["schedule"] == "* * * * *" and cron["concurrencyPolicy"] == "Forbid"
-    container = cron["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
-    assert env["PROMETHEUS_URL"] == "http://prometheus-operated.monitoring-canary.svc:9090"
-
-
-PROMTOOL = shutil.which("promtool")
-
-
-def _promtool_suite(tmp_path: Path, series: list[dict[str, str]], alerts: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
-    values = stack_values("canary")
-    platform, _ = validate_platform("canary", values, set(), allow_missing_secrets=True)
-    group = canary_rule_group(list(platform.models), "ml-serving-canary")
-    (tmp_path / "rules.yaml").write_text(yaml.safe_dump({"groups": [group]}))
-    suite = {
-        "rule_files": ["rules.yaml"],
-        "evaluation_interval": "30s",
-        "tests": [{"interval": "30s", "input_series": series, "alert_rule_test": alerts}],
-    }
-    (tmp_path / "test.yaml").write_text(yaml.safe_dump(suite))
-    assert PROMTOOL is not None, "promtool is installed by `make test`"
-    return subprocess.run([PROMTOOL, "test", "rules", str(tmp_path / "test.yaml")], capture_output=True, text=True)
-
-
-SEL = 'namespace="ml-serving-canary",model="fraud-detector",version="9"'
-
-
-def test_canary_regression_fires_within_five_minutes_of_errors(tmp_path):
-    series = [
-        # healthy for 10 minutes, then 5 % of requests fail (limit 0.5 %); must fire by 15m
-        {"series": f"nv_inference_request_success{{{SEL}}}", "values": "0+100x20 2000+95x20"},
-        {"series": f"nv_inference_request_failure{{{SEL}}}", "values": "0+0x20 0+5x20"},
-    ]
-    expected = [
-        {
-            "exp_labels": {
-                "namespace": "ml-serving-canary",
-                "model": "fraud-detector",
-                "severity": "ticket",
-                "category": "canary",
-                "rollback": "true",
-                "candidate_version": "9",
-            }
-        }
-    ]
-    alerts: list[dict[str, Any]] = [
-        {"eval_time": "9m", "alertname": CANARY_ALERT, "exp_alerts": []},
-        {"eval_time": "15m", "alertname": CANARY_ALERT, "exp_alerts": expected},
-    ]
-    for rule in alerts[1:]:
-        rule["exp_alerts"][0]["exp_annotations"] = {
-            "summary": "candidate version 9 of fraud-detector regresses",
-            "description": "error ratio above 0.005 or p99 above 500 ms for 2 minutes; the rollback job sets its traffic weight to 0",
-        }
-    done = _promtool_suite(tmp_path, series, alerts)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_canary_regression_stays_quiet_on_healthy_traffic(tmp_path):
-    series = [
-        {"series": f"nv_inference_request_success{{{SEL}}}", "values": "0+100x40"},
-        {"series": f"nv_inference_request_failure{{{SEL}}}", "values": "0+0x40"},
-        {"series": f'nv_inference_request_summary_us{{{SEL},quantile="0.99"}}', "values": "90000x40"},
-    ]
-    done = _promtool_suite(tmp_path, series, [{"eval_time": "20m", "alertname": CANARY_ALERT, "exp_alerts": []}])
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_canary_regression_fires_on_latency(tmp_path):
-    series = [
-        {"series": f"nv_inference_request_success{{{SEL}}}", "values": "0+100x40"},
-        {"series": f"nv_inference_request_failure{{{SEL}}}", "values": "0+0x40"},
-        {"series": f'nv_inference_request_summary_us{{{SEL},quantile="0.99"}}', "values": "90000x10 900000x30"},
-    ]
-    expected_labels = {
-        "namespace": "ml-serving-canary",
-        "model": "fraud-detector",
-        "severity": "ticket",
-        "category": "canary",
-        "rollback": "true",
-        "candidate_version": "9",
-    }
-    annotations = {
-        "summary": "candidate version 9 of fraud-detector regresses",
-        "description": "error ratio above 0.005 or p99 above 500 ms for 2 minutes; the rollback job sets its traffic weight to 0",
-    }
-    # latency regresses at 5m; the alert must fire within 5 minutes of that
-    alerts: list[dict[str, Any]] = [
-        {"eval_time": "4m", "alertname": CANARY_ALERT, "exp_alerts": []},
-        {"eval_time": "9m", "alertname": CANARY_ALERT, "exp_alerts": [{"exp_labels": expected_labels, "exp_annotations": annotations}]},
-    ]
-    done = _promtool_suite(tmp_path, series, alerts)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_rollback_job_reaches_prometheus_and_the_api_server(shipped, stack):
-    """The job's pod passes its own egress policy and the monitoring namespace's ingress, where nothing else of serving does."""
-    result = shipped[stack]
-    cfg = result.config
-    manifests = result.manifests()
-    jobs = [m for m in manifests if m["kind"] == "CronJob" and m["metadata"]["name"] == "canary-rollback"]
-    deploys = cfg.serving.auto_rollback and cfg.monitoring.enabled and cfg.serving.gateway.enabled and any(m.canary for m in cfg.models)
-    assert len(jobs) == int(deploys)
-    if not deploys:
-        return
-    serving, monitoring = cfg.namespaces.serving, cfg.namespaces.monitoring
-    assert jobs[0]["metadata"]["namespace"] == serving
-    job = Peer(serving, pod_template(jobs[0])["metadata"]["labels"], "10.1.0.7")
-    prometheus = Peer(monitoring, PROMETHEUS_POD_LABELS, "10.1.0.9")
-    assert reachable(manifests, job, prometheus, 9090)
-    assert reachable(manifests, job, API_SERVER, 443) and reachable(manifests, job, API_SERVER, 6443)
-    assert not reachable(manifests, job, prometheus, 9093) and not reachable(manifests, job, Peer(None, {}, "192.0.2.1"), 80)
-    triton = Peer(serving, pod_template(objects(result, "Deployment")[f"triton-{cfg.models[0].name}"])["metadata"]["labels"], "10.1.0.8")
-    assert not reachable(manifests, triton, prometheus, 9090)  # the monitoring namespace stays closed to the rest of serving
-
-
-@pytest.mark.parametrize(
-    ("url", "own"),
-    [
-        ("http://prometheus-operated.monitoring.svc:9090", True),
-        ("http://prometheus-operated.monitoring.svc.cluster.local:9090", True),
-        ("http://prometheus.monitoring-other.svc:9090", False),
-        ("https://prometheus.example.com/", False),
-    ],
-)
-def test_rollback_policies_follow_the_prometheus_url(pulumi_mocks, run_pulumi, url, own):
-    args = CanaryRollbackArgs(
-        namespace="ml-serving", prometheus_url=url, image=ImageRef(repository="alpine/k8s", tag="1.31.4"), monitoring_namespace="monitoring"
-    )
-    run_pulumi(lambda: CanaryRollback("rollback", args))
-    policies = {
-        r["name"]: wire_form(r["inputs"]) for r in pulumi_mocks.records if r["type"] == "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-    }
-    prometheus, api_server = policies["rollback-egress"]["spec"]["egress"]
-    assert api_server == {"ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}]}
-    port = 9090 if url.endswith(":9090") else 443
-    assert prometheus["ports"] == [{"protocol": "TCP", "port": port}]
-    if own:
-        assert prometheus["to"][0]["namespaceSelector"] == {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
-        ingress = policies["rollback-prometheus-ingress"]
-        assert ingress["metadata"]["namespace"] == "monitoring" and ingress["spec"]["ingress"][0]["ports"] == prometheus["ports"]
-    else:  # not the platform's Prometheus: nothing to open in the monitoring namespace, and the port alone narrows egress
-        assert "to" not in prometheus and set(policies) == {"rollback-egress"}
-
-
 def test_the_gateway_mirrors_scored_models_to_the_capture_service(shipped):
-    """prod mirrors 5 % of fraud-detector's requests (every rule: weighted and per-version paths) and nothing else."""
+    """prod mirrors fraud-detector's requests (Flagger's route and the version path) and nothing else; the service keeps 5 %."""
     result = shipped["prod"]
-    routes = objects(result, "HTTPRoute")
-    mirror = {
-        "type": "RequestMirror",
-        "requestMirror": {"backendRef": {"name": "inference-capture", "port": 8080}, "percent": 5},
-    }
-    assert all(rule["filters"] == [mirror] for rule in routes["triton-fraud-detector"]["spec"]["rules"])
-    assert all("filters" not in rule for name, r in routes.items() if name != "triton-fraud-detector" for rule in r["spec"]["rules"])
+    routes, canaries = objects(result, "HTTPRoute"), objects(result, "Canary")
+    backend = {"name": "inference-capture", "port": 8080}
+    assert canaries["triton-fraud-detector"]["spec"]["service"]["mirror"] == [{"backendRef": backend}]
+    mirror = {"type": "RequestMirror", "requestMirror": {"backendRef": backend}}
+    assert routes["triton-fraud-detector-version"]["spec"]["rules"][0]["filters"] == [mirror]
+    assert all("mirror" not in c["spec"]["service"] for name, c in canaries.items() if name != "triton-fraud-detector")
+    others = [rule for name, r in routes.items() if name != "triton-fraud-detector-version" for rule in r["spec"]["rules"]]
+    assert all("filters" not in rule for rule in others)
     deployment = objects(result, "Deployment")["inference-capture"]
     pod = deployment["spec"]["template"]["spec"]
     assert deployment["spec"]["replicas"] == 2 and pod["serviceAccountName"] == "inference-capture"
     container = pod["containers"][0]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True and container["resources"]["limits"]["cpu"] == "1"
     settings = json.loads({e["name"]: e["value"] for e in container["env"]}["CAPTURE_CONFIG"])
-    assert settings["capture_uri"] == "s3://acme-ml-monitoring-prod/capture" and settings["sampling_percent"] == 100
+    assert settings["capture_uri"] == "s3://acme-ml-monitoring-prod/capture" and settings["sampling_percent"] == 5
     assert settings["models"] == {"fraud-detector": {"version": "8", "predict_url": "http://triton-fraud-detector.ml-serving.svc:8000"}}
     policy = objects(result, "NetworkPolicy")["inference-capture"]["spec"]
     assert policy["ingress"] == [

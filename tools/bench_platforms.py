@@ -57,7 +57,7 @@ def generated_config(models: int, base: str = BASE_STACK) -> StackConfig:
     if pools:
         pool = pools[0]
         per_node = GpuPoolConfig.model_validate(pool).schedulable_gpus_per_node
-        needed = models * ModelConfig.model_validate({"name": "m", **model, "gpu_pool": pool["name"], "gpus_per_replica": 1}).gpus_needed(1)
+        needed = models * ModelConfig.model_validate({"name": "m", **model, "gpu_pool": pool["name"], "gpus_per_replica": 1}).gpus_needed()
         pool["max_nodes"] = max(pool["max_nodes"], math.ceil(needed / per_node))
         model.update(gpu_pool=pool["name"], gpus_per_replica=1)
     else:

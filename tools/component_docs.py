@@ -26,7 +26,7 @@ COMPONENTS: tuple[tuple[str, str, str], ...] = (
     ("mlops_platform.serving.gateway", "ServingGateway", "ServingGatewayArgs"),
     ("mlops_platform.serving.keda", "Keda", "KedaArgs"),
     ("mlops_platform.serving.capture", "InferenceCapture", "InferenceCaptureArgs"),
-    ("mlops_platform.serving.rollback", "CanaryRollback", "CanaryRollbackArgs"),
+    ("mlops_platform.serving.flagger", "Flagger", "FlaggerArgs"),
     ("mlops_platform.mlflow.server", "MlflowServer", "MlflowServerArgs"),
     ("mlops_platform.monitoring.stack", "MonitoringStack", "MonitoringStackArgs"),
     ("mlops_platform.endpoints.endpoint", "ManagedEndpoint", "ManagedEndpointArgs"),

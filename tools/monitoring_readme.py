@@ -12,7 +12,7 @@ from grafana_foundation_sdk.builders.dashboard import Dashboard
 
 from mlops_platform.monitoring.dashboards import canary_dashboard, dashboards, gpu_dashboard, mlflow_dashboard, serving_dashboard
 from mlops_platform.monitoring.rules import CATALOGUE
-from mlops_platform.monitoring.spec import AlertSpec, CanarySpec, ModelSpec
+from mlops_platform.monitoring.spec import AlertSpec, ModelSpec
 
 from .readme_blocks import README, with_block
 
@@ -33,7 +33,7 @@ EXAMPLE = AlertSpec(
     tracking_namespace="mlflow",
     gpus=True,
     drift=True,
-    models=(ModelSpec(name="fraud", version=7, availability=0.999, p99_latency_ms=200, canary=CanarySpec(8, 0.01, 300)),),
+    models=(ModelSpec(name="fraud", version=7, availability=0.999, p99_latency_ms=200),),
 )
 """A stack with every dashboard; panels and their texts depend only on the catalogue's default thresholds."""
 

@@ -22,7 +22,6 @@ from mlops_platform.catalog.offers import REFERENCE_REGIONS
 from mlops_platform.config import ConfigError
 from mlops_platform.endpoints import endpoint_cost
 from mlops_platform.gpu.cost import HOURS_PER_MONTH, idle_nodes, pool_cost, price_reference
-from mlops_platform.serving.metrics import canary_rule_group
 from mlops_platform.serving.model_config import render as render_model_config
 from policies.mlops_policies.runner import MANDATORY, PolicyResult, evaluate, pack_config_for, render_markdown
 
@@ -56,7 +55,7 @@ def cost_summary(result: Synthesis) -> dict[str, Any]:
     pools: list[dict[str, Any]] = []
     idle = sum(e.monthly_at_min for e in endpoints)
     for pool, cost in zip(cfg.gpu_pools, costs, strict=True):
-        nodes = idle_nodes(pool, cfg.models, cfg.guardrails.min_replicas)
+        nodes = idle_nodes(pool, cfg.models)
         monthly_idle = cost.monthly_at(nodes)
         idle += monthly_idle
         pools.append(
@@ -184,18 +183,8 @@ def render_report(result: Synthesis, policies: list[PolicyResult] | None = None)
     return "\n".join(lines)
 
 
-def rule_files(result: Synthesis) -> dict[str, dict[str, Any]]:
-    """Prometheus rule groups of the stack, by file name, in plain rule-file form."""
-    files: dict[str, dict[str, Any]] = {}
-    cfg = result.config
-    canary = canary_rule_group(list(cfg.models), cfg.namespaces.serving)
-    if canary is not None and cfg.serving.auto_rollback:
-        files["serving-canary.yaml"] = canary
-    return files
-
-
 def write(result: Synthesis, out: Path, policies: list[PolicyResult] | None = None) -> None:
-    """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, cost.json, triton/, prometheus/, report.md."""
+    """Replace ``out`` with the synthesis: resources.json, manifests/, outputs.json, cost.json, triton/, monitoring files, report.md."""
     if out.exists():
         shutil.rmtree(out)
     (out / "manifests").mkdir(parents=True)
@@ -212,13 +201,7 @@ def write(result: Synthesis, out: Path, policies: list[PolicyResult] | None = No
         folder = out / "triton" / model.name
         folder.mkdir(parents=True)
         (folder / "config.pbtxt").write_text(render_model_config(model, model.version))
-        if model.canary is not None:
-            (folder / "canary").mkdir()
-            (folder / "canary" / "config.pbtxt").write_text(render_model_config(model, model.canary.version))
     write_monitoring(result.config, out)
-    for filename, group in rule_files(result).items():
-        (out / "prometheus").mkdir(exist_ok=True)
-        (out / "prometheus" / filename).write_text(_dump_yaml({"groups": [group]}))
     (out / "report.md").write_text(render_report(result, policies))
 
 

@@ -185,15 +185,14 @@ def _pool_issues(s: Sections) -> list[Issue]:
                     "changes the driver whenever nodes are recreated",
                 )
             )
-        candidates = getattr(s.guardrails, "min_replicas", 1)
-        needed = sum(m.gpus_needed(candidates) for m in serving)
+        needed = sum(m.gpus_needed() for m in serving)
         if needed > pool.max_nodes * pool.schedulable_gpus_per_node:
             issues.append(
                 (
                     f"gpu_pools[{i}].max_nodes",
                     pool.max_nodes,
-                    f"enough nodes for the {needed} GPUs {names} may hold at once (full scale, canary candidates "
-                    f"and one rollout surge pod per Deployment; {pool.schedulable_gpus_per_node} per node)",
+                    f"enough nodes for the {needed} GPUs {names} may hold at once (during a release the primary "
+                    f"at full scale with one rollout surge pod, and the candidate; {pool.schedulable_gpus_per_node} per node)",
                 )
             )
     return issues
@@ -309,9 +308,9 @@ def _serving_issues(s: Sections) -> list[Issue]:
     if s.serving is None or s.guardrails is None or not s.models:
         return issues
     if s.guardrails.require_image_digest:
-        for field in ("triton_image", "sync_image", "rollback_image"):
+        for field in ("triton_image", "sync_image", "loadtester_image"):
             image = getattr(s.serving, field)
-            if image.digest is None and (field != "rollback_image" or s.serving.auto_rollback):
+            if image.digest is None:
                 issues.append(
                     (
                         f"serving.{field}.digest",
@@ -326,14 +325,34 @@ def _serving_issues(s: Sections) -> list[Issue]:
         issues.append(
             ("serving.gateway.enabled", False, f"true: models in {s.environment} are served through the gateway (TLS, auth, rate limits)")
         )
-    has_prometheus = s.serving.keda.prometheus_url is not None or (s.monitoring is not None and s.monitoring.enabled)
+    monitored = s.monitoring is not None and s.monitoring.enabled
+    has_prometheus = s.serving.keda.prometheus_url is not None or monitored
+    release_prometheus = s.serving.flagger.prometheus_url is not None or monitored
     for i, model in s.models:
-        if model.autoscales and model.autoscaling.cpu_utilization is None and not has_prometheus:
+        if model.autoscaling.cpu_utilization is None and not has_prometheus:
             issues.append(
                 (
                     f"models[{i}].autoscaling.cpu_utilization",
                     None,
                     "a CPU target: with monitoring disabled and no serving.keda.prometheus_url, no Prometheus holds the Triton signal",
+                )
+            )
+        mode = model.release.mode
+        if not gateway.enabled and mode not in ("blue_green", "all_at_once"):
+            issues.append(
+                (
+                    f"models[{i}].release.mode",
+                    mode,
+                    "blue_green or all_at_once: without the gateway Flagger cannot split, match or mirror the model's traffic",
+                )
+            )
+        if not release_prometheus and mode != "all_at_once":
+            issues.append(
+                (
+                    f"models[{i}].release.mode",
+                    mode,
+                    "all_at_once: with monitoring disabled and no serving.flagger.prometheus_url, no Prometheus holds the "
+                    "candidate's metrics to check",
                 )
             )
     cloud_identity = s.cloud is None or s.cloud.provider != "kubernetes"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,10 +88,21 @@ def _model_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMod
 REMOVED = {
     "serving.metrics_adapter": "removed: KEDA scales the autoscaling models now (serving.keda, installed by default); "
     "delete this section, and where the adapter was off because another stack's serves the cluster, set serving.keda.install: false",
+    "serving.rollback_image": "removed: Flagger rolls a failing model version back (serving.flagger); delete this key",
+    "serving.auto_rollback": "removed: Flagger rolls every failing model version back; a model's release.threshold sets how many "
+    "failed checks it takes; delete this key",
+    "serving.prometheus_url": "moved to serving.flagger.prometheus_url (the Prometheus the release checks query)",
+    "models[].canary": "removed: set the model's version to the candidate and describe how it reaches traffic in the model's "
+    "release (mode, steps, max_error_rate, max_p99_latency_ms); Flagger runs it beside the serving version and promotes or rolls it back",
     "budget.monthly_usd": "renamed to budget.gpu_monthly_usd: the estimate it is checked against covers GPU node pools and managed "
     "endpoint instances only (not databases, volumes, load balancers or traffic)",
 }
 """Keys of earlier releases, with what to do instead."""
+
+
+def _removed_key(path: str) -> str:
+    """A path as REMOVED spells it: list indices dropped (`models[2].canary` -> `models[].canary`)."""
+    return re.sub(r"\[\d+\]", "[]", path)
 
 
 PATTERN_WORDS: dict[str, str] = {
@@ -123,6 +135,8 @@ PATTERN_WORDS: dict[str, str] = {
     "in .postgres.database.azure.com",
     r"^[A-Za-z][A-Za-z0-9_]{0,63}$": "a config key name: a letter, then up to 63 letters, digits or '_'",
     r"^#[a-z0-9][-_a-z0-9]{0,79}$": "a Slack channel such as #ml-alerts",
+    r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$": "an HTTP header or cookie name: letters, digits and !#$%&'*+.^_`|~-",
+    r"^[^\s\\\"]+$": "a value without spaces, quotes or backslashes",
 }
 """What each pattern of the config models means, in words: a message never shows a regular expression."""
 
@@ -139,8 +153,8 @@ def issues_from_validation(root: type[BaseModel], error: ValidationError, prefix
                 base = _join(loc)
                 path = f"{base}.{field}" if base and not field.startswith("[") else f"{base}{field}"
                 issues.append(expected(path, what, value))
-        elif kind == "extra_forbidden" and _join(loc) in REMOVED:
-            issues.append(ConfigIssue(_join(loc), REMOVED[_join(loc)]))
+        elif kind == "extra_forbidden" and _removed_key(_join(loc)) in REMOVED:
+            issues.append(ConfigIssue(_join(loc), REMOVED[_removed_key(_join(loc))]))
         elif kind == "extra_forbidden":
             model = _model_at(root, tuple(err["loc"][:-1]))
             known = sorted(model.model_fields) if model else []

@@ -18,8 +18,6 @@ AlertName = Literal[
     "ModelLatencyP99High",
     "ModelQueueTimeHigh",
     "TritonDown",
-    "CanaryErrorRateHigh",
-    "CanaryLatencyHigh",
     "GpuUtilizationSaturated",
     "GpuMemorySaturated",
     "PodRestartingOften",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -152,22 +153,131 @@ class Autoscaling(StrictModel):
         return self
 
 
-class Canary(StrictModel):
-    """A candidate model version that receives a share of traffic until it is promoted or rolled back."""
+ReleaseMode = Literal["canary", "linear", "ab", "mirror", "blue_green", "all_at_once"]
 
-    version: PinnedVersion = Field(description="The candidate version. Required.")
-    weight: int = Field(default=10, ge=1, le=50, description="Percent of requests sent to the candidate (1-50). Default: 10.")
+
+class HeaderMatch(StrictModel):
+    """A request header (or cookie) that sends a request to the candidate during an `ab` release."""
+
+    header: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$", description="Header name; set this or `cookie`. Default: none."
+    )
+    cookie: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$", description="Cookie name; set this or `header`. Default: none."
+    )
+    value: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^[^\s\\\"]+$",
+        description="The exact header value, or the cookie's value (a request whose cookie has it is routed). Required.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> HeaderMatch:
+        if (self.header is None) == (self.cookie is None):
+            raise_issues([("header", self.header, "exactly one of header or cookie")])
+        return self
+
+
+class Release(StrictModel):
+    """How a new `version` of the model reaches traffic: Flagger releases it.
+
+    Changing `version` makes `pulumi up` update the model's Deployment. Flagger starts that
+    version beside the primary (the version serving now), runs the acceptance test, then moves
+    traffic by `mode`, checking the candidate's Triton error ratio, p99 latency and queue time every
+    `interval_seconds`. After `threshold` failed checks it rolls back (all traffic to the primary);
+    when every step passes it promotes the candidate to primary.
+    """
+
+    mode: ReleaseMode = Field(
+        default="canary",
+        description="`canary`: the weights in `steps`; `linear`: `step_percent` more each interval up to `max_percent`; "
+        "`ab`: requests matching `match` go to the candidate for `iterations` intervals; `mirror`: a copy of every request "
+        "goes to the candidate (answers discarded) for `iterations`, then all traffic switches; `blue_green`: the candidate "
+        "is checked for `iterations` with only the acceptance test's traffic, then all traffic switches (the one mode without "
+        "a gateway); `all_at_once`: promoted once ready, no analysis (models that may scale to zero). Default: `canary`.",
+    )
+    steps: list[int] = Field(
+        default_factory=lambda: [5, 10, 25],
+        min_length=1,
+        max_length=20,
+        description="`canary`: the candidate's traffic share at each step, in percent, increasing, each 1-99 (the policy pack "
+        "allows at most 25 in canary and prod). Default: 5, 10, 25.",
+    )
+    step_percent: int = Field(default=10, ge=1, le=50, description="`linear`: traffic added per interval, in percent. Default: 10.")
+    max_percent: int = Field(
+        default=50, ge=1, le=100, description="`linear`: the share after which the candidate is promoted. Default: 50."
+    )
+    iterations: int = Field(
+        default=10, ge=1, le=1000, description="`ab`, `mirror`, `blue_green`: intervals the candidate is checked for. Default: 10."
+    )
+    match: list[HeaderMatch] = Field(
+        default_factory=list,
+        max_length=8,
+        description="`ab`: requests that go to the candidate; any one matching suffices. Required for `ab`.",
+    )
+    interval_seconds: int = Field(default=60, ge=10, le=3600, description="Time between checks (and steps). Default: 60.")
+    threshold: int = Field(default=5, ge=1, le=100, description="Failed checks after which the candidate is rolled back. Default: 5.")
     max_error_rate: float = Field(
         default=0.01,
         gt=0,
         lt=1,
-        description="Error ratio above which the candidate is rolled back automatically. Default: 0.01.",
+        description="Check: the candidate's Triton failure ratio over the interval stays at most this. Default: 0.01.",
     )
     max_p99_latency_ms: int | None = Field(
         default=None,
         ge=1,
-        description="p99 latency above which the candidate is rolled back. Default: the model's SLO latency.",
+        le=3_600_000,
+        description="Check: the candidate's p99 request latency in ms. Default: the model's `slo.p99_latency_ms`.",
     )
+    max_queue_ms: float | None = Field(
+        default=None, gt=0, le=60_000, description="Check: the candidate's mean queue time per request in ms. Default: not checked."
+    )
+    acceptance_test: bool = Field(
+        default=True,
+        description="Before any traffic, Flagger's load tester sends the candidate one inference request built from `inputs`; "
+        "a failure stops the release. Default: true.",
+    )
+    confirm_promotion: bool | None = Field(
+        default=None,
+        description="Hold a candidate that passed every check until someone opens its gate on Flagger's load tester "
+        "(README: Releasing a model version). Default: true in prod, else false.",
+    )
+
+    @property
+    def plan(self) -> str:
+        """The release in a line, as the stack outputs show it: e.g. `canary 5/10/25% every 60s, rollback after 5 failed checks`."""
+        if self.mode == "all_at_once":
+            return "all_at_once: promoted once ready, no analysis"
+        traffic = {
+            "canary": "canary " + "/".join(str(s) for s in self.steps) + "%",
+            "linear": f"linear +{self.step_percent}% to {self.max_percent}%",
+            "ab": f"ab on {len(self.match)} match(es) for {self.iterations} checks",
+            "mirror": f"mirror for {self.iterations} checks",
+            "blue_green": f"blue_green for {self.iterations} checks",
+        }[self.mode]
+        return f"{traffic} every {self.interval_seconds}s, rollback after {self.threshold} failed checks"
+
+    def confirms(self, environment: str) -> bool:
+        """Whether promotion waits for a person: as configured, else in prod only."""
+        return self.confirm_promotion if self.confirm_promotion is not None else environment == "prod"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Release:
+        issues: list[Issue] = []
+        if self.mode == "canary":
+            if any(not 1 <= s <= 99 for s in self.steps) or self.steps != sorted(set(self.steps)):
+                issues.append(("steps", self.steps, "strictly increasing percentages between 1 and 99"))
+        elif "steps" in self.model_fields_set:
+            issues.append(("steps", self.steps, "not set: steps apply to mode canary"))
+        if self.mode == "linear" and self.max_percent < self.step_percent:
+            issues.append(("max_percent", self.max_percent, f"at least step_percent ({self.step_percent})"))
+        if self.mode == "ab" and not self.match:
+            issues.append(("match", [], "at least one header or cookie: mode ab sends only matching requests to the candidate"))
+        if self.mode != "ab" and self.match:
+            issues.append(("match", "set", "not set: matches apply to mode ab"))
+        raise_issues(issues)
+        return self
 
 
 class Slo(StrictModel):
@@ -195,7 +305,9 @@ class ModelConfig(StrictModel):
     gpus_per_replica: int = Field(default=1, ge=0, le=8, description="GPUs per replica (0 runs on CPU nodes). Default: 1.")
     replicas: Replicas = Field(default_factory=Replicas, description="Replica bounds. Default: 1-1.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="Scaling signal. Default: queue time 50 ms.")
-    canary: Canary | None = Field(default=None, description="Canary release of a candidate version. Default: none.")
+    release: Release = Field(
+        default_factory=Release, description="How a new `version` reaches traffic (Flagger). Default: canary at 5, 10, 25 %."
+    )
     slo: Slo = Field(default_factory=Slo, description="Objectives for alerting. Default: 99.9 % availability, p99 500 ms.")
     backend: Backend = Field(default="onnxruntime", description="Triton backend that runs the model. Default: `onnxruntime`.")
     max_batch_size: int = Field(default=8, ge=0, le=4096, description="Largest batch Triton forms; 0 disables batching. Default: 8.")
@@ -246,10 +358,14 @@ class ModelConfig(StrictModel):
             )
         if self.replicas.min > 0 and self.autoscaling.active_hours is not None:
             issues.append(("autoscaling.active_hours", "set", "not set: active hours apply to a model with replicas.min 0 only"))
-        if self.replicas.min == 0 and self.canary is not None:
-            issues.append(("replicas.min", 0, "at least 1 during a canary: the candidate is judged against a stable track that serves"))
-        if self.canary is not None and self.canary.version == self.version:
-            issues.append(("canary.version", self.canary.version, f"a version other than the stable version {self.version}"))
+        if self.replicas.min == 0 and self.release.mode != "all_at_once":
+            issues.append(
+                (
+                    "release.mode",
+                    self.release.mode,
+                    "all_at_once when replicas.min is 0: a model idle at zero replicas has no traffic to judge a candidate on",
+                )
+            )
         if self.dynamic_batching is not None:
             if self.max_batch_size == 0:
                 issues.append(("dynamic_batching", "on", "null: dynamic batching needs max_batch_size > 0"))
@@ -274,15 +390,31 @@ class ModelConfig(StrictModel):
         """The replica count can move: an HPA scales the stable track on the model's Triton signal."""
         return self.replicas.max > self.replicas.min
 
-    def gpus_needed(self, candidate_replicas: int) -> int:
-        """GPUs the model may hold at once: every replica at full scale plus one surge pod of a rolling
-        update (maxSurge 1), and during a canary the candidate's ``candidate_replicas`` (the
-        environment's minimum) plus its own surge pod. The pool capacity check and the serving
-        namespace's GPU quota both use this, so a rollout the quota admits also fits the pool."""
-        pods = self.replicas.max + 1
-        if self.canary is not None:
-            pods += candidate_replicas + 1
-        return self.gpus_per_replica * pods
+    @property
+    def p99_limit_ms(self) -> int:
+        """The release's p99 check: its own limit, else the model's objective."""
+        return self.release.max_p99_latency_ms or self.slo.p99_latency_ms
+
+    @property
+    def candidate_replicas(self) -> int:
+        """Replicas the candidate of a release may reach. Flagger starts it at `replicas.min` (at least 1); its own
+        ScaledObject then scales it on its own signal, which follows the share of traffic it gets: the largest step
+        (`canary`, `linear`), all of it (`ab`, whose matching share is unknown; `mirror`, a copy of everything), or only
+        the acceptance test's (`blue_green`, `all_at_once`)."""
+        share = {
+            "canary": self.release.steps[-1] / 100,
+            "linear": self.release.max_percent / 100,
+            "ab": 1.0,
+            "mirror": 1.0,
+        }.get(self.release.mode, 0.0)
+        return max(self.replicas.min, 1, math.ceil(self.replicas.max * share))
+
+    def gpus_needed(self) -> int:
+        """GPUs the model may hold at once: during a release, the primary at full scale with the surge pod of its
+        rolling update at promotion (maxSurge 1), and the candidate (``candidate_replicas``; it starts from zero, so
+        it has no surge pod). The pool capacity check and the serving namespace's GPU quota both use this, so a
+        release the quota admits also fits the pool."""
+        return self.gpus_per_replica * (self.replicas.max + 1 + self.candidate_replicas)
 
 
 class ImageRef(StrictModel):
@@ -440,8 +572,60 @@ class KedaConfig(StrictModel):
         return self
 
 
+def _default_flagger_resources() -> ContainerResources:
+    return ContainerResources(cpu_request="50m", memory_request="64Mi", cpu_limit="1", memory_limit="512Mi")
+
+
+class FlaggerConfig(StrictModel):
+    """Flagger, which releases every model version: canary analysis on Triton's metrics, promotion and rollback.
+
+    One Flagger per cluster serves every namespace it is pointed at; where stacks share a cluster, each
+    installs its own into its own namespace, watching only its serving namespace.
+    """
+
+    install: bool = Field(
+        default=True,
+        description="Install Flagger's chart; false where the cluster already runs one that "
+        "watches the serving namespace with the Gateway API provider. Default: true.",
+    )
+    namespace: DnsLabel = Field(default="flagger", description="Namespace of Flagger and its load tester. Default: `flagger`.")
+    chart: str = Field(
+        default="flagger",
+        min_length=1,
+        description="Chart name in `repository`, an `oci://` reference, or a local chart path (air-gapped clusters). Default: `flagger`.",
+    )
+    repository: str | None = Field(
+        default="https://flagger.app",
+        description="Helm repository URL; null when `chart` is an OCI reference or a local path. Default: Flagger's chart repository.",
+    )
+    version: str = Field(
+        default="1.36.1",
+        pattern=r"^v?\d+\.\d+\.\d+$",
+        description="Pinned chart version; its image is Flagger's release of the same version. Default: `1.36.1`.",
+    )
+    loadtester_version: str = Field(
+        default="0.31.0",
+        pattern=r"^v?\d+\.\d+\.\d+$",
+        description="Pinned version of the load tester's chart (`loadtester` in the same repository). Default: `0.31.0`.",
+    )
+    resources: ContainerResources = Field(
+        default_factory=_default_flagger_resources,
+        description="Resources of Flagger's container. Default: 50m / 64Mi requested, 1 CPU / 512Mi limits.",
+    )
+    prometheus_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/:]+(:\d+)?/?$",
+        description="Prometheus the release checks query (`http(s)://host[:port]`). Default: the monitoring stack's Prometheus.",
+    )
+
+    @model_validator(mode="after")
+    def _chart_source(self) -> FlaggerConfig:
+        raise_issues(chart_source_issues(self.chart, self.repository))
+        return self
+
+
 class ServingConfig(StrictModel):
-    """How models are served: images, the gateway, automatic canary rollback."""
+    """How models are served: images, the gateway, KEDA and Flagger."""
 
     triton_image: ImageRef = Field(
         default_factory=_image("nvcr.io/nvidia/tritonserver", "24.10-py3"),
@@ -452,18 +636,17 @@ class ServingConfig(StrictModel):
         description="Image of the init container that copies the pinned model version from object storage. "
         "Default: `rclone/rclone:1.68.2`.",
     )
-    rollback_image: ImageRef = Field(
-        default_factory=_image("alpine/k8s", "1.31.4"),
-        description="Image (kubectl, curl, jq) of the canary rollback job. Default: `alpine/k8s:1.31.4`.",
+    loadtester_image: ImageRef = Field(
+        default_factory=_image("ghcr.io/fluxcd/flagger-loadtester", "0.31.0"),
+        description="Flagger's load tester, which runs each model's acceptance test (curl) and holds the promotion gates. "
+        "Default: `ghcr.io/fluxcd/flagger-loadtester:0.31.0`, the release of its chart.",
     )
     gateway: GatewayConfig = Field(default_factory=lambda: GatewayConfig(enabled=False), description="API gateway. Default: disabled.")
-    auto_rollback: bool = Field(default=True, description="Set a regressing canary's weight to 0 automatically. Default: true.")
-    prometheus_url: str | None = Field(
-        default=None,
-        pattern=r"^https?://",
-        description="Prometheus the rollback job queries. Default: `prometheus-operated` in the monitoring namespace.",
-    )
     keda: KedaConfig = Field(
         default_factory=KedaConfig,
-        description="KEDA, which scales the autoscaling models. Default: installed when a model autoscales.",
+        description="KEDA, which scales every model (a fixed size is a ScaledObject with equal bounds). Default: installed.",
+    )
+    flagger: FlaggerConfig = Field(
+        default_factory=lambda: FlaggerConfig(),
+        description="Flagger, which releases each new model version. Default: installed.",
     )

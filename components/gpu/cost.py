@@ -81,18 +81,18 @@ def pool_cost(pool: GpuPoolConfig, cloud: str) -> PoolCost:
     return PoolCost(pool.name, offer.instance_type, pool.capacity, hourly, basis, pool.min_nodes, pool.max_nodes)
 
 
-def idle_nodes(pool: GpuPoolConfig, models: Sequence[ModelConfig], candidate_replicas: int) -> int:
+def idle_nodes(pool: GpuPoolConfig, models: Sequence[ModelConfig]) -> int:
     """Nodes the pool keeps when every model on it sits at its minimum, at least ``min_nodes``.
 
-    A model that scales to zero holds no GPU when idle, so it counts 0 here; a canary's candidate counts
-    its ``candidate_replicas``. GPUs are summed per pool (no bin-packing loss), so this is a lower bound.
+    A model that scales to zero holds no GPU when idle, so it counts 0 here; between releases Flagger
+    keeps the candidate Deployment at zero replicas. GPUs are summed per pool (no bin-packing loss), so
+    this is a lower bound.
     """
     gpus = 0
     for model in models:
         if model.gpu_pool != pool.name:
             continue
-        pods = model.replicas.min + (candidate_replicas if model.canary is not None else 0)
-        gpus += model.gpus_per_replica * pods
+        gpus += model.gpus_per_replica * model.replicas.min
     return max(pool.min_nodes, math.ceil(gpus / pool.schedulable_gpus_per_node))
 
 

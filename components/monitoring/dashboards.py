@@ -324,29 +324,21 @@ def mlflow_dashboard(spec: AlertSpec) -> gd.Dashboard:
 
 
 def canary_dashboard(spec: AlertSpec) -> gd.Dashboard:
-    """Candidate versus stable, per model: error ratio, p99, traffic share, queue time, side by side."""
+    """Every served version side by side, per model: error ratio, p99, traffic share, queue time. During a release
+    Flagger's candidate (the configured version) and its primary (the version serving before) both show."""
     ns = spec.serving_namespace
-    canaries = [m for m in spec.models if m.canary]
-    listed = (
-        ", ".join(
-            f"{m.name}: stable v{m.version} vs candidate v{m.canary.version} (rollback above {100 * m.canary.max_error_rate:.3g}% errors "
-            f"or p99 {m.canary.max_p99_latency_ms} ms)"
-            for m in canaries
-            if m.canary
-        )
-        or "no canary in this stack"
-    )
+    listed = ", ".join(f"{m.name}: v{m.version} configured" for m in spec.models) or "no model in this stack"
     sel = f'namespace="{ns}", model=~"$model"'
     triton = f'job="{TRITON_JOB}", {sel}'
     return (
-        _base("mlops-canary", "MLOps / Canary vs stable", f"Every served version side by side. {listed}.", spec)
+        _base("mlops-canary", "MLOps / Releases", f"Every served version side by side; Flagger checks the candidate. {listed}.", spec)
         .with_variable(_query_variable("model", "Model", f'label_values(nv_inference_request_success{{namespace="{ns}"}}, model)'))
-        .with_row(gd.Row("Candidate versus stable"))
+        .with_row(gd.Row("Candidate versus primary"))
         .with_panel(
             _series(
                 "Error ratio by version",
                 "percentunit",
-                "5-minute error ratio of each version; CanaryErrorRateHigh fires when the candidate exceeds its limit and 2x stable.",
+                "5-minute error ratio of each version; Flagger rolls the candidate back after `release.threshold` checks above its limit.",
                 (f"namespace_model_version:nv_inference_request_failure:ratio_rate5m{{{sel}}}", "{{model}} v{{version}}"),
             )
         )
@@ -354,7 +346,7 @@ def canary_dashboard(spec: AlertSpec) -> gd.Dashboard:
             _series(
                 "p99 latency by version",
                 "µs",
-                "Worst replica's p99 of each version; CanaryLatencyHigh fires when the candidate exceeds its limit and 1.2x stable.",
+                "Worst replica's p99 of each version; Flagger rolls the candidate back after `release.threshold` checks above its limit.",
                 (f"namespace_model_version:nv_inference_request_summary_us:p99_max{{{sel}}}", "{{model}} v{{version}}"),
             )
         )
@@ -362,7 +354,7 @@ def canary_dashboard(spec: AlertSpec) -> gd.Dashboard:
             _series(
                 "Traffic share by version",
                 "percentunit",
-                "Share of each model's requests served by each version (the canary weight, as observed).",
+                "Share of each model's requests served by each version (the weight Flagger set, as observed).",
                 (
                     f"namespace_model_version:nv_inference_request:rate5m{{{sel}}}\n"
                     "/ on (namespace, model) group_left () "

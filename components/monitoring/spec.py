@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from ..config.monitoring import AlertingConfig, AlertName, DriftMonitorConfig, Severity
 from ..config.platform import PlatformConfig
 from ..config.serving import ModelConfig
-from ..contracts import ROLLBACK_ALERT, ROLLBACK_ALERT_SEVERITY
 
 SEVERITIES: dict[str, Severity] = {
     "ModelErrorBudgetFastBurn": "page",
@@ -19,9 +18,6 @@ SEVERITIES: dict[str, Severity] = {
     "ModelLatencyP99High": "page",
     "ModelQueueTimeHigh": "ticket",
     "TritonDown": "page",
-    "CanaryErrorRateHigh": "page",
-    "CanaryLatencyHigh": "ticket",
-    ROLLBACK_ALERT: ROLLBACK_ALERT_SEVERITY,
     "GpuUtilizationSaturated": "ticket",
     "GpuMemorySaturated": "ticket",
     "PodRestartingOften": "ticket",
@@ -32,28 +28,17 @@ SEVERITIES: dict[str, Severity] = {
     "ModelDataQualityFailed": "ticket",
     "DriftMonitorStale": "ticket",
 }
-"""The catalogue's default severity of every alert; a stack overrides them in `monitoring.alerting` (except
-TritonCanaryRegression, which the serving component generates with its default)."""
-
-
-@dataclass(frozen=True)
-class CanarySpec:
-    """The candidate version of a model and the limits that roll it back."""
-
-    version: int
-    max_error_rate: float
-    max_p99_latency_ms: int
+"""The catalogue's default severity of every alert; a stack overrides them in `monitoring.alerting`."""
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """One served model: its stable version, SLOs, canary and drift thresholds."""
+    """One served model: its configured version, SLOs and drift thresholds."""
 
     name: str
     version: int
     availability: float
     p99_latency_ms: int
-    canary: CanarySpec | None = None
     drift_score: float = 0.3
     min_quality: float = 0.8
     max_null_share: float = 0.05
@@ -95,20 +80,12 @@ class AlertSpec:
 
 def model_spec(model: ModelConfig, drift: DriftMonitorConfig) -> ModelSpec:
     """The monitoring view of one `ModelConfig`."""
-    canary = None
-    if model.canary is not None:
-        canary = CanarySpec(
-            version=model.canary.version,
-            max_error_rate=model.canary.max_error_rate,
-            max_p99_latency_ms=model.canary.max_p99_latency_ms or model.slo.p99_latency_ms,
-        )
     thresholds = drift.thresholds_for(model.name)
     return ModelSpec(
         name=model.name,
         version=model.version,
         availability=model.slo.availability,
         p99_latency_ms=model.slo.p99_latency_ms,
-        canary=canary,
         drift_score=thresholds.drift_score,
         min_quality=thresholds.min_quality,
         max_null_share=thresholds.max_null_share,

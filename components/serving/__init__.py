@@ -1,7 +1,7 @@
-"""Model serving with NVIDIA Triton on Kubernetes: deployments, gateway, canary rollback."""
+"""Model serving with NVIDIA Triton on Kubernetes: deployments, gateway, KEDA scaling, Flagger releases."""
 
 from .deployment import TritonDeployment, TritonDeploymentArgs
+from .flagger import Flagger, FlaggerArgs
 from .gateway import ServingGateway, ServingGatewayArgs
-from .rollback import CanaryRollback, CanaryRollbackArgs
 
-__all__ = ["CanaryRollback", "CanaryRollbackArgs", "ServingGateway", "ServingGatewayArgs", "TritonDeployment", "TritonDeploymentArgs"]
+__all__ = ["Flagger", "FlaggerArgs", "ServingGateway", "ServingGatewayArgs", "TritonDeployment", "TritonDeploymentArgs"]

@@ -1,7 +1,8 @@
 """`InferenceCapture`: the capture service that turns mirrored Triton requests into the drift monitor's data.
 
-The gateway mirrors ``sampling_percent`` of each model's requests to it (an HTTPRoute ``RequestMirror``
-filter with ``percent``, added by ``TritonDeployment``); clients never wait for it. It runs the loop
+The gateway mirrors each scored model's requests to it (Flagger's route of the model carries the
+``RequestMirror`` filter, from the Canary's `service.mirror`, which has no percentage in Flagger 1.36), and
+the service keeps ``sampling_percent`` of them; clients never wait for it. It runs the loop
 image (``python -m mlops_loop.capture``), asks each model's stable Service for the prediction when
 ``capture_predictions`` is on, and writes JSONL under ``<capture_uri>/<model>/`` through a workload
 identity that may write exactly the capture prefix.
@@ -33,7 +34,6 @@ class CaptureTarget:
 
     service: str
     port: int
-    percent: int
     pod_labels: dict[str, str]
     """The capture pods' labels: Triton admits them on its HTTP port when they ask for predictions."""
     predictions: bool
@@ -60,11 +60,11 @@ class InferenceCaptureArgs:
 
 
 def capture_settings(args: InferenceCaptureArgs) -> dict[str, Any]:
-    """The service's settings document (``CAPTURE_CONFIG``). The gateway samples, so the service keeps every request."""
+    """The service's settings document (``CAPTURE_CONFIG``). The gateway mirrors every request; the service samples."""
     drift = args.drift
     return {
         "capture_uri": drift.capture_uri,
-        "sampling_percent": 100,
+        "sampling_percent": drift.sampling_percent,
         "flush_records": 500,
         "flush_seconds": 60,
         "port": CAPTURE_PORT,
@@ -79,7 +79,7 @@ def capture_settings(args: InferenceCaptureArgs) -> dict[str, Any]:
 
 
 def capture_target(drift: DriftMonitorConfig) -> CaptureTarget:
-    return CaptureTarget(CAPTURE, CAPTURE_PORT, drift.sampling_percent, dict(CAPTURE_LABELS), drift.capture_predictions)
+    return CaptureTarget(CAPTURE, CAPTURE_PORT, dict(CAPTURE_LABELS), drift.capture_predictions)
 
 
 class InferenceCapture(pulumi.ComponentResource):

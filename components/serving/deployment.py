@@ -1,4 +1,4 @@
-"""`TritonDeployment`: one model served by Triton, with its candidate version beside it during a canary."""
+"""`TritonDeployment`: one model served by Triton, its versions released by Flagger."""
 
 from __future__ import annotations
 
@@ -14,21 +14,23 @@ from ..config.serving import ModelConfig, ServingConfig
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
 from ..pool_wiring import PoolWiring
 from .capture import CaptureTarget
+from .flagger import LOADTESTER_PODS
 from .gateway import GATEWAY_NAME
-from .metrics import scaling_triggers
+from .metrics import deployment_name, scaling_triggers
 from .model_config import render
 from .pod import GRPC, HTTP, METRICS, pod_spec
+from .release import canary_object, metric_templates
 
 
 @dataclass(frozen=True)
 class TritonDeploymentArgs:
-    """One model, where it runs and who may reach it."""
+    """One model, where it runs, who may reach it, and how Flagger releases its versions."""
 
     model: ModelConfig
     serving: ServingConfig
     namespace: str
     cloud: CloudConfig
-    cluster_name: str
+    cluster_name: pulumi.Input[str]
     cloud_provider: pulumi.ProviderResource | None
     """The cloud provider of the workload identity; None on provider `kubernetes`."""
     k8s_provider: k8s.Provider
@@ -38,16 +40,22 @@ class TritonDeploymentArgs:
     """Namespace allowed to scrape the metrics port."""
     spread_required: bool = False
     """Refuse to schedule replicas that would break the zone spread (prod); else best effort."""
-    canary_replicas: int = 1
-    """Replicas of the candidate during a canary; the environment's minimum keeps it highly available too."""
     prometheus_url: str | None = None
     """The Prometheus that scrapes Triton, which KEDA's trigger queries; None scales on CPU alone."""
     polling_interval_seconds: int = 15
     """How often KEDA evaluates the triggers."""
     autoscaler_depends_on: list[pulumi.Resource] = field(default_factory=list)
     """What the ScaledObject waits for: the KEDA installation that defines and finalizes it."""
+    release_prometheus_url: str | None = None
+    """The Prometheus Flagger's checks query; None creates no Canary (validation requires one where models are served)."""
+    release_depends_on: list[pulumi.Resource] = field(default_factory=list)
+    """What the Canary waits for: the Flagger installation that defines it."""
+    loadtester_namespace: str = "flagger"
+    """Where Flagger's load tester runs: it sends the acceptance test and holds the promotion gate."""
+    confirm_promotion: bool = False
+    """Hold a candidate that passed every check until someone opens its gate."""
     capture: CaptureTarget | None = None
-    """The inference capture the gateway mirrors a share of requests to. Default: none."""
+    """The inference capture the gateway mirrors the model's requests to. Default: none."""
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -59,33 +67,35 @@ def store_port(cloud: CloudConfig) -> int:
     return 443
 
 
-def _track_name(model: str, track: str) -> str:
-    return f"triton-{model}" if track == "stable" else f"triton-{model}-canary"
-
-
 class TritonDeployment(pulumi.ComponentResource):
-    """Stable (and, during a canary, candidate) Triton Deployments of one pinned model.
+    """One pinned model on Triton, released by Flagger.
 
-    Per track: a ConfigMap with the generated config.pbtxt, a Deployment that copies exactly that
-    version from the model repository and loads it, and a Service. Once per model: the workload
-    identity, a PodDisruptionBudget, a KEDA ScaledObject on the configured Triton signal and CPU
-    (when ``replicas.max`` > ``replicas.min``; KEDA creates and owns the HPA, named like the Deployment),
-    NetworkPolicies (gateway to HTTP/gRPC, monitoring to metrics, egress to object storage) and,
-    behind the gateway, an HTTPRoute with the canary weight.
+    Pulumi owns: a ConfigMap with the generated config.pbtxt, the Deployment `triton-<model>` that copies
+    exactly the configured version from the model repository and loads it, its KEDA ScaledObject (the
+    configured Triton signal and CPU; equal bounds for a fixed size), the workload identity, NetworkPolicies
+    (gateway and load tester to HTTP/gRPC, monitoring to metrics, egress to object storage), the Flagger
+    `Canary` with one `MetricTemplate` per check, and, behind the gateway, the route of the configured
+    version's own path (`/v2/models/<model>/versions/<version>`) to the pods serving that version.
 
-    Outputs: ``service`` (stable Service name), ``canary_weight``, ``config_pbtxt`` (track to text).
+    Flagger owns: the primary Deployment and ScaledObject (`-primary`), the Services (`triton-<model>` to
+    the primary, `-primary`, `-canary`), the model's HTTPRoute and its weights, and every replica count.
+    A new version (or image, or config) reaches traffic as `release` describes, or is rolled back.
+
+    Outputs: ``service`` (the Service to the serving version), ``canary`` (the Canary's name),
+    ``config_pbtxt`` (the generated model configuration).
     """
 
     def __init__(self, name: str, args: TritonDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:serving:TritonDeployment", name, None, opts)
         model = args.model
         ns = args.namespace
+        object_name = deployment_name(model.name)
         k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
         identity = WorkloadIdentity(
             f"{name}-identity",
             WorkloadIdentityArgs(
                 namespace=ns,
-                service_account=_track_name(model.name, "stable"),
+                service_account=object_name,
                 cloud=args.cloud,
                 cluster_name=args.cluster_name,
                 provider=args.cloud_provider,
@@ -102,110 +112,130 @@ class TritonDeployment(pulumi.ComponentResource):
             "app.kubernetes.io/instance": model.name,
             "mlops.platform/model": model.name,
         }
-        # a model that may scale to zero starts with one replica, so `pulumi up` sees the version load; KEDA
-        # takes it to zero when it is idle outside its active hours
-        tracks = [("stable", model.version, max(model.replicas.min, 1))]
-        if model.canary is not None:
-            tracks.append(("canary", model.canary.version, args.canary_replicas))
-        self.config_pbtxt: dict[str, str] = {}
-        deployments: dict[str, k8s.apps.v1.Deployment] = {}
-        for track, version, replicas in tracks:
-            object_name = _track_name(model.name, track)
-            selector = {"app.kubernetes.io/instance": model.name, "mlops.platform/track": track}
-            labels = {**base, **selector, "mlops.platform/model-version": str(version)}
-            self.config_pbtxt[track] = render(model, version)
-            config = k8s.core.v1.ConfigMap(
-                f"{name}-{track}-config",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{object_name}-config", namespace=ns, labels=labels),
-                data={"config.pbtxt": self.config_pbtxt[track]},
-                opts=k8s_opts,
-            )
-            spec = pod_spec(
-                model,
-                version,
-                args.serving,
-                args.cloud,
-                identity.service_account_name,
-                f"{object_name}-config",
-                args.pool,
-                args.spread_required and replicas >= 2,
-                selector,
-            )
-            deployments[track] = k8s.apps.v1.Deployment(
-                f"{name}-{track}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
-                spec=k8s.apps.v1.DeploymentSpecArgs(
-                    # where the model autoscales, KEDA's HPA owns the stable replica count once created
-                    replicas=replicas,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                    strategy=k8s.apps.v1.DeploymentStrategyArgs(
-                        type="RollingUpdate",
-                        rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
-                    ),
-                    revision_history_limit=5,
-                    progress_deadline_seconds=model.load_timeout_seconds + 300,
-                    template=k8s.core.v1.PodTemplateSpecArgs(
-                        metadata=k8s.meta.v1.ObjectMetaArgs(
-                            labels={**labels, **identity.pod_labels},
-                            annotations={"mlops.platform/config-hash": _digest(self.config_pbtxt[track])},
-                        ),
-                        spec=spec,
-                    ),
+        # `app` is the label Flagger rewrites to `<name>-primary` on its copy (its -selector-labels)
+        selector = {"app": object_name}
+        labels = {**base, **selector, "mlops.platform/model-version": str(model.version)}
+        self.config_pbtxt = render(model, model.version)
+        # the objects of the same name that the stable track of earlier releases had are updated in place
+        config = k8s.core.v1.ConfigMap(
+            f"{name}-config",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{object_name}-config", namespace=ns, labels=labels),
+            data={"config.pbtxt": self.config_pbtxt},
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-stable-config")])),
+        )
+        spec = pod_spec(
+            model,
+            model.version,
+            args.serving,
+            args.cloud,
+            identity.service_account_name,
+            f"{object_name}-config",
+            args.pool,
+            args.spread_required and model.replicas.min >= 2,
+            selector,
+        )
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # no replica count: KEDA's HPA sets it while Flagger releases, and Flagger holds it at zero in between
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
                 ),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    provider=args.k8s_provider,
-                    depends_on=[config, identity],
-                    ignore_changes=["spec.replicas"] if track == "stable" and model.autoscales else None,
+                revision_history_limit=5,
+                progress_deadline_seconds=model.load_timeout_seconds + 300,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels={**labels, **identity.pod_labels},
+                        annotations={"mlops.platform/config-hash": _digest(self.config_pbtxt)},
+                    ),
+                    spec=spec,
                 ),
-            )
+            ),
+            # an earlier release's stable track selected its pods by track: the selector changes, so this replaces it once
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=args.k8s_provider, depends_on=[config, identity], aliases=[pulumi.Alias(name=f"{name}-stable")]
+            ),
+        )
+        # one budget per Deployment: the candidate's (this one, while a release runs) and the primary's Flagger makes
+        for suffix, pods in (("", object_name), ("-primary", f"{object_name}-primary")):
             k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-{track}-pdb",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
+                f"{name}{suffix}-pdb",
+                metadata=k8s.meta.v1.ObjectMetaArgs(name=pods, namespace=ns, labels=labels),
                 spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                     max_unavailable=1,
-                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                    selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app": pods}),
                     unhealthy_pod_eviction_policy="AlwaysAllow",
                 ),
-                opts=k8s_opts,
-            )
-            k8s.core.v1.Service(
-                f"{name}-{track}-svc",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=ns, labels=labels),
-                spec=k8s.core.v1.ServiceSpecArgs(
-                    type="ClusterIP",
-                    selector=selector,
-                    ports=[
-                        k8s.core.v1.ServicePortArgs(name="http", port=HTTP, target_port="http", app_protocol="http"),
-                        k8s.core.v1.ServicePortArgs(name="grpc", port=GRPC, target_port="grpc", app_protocol="kubernetes.io/h2c"),
-                        k8s.core.v1.ServicePortArgs(name="metrics", port=METRICS, target_port="metrics"),
-                    ],
+                opts=pulumi.ResourceOptions.merge(
+                    k8s_opts, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{name}-stable-pdb")] if not suffix else None)
                 ),
-                opts=k8s_opts,
             )
-        if model.autoscales:
-            self._autoscaler(name, args, base, k8s_opts, deployments["stable"])
+        scaler = self._autoscaler(name, args, base, k8s_opts, deployment)
         self._network_policies(name, args, base, k8s_opts)
-        self.canary_weight = model.canary.weight if model.canary else 0
-        if args.serving.gateway.enabled:
-            self._route(name, args, base, k8s_opts)
-        self.service = _track_name(model.name, "stable")
-        self.register_outputs({"service": self.service, "canary_weight": self.canary_weight})
+        gateway = args.serving.gateway
+        if gateway.enabled:
+            self._version_route(name, args, base, k8s_opts)
+        self.canary = object_name
+        if args.release_prometheus_url is not None:
+            self._release(name, args, base, k8s_opts, [deployment, scaler, *args.release_depends_on])
+        self.service = object_name
+        self.register_outputs({"service": self.service, "canary": self.canary})
+
+    def _release(
+        self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions, after: list[pulumi.Resource]
+    ) -> None:
+        """The Canary and its MetricTemplates, after the Deployment and ScaledObject it refers to and Flagger's CRDs."""
+        model, gateway = args.model, args.serving.gateway
+        assert args.release_prometheus_url is not None
+        templates = [
+            k8s.apiextensions.CustomResource(
+                f"{name}-check-{obj['metadata']['name'].removeprefix(f'triton-{model.name}-')}",
+                api_version=obj["apiVersion"],
+                kind=obj["kind"],
+                metadata=obj["metadata"],
+                spec=obj["spec"],
+                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(args.release_depends_on))),
+            )
+            for obj in metric_templates(model, args.namespace, args.release_prometheus_url, labels)
+        ]
+        canary = canary_object(
+            model,
+            args.namespace,
+            hostname=gateway.hostname if gateway.enabled else None,
+            prometheus_url=args.prometheus_url,
+            loadtester_namespace=args.loadtester_namespace,
+            confirm_promotion=args.confirm_promotion,
+            # the monitoring stack finds Triton's Services by these labels (`app.kubernetes.io/name: triton`)
+            service_labels=labels,
+            mirror_to=(args.capture.service, args.capture.port) if args.capture is not None else None,
+            labels=labels,
+        )
+        k8s.apiextensions.CustomResource(
+            f"{name}-canary",
+            api_version=canary["apiVersion"],
+            kind=canary["kind"],
+            metadata=canary["metadata"],
+            spec=canary["spec"],
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*after, *templates])),
+        )
 
     def _autoscaler(
         self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions, target: pulumi.Resource
-    ) -> None:
+    ) -> pulumi.Resource:
         """KEDA ScaledObject on the model's Triton signal (a Prometheus query) and CPU; the larger proposal wins.
 
-        Only for models whose replicas can move. KEDA creates the HPA, named like the Deployment so a
-        progressive-delivery controller can reference it, with this scale-up and scale-down behaviour. It is
-        created after its Deployment (KEDA reports a ScaledObject whose target does not exist yet) and deleted
-        before it.
+        Every model has one: equal bounds hold a fixed size. Flagger copies it for the primary (with the
+        primary's pods in the Prometheus queries) and pauses this one at zero between releases. KEDA names the
+        HPA after each ScaledObject (`keda-hpa-<name>`), so the two never collide. It is created after its
+        Deployment (KEDA reports a ScaledObject whose target does not exist yet) and deleted before it.
         """
         model = args.model
-        deployment = _track_name(model.name, "stable")
+        deployment = deployment_name(model.name)
         triggers = scaling_triggers(model, args.namespace, args.prometheus_url)
-        k8s.apiextensions.CustomResource(
+        return k8s.apiextensions.CustomResource(
             f"{name}-scaler",
             api_version="keda.sh/v1alpha1",
             kind="ScaledObject",
@@ -219,7 +249,6 @@ class TritonDeployment(pulumi.ComponentResource):
                 **({"cooldownPeriod": model.autoscaling.cooldown_seconds} if model.scales_to_zero else {}),
                 "advanced": {
                     "horizontalPodAutoscalerConfig": {
-                        "name": deployment,
                         "behavior": {
                             "scaleUp": {"stabilizationWindowSeconds": 0, "policies": [{"type": "Pods", "value": 2, "periodSeconds": 60}]},
                             "scaleDown": {
@@ -254,6 +283,21 @@ class TritonDeployment(pulumi.ComponentResource):
             ingress.append(from_namespace(args.serving.gateway.controller_namespace, [HTTP, GRPC]))
         if args.monitoring_namespace:
             ingress.append(from_namespace(args.monitoring_namespace, [METRICS]))
+        if args.release_prometheus_url is not None and args.model.release.acceptance_test:
+            # Flagger's load tester sends the acceptance test to the candidate
+            ingress.append(
+                k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                    from_=[
+                        k8s.networking.v1.NetworkPolicyPeerArgs(
+                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                                match_labels={"kubernetes.io/metadata.name": args.loadtester_namespace}
+                            ),
+                            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(LOADTESTER_PODS)),
+                        )
+                    ],
+                    ports=[k8s.networking.v1.NetworkPolicyPortArgs(protocol="TCP", port=HTTP)],
+                )
+            )
         if args.capture is not None and args.capture.predictions:
             # the capture service asks the stable version for the prediction of each captured request
             ingress.append(
@@ -297,42 +341,44 @@ class TritonDeployment(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _route(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
-        """HTTPRoute: the model's path split by weight; explicit version paths go to the track serving them."""
+    def _version_route(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+        """The configured version's own path, to the pods serving that version, whichever Deployment they belong to.
+
+        Flagger's route sends the model's path (`/v2/models/<model>`) to the primary and candidate by weight; a
+        longer path prefix wins across routes (Gateway API), so `/v2/models/<model>/versions/<version>` reaches
+        the configured version from the moment a pod serves it, during a release too. A path naming an earlier
+        version falls through to the model's route, answered by the primary while it still serves that version.
+        """
         model = args.model
-        prefix = f"/v2/models/{model.name}"
-
-        def backend(track: str, weight: int) -> dict[str, Any]:
-            return {"name": _track_name(model.name, track), "port": HTTP, "weight": weight}
-
-        def match(path: str) -> list[dict[str, Any]]:
-            return [{"path": {"type": "PathPrefix", "value": path}}]
-
-        rules: list[dict[str, Any]]
-        if model.canary is None:
-            rules = [{"matches": match(prefix), "backendRefs": [backend("stable", 100)]}]
-        else:
-            weight = model.canary.weight
-            rules = [
-                {"matches": match(prefix), "backendRefs": [backend("stable", 100 - weight), backend("canary", weight)]},
-                {"matches": match(f"{prefix}/versions/{model.version}"), "backendRefs": [backend("stable", 100)]},
-                {"matches": match(f"{prefix}/versions/{model.canary.version}"), "backendRefs": [backend("canary", 100)]},
-            ]
+        versioned = f"{deployment_name(model.name)}-v{model.version}"
+        # not `app.kubernetes.io/name: triton`: monitoring scrapes Triton through Flagger's primary and candidate Services
+        route_labels = {k: v for k, v in labels.items() if k != "app.kubernetes.io/name"}
+        k8s.core.v1.Service(
+            f"{name}-version-svc",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=versioned, namespace=args.namespace, labels=route_labels),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector={"app.kubernetes.io/instance": model.name, "mlops.platform/model-version": str(model.version)},
+                ports=[k8s.core.v1.ServicePortArgs(name="http", port=HTTP, target_port="http", app_protocol="http")],
+            ),
+            opts=opts,
+        )
+        rule: dict[str, Any] = {
+            "matches": [{"path": {"type": "PathPrefix", "value": f"/v2/models/{model.name}/versions/{model.version}"}}],
+            "backendRefs": [{"name": versioned, "port": HTTP}],
+        }
         if args.capture is not None:
-            mirror = {
-                "type": "RequestMirror",
-                "requestMirror": {"backendRef": {"name": args.capture.service, "port": args.capture.port}, "percent": args.capture.percent},
-            }
-            rules = [{**rule, "filters": [mirror]} for rule in rules]
+            mirror = {"backendRef": {"name": args.capture.service, "port": args.capture.port}}
+            rule["filters"] = [{"type": "RequestMirror", "requestMirror": mirror}]
         k8s.apiextensions.CustomResource(
-            f"{name}-route",
+            f"{name}-version-route",
             api_version="gateway.networking.k8s.io/v1",
             kind="HTTPRoute",
-            metadata={"name": f"triton-{model.name}", "namespace": args.namespace, "labels": labels},
+            metadata={"name": f"{deployment_name(model.name)}-version", "namespace": args.namespace, "labels": labels},
             spec={
                 "parentRefs": [{"name": GATEWAY_NAME, "sectionName": "https"}],
                 "hostnames": [args.serving.gateway.hostname],
-                "rules": rules,
+                "rules": [rule],
             },
             opts=opts,
         )

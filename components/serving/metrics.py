@@ -1,14 +1,10 @@
-"""Inference signals: the Prometheus queries KEDA scales the models on, and canary regression alerts."""
+"""Inference signals: the Prometheus queries KEDA scales the models on, per Deployment (candidate and primary)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..config.serving import ModelConfig
-from ..contracts import ROLLBACK_ALERT, ROLLBACK_ALERT_CATEGORY, ROLLBACK_ALERT_SEVERITY
-
-CANARY_ALERT = ROLLBACK_ALERT
-
 
 SERIES = {
     "queue_time": "nv_inference_queue_duration_us",
@@ -18,27 +14,34 @@ SERIES = {
 """Autoscaling signal to the Triton series its scaling query is computed from."""
 
 
-def stable_pods(models: list[str]) -> str:
-    """Regex (anchored by Prometheus) of the pods of the models' stable Deployments, and of no candidate's.
+def deployment_name(model: str) -> str:
+    """The model's Deployment, which Pulumi owns and Flagger releases; Flagger names its copy `<name>-primary`."""
+    return f"triton-{model}"
 
-    A Deployment's pods are `<deployment>-<pod-template-hash>-<suffix>`; the candidate's Deployment
-    name adds `-canary`, one more segment, so it never matches.
+
+def track_pods(model: str, primary: bool) -> str:
+    """Regex (anchored by Prometheus) of the pods of one of the model's two Deployments, and of no other's.
+
+    A Deployment's pods are `<deployment>-<pod-template-hash>-<suffix>`. The primary's name adds
+    `-primary`, one more segment, so the candidate's pattern never matches a primary pod, and the
+    primary's never matches another model's.
     """
-    return f"triton-({'|'.join(sorted(models))})-[a-z0-9]+-[a-z0-9]+"
+    return f"{deployment_name(model)}{'-primary' if primary else ''}-[a-z0-9]+-[a-z0-9]+"
 
 
 SIGNAL_WINDOW = "1m"
 """Rate window of the scaling queries: several scrapes of Triton's 15 s interval, short enough to react within a minute."""
 
 
-def scaling_query(model: ModelConfig, namespace: str) -> str:
-    """The model's scaling signal over its stable pods, as one number for the whole Deployment.
+def scaling_query(model: ModelConfig, namespace: str, primary: bool = False) -> str:
+    """The model's scaling signal over one Deployment's pods (the candidate's, or with ``primary`` Flagger's
+    primary), as one number for that Deployment.
 
     - `queue_time`: milliseconds a request waited in Triton's queue, averaged over every request;
     - `inference_rate`: inferences per second over all replicas (KEDA divides by the replica count);
     - `gpu_utilization`: percent, averaged over the replicas' GPUs.
     """
-    sel = f'namespace="{namespace}",pod=~"{stable_pods([model.name])}"'
+    sel = f'namespace="{namespace}",pod=~"{track_pods(model.name, primary)}"'
     signal = model.autoscaling.metric
     series = SERIES[signal]
     if signal == "queue_time":
@@ -101,44 +104,3 @@ def scaling_triggers(model: ModelConfig, namespace: str, prometheus_url: str | N
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def canary_rule(model: ModelConfig, namespace: str) -> dict[str, Any]:
-    """The alert that rolls a candidate back: its error ratio or p99 latency beyond its limits.
-
-    Triton labels its metrics with `model` and `version`; the candidate is told apart by version. Severity and
-    category come from the monitoring catalogue, so Alertmanager routes it and TritonDown inhibits it like the
-    platform's other canary alerts.
-    """
-    assert model.canary is not None
-    sel = f'namespace="{namespace}",model="{model.name}",version="{model.canary.version}"'
-    p99_ms = model.canary.max_p99_latency_ms or model.slo.p99_latency_ms
-    errors = (
-        f"sum by (namespace, model) (rate(nv_inference_request_failure{{{sel}}}[5m])) / clamp_min("
-        f"sum by (namespace, model) (rate(nv_inference_request_success{{{sel}}}[5m])) + "
-        f"sum by (namespace, model) (rate(nv_inference_request_failure{{{sel}}}[5m])), 1e-9) > {model.canary.max_error_rate}"
-    )
-    latency = f'max by (namespace, model) (nv_inference_request_summary_us{{{sel},quantile="0.99"}}) / 1000 > {p99_ms}'
-    return {
-        "alert": CANARY_ALERT,
-        "expr": f"({errors}) or ({latency})",
-        "for": "2m",
-        "labels": {
-            "severity": ROLLBACK_ALERT_SEVERITY,
-            "category": ROLLBACK_ALERT_CATEGORY,
-            "rollback": "true",
-            "model": model.name,
-            "candidate_version": str(model.canary.version),
-        },
-        "annotations": {
-            "summary": f"candidate version {model.canary.version} of {model.name} regresses",
-            "description": f"error ratio above {model.canary.max_error_rate} or p99 above {p99_ms} ms for 2 minutes; "
-            "the rollback job sets its traffic weight to 0",
-        },
-    }
-
-
-def canary_rule_group(models: list[ModelConfig], namespace: str) -> dict[str, Any] | None:
-    """One rule group with the regression alert of every model in canary, or None."""
-    rules = [canary_rule(m, namespace) for m in models if m.canary is not None]
-    return {"name": "triton-canary", "interval": "30s", "rules": rules} if rules else None

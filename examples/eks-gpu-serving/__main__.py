@@ -1,4 +1,4 @@
-"""An existing EKS cluster: one L4 pool, a closed serving namespace, and one Triton model with a canary."""
+"""An existing EKS cluster: one L4 pool, a closed serving namespace, and one Triton model that Flagger releases."""
 
 import pulumi
 import pulumi_aws as aws
@@ -41,10 +41,12 @@ model = TritonDeployment(
     TritonDeploymentArgs(
         model=ModelConfig(
             name="fraud-detector",
-            version=7,
+            version=8,
             repository_uri="s3://acme-models/triton",
             gpu_pool="l4",
-            canary={"version": 8, "weight": 10, "max_error_rate": 0.005},
+            # no gateway in this example: Flagger checks a new version on its load tester's requests for 5 minutes,
+            # then switches all traffic to it (blue/green); behind the platform's gateway it would shift weights
+            release={"mode": "blue_green", "iterations": 5, "max_error_rate": 0.005},
             inputs=[{"name": "features", "data_type": "FP32", "dims": [64]}],
             outputs=[{"name": "fraud_probability", "data_type": "FP32", "dims": [1]}],
         ),
@@ -55,6 +57,10 @@ model = TritonDeployment(
         cloud_provider=aws_provider,
         k8s_provider=cluster,
         pool=pool.wiring,
+        # the cluster's Prometheus (Flagger's checks) and Flagger's load tester: the cluster runs Flagger and KEDA already
+        prometheus_url="http://prometheus-operated.monitoring.svc:9090",
+        release_prometheus_url="http://prometheus-operated.monitoring.svc:9090",
+        loadtester_namespace="flagger",
     ),
     opts=pulumi.ResourceOptions(depends_on=[namespace]),
 )

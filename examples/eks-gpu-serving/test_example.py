@@ -38,10 +38,13 @@ def test_the_pool_runs_l4_nodes_with_the_gpu_taint():
     assert {"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"} in group["inputs"]["taints"]
 
 
-def test_the_model_runs_its_stable_and_canary_versions_on_the_pool():
+def test_the_model_runs_on_the_pool_and_flagger_releases_it():
     records = synthesize()
     deployments = {r["inputs"]["metadata"]["name"]: r["inputs"] for r in records if r["type"] == "kubernetes:apps/v1:Deployment"}
-    assert sorted(deployments) == ["triton-fraud-detector", "triton-fraud-detector-canary"]
+    assert sorted(deployments) == ["triton-fraud-detector"]  # Flagger makes the primary from it
+    (canary,) = [r["inputs"] for r in records if r["type"] == "kubernetes:flagger.app/v1beta1:Canary"]
+    assert canary["spec"]["provider"] == "kubernetes" and canary["spec"]["analysis"]["iterations"] == 5
+    assert [h["type"] for h in canary["spec"]["analysis"]["webhooks"]] == ["pre-rollout", "rollout"]
     for deployment in deployments.values():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == {"mlops.platform/gpu-pool": "l4"}

@@ -4,14 +4,14 @@ Reads the stack's models from its stack file and asks Prometheus (the HTTP query
 ``kubectl port-forward svc/prometheus-operated 9090`` in the stack's monitoring namespace), every
 ``--interval`` seconds for ``--soak-seconds``:
 
-- no ``TritonCanaryRegression`` alert and no ``severity="page"`` alert firing in the serving namespace;
-- for every model and every version it serves (the stable ``version`` and the ``canary`` candidate), over
-  the last ``--window``: at least ``--min-requests`` requests (no traffic is no evidence), an error ratio
-  within the limit (candidate: ``canary.max_error_rate``; stable: ``1 - slo.availability``) and a p99 latency
-  within the limit (candidate: ``canary.max_p99_latency_ms`` or the SLO; stable: ``slo.p99_latency_ms``).
+- no ``severity="page"`` alert firing in the serving namespace;
+- for every model's configured ``version`` (which Flagger has promoted once the gate runs), over the last
+  ``--window``: at least ``--min-requests`` requests (no traffic is no evidence), an error ratio within
+  ``release.max_error_rate`` and a p99 latency within ``release.max_p99_latency_ms`` (or the SLO's), the limits
+  Flagger released it under.
 
-Every round must pass; the first failing round ends the gate. Metric names are Triton's, as the
-``TritonCanaryRegression`` alert uses them.
+Every round must pass; the first failing round ends the gate. Metric names are Triton's. Flagger judges each
+release itself (the model's ``release`` checks); this gate judges the result on live traffic before prod.
 
 Exit codes: 0 healthy; 1 unhealthy or Prometheus unreachable; 2 bad input (unknown stack, invalid config).
 """
@@ -34,8 +34,6 @@ from typing import Any
 
 from .common import ReleaseError, platform_config, repo_root, require_stack, run_cli, stack_file
 
-CANARY_ALERT = "TritonCanaryRegression"
-
 
 class UnhealthyError(Exception):
     """Prometheus could not be asked: the gate fails closed."""
@@ -57,10 +55,8 @@ def tracks(stack: str, text: str) -> tuple[str, list[Track]]:
     config = platform_config(stack, text, f"the {stack} stack file is invalid")
     found: list[Track] = []
     for model in config.models:
-        found.append(Track(model.name, model.version, "stable", round(1 - model.slo.availability, 6), model.slo.p99_latency_ms))
-        if model.canary is not None:
-            p99 = model.canary.max_p99_latency_ms or model.slo.p99_latency_ms
-            found.append(Track(model.name, model.canary.version, "canary", model.canary.max_error_rate, p99))
+        # the limits Flagger released it under
+        found.append(Track(model.name, model.version, "configured", model.release.max_error_rate, model.p99_limit_ms))
     return config.namespaces.serving, found
 
 
@@ -101,15 +97,13 @@ def check_round(prom: Prometheus, namespace: str, judged: list[Track], window: s
     lines: list[str] = []
     firing = prom.query(f'ALERTS{{alertstate="firing",namespace="{namespace}"}}')
     blocking = sorted(
-        f"{a['metric'].get('alertname', '?')}({a['metric'].get('model', '')})"
-        for a in firing
-        if a["metric"].get("alertname") == CANARY_ALERT or a["metric"].get("severity") == "page"
+        f"{a['metric'].get('alertname', '?')}({a['metric'].get('model', '')})" for a in firing if a["metric"].get("severity") == "page"
     )
     if blocking:
         ok = False
         lines.append(f"  FAIL alerts firing in {namespace}: {', '.join(blocking)}")
     else:
-        lines.append(f"  ok   no canary-regression or paging alert firing in {namespace}")
+        lines.append(f"  ok   no paging alert firing in {namespace}")
     for track in judged:
         sel = f'namespace="{namespace}",model="{track.model}",version="{track.version}"'
         success = prom.number(f"sum(increase(nv_inference_request_success{{{sel}}}[{window}]))") or 0.0

@@ -2,18 +2,22 @@
 
 What counts as a pinned version (and nothing else is ever touched):
 
-- ``models[]`` (Triton): ``version``; and the ``canary`` candidate's ``version``.
+- ``models[]`` (Triton): ``version``, the one version the model runs. There is no candidate to copy: a new
+  ``version`` is released by Flagger as the target's ``release`` block says, and that block (like every other
+  key) is the target environment's own configuration, never copied.
 - ``managed_endpoints[]``: ``model_uri`` and ``image``; and the ``canary`` candidate's ``model_uri`` and ``image``.
 
 ``copy_pins(target, source)`` matches entries by ``name``. For every entry present in both files:
 
 1. each pinned key of the entry takes the source's value;
-2. the ``canary`` block mirrors the source: if the source entry has no canary, the target's canary block is
-   removed (the candidate is either promoted already or abandoned); if the source has one and the target
-   has one too, only the candidate's pinned keys change (a pinned key the source candidate leaves out is
-   removed) and the target keeps its own weight/percent and rollback limits; if only the source has one, a
+2. a managed endpoint's ``canary`` block mirrors the source: if the source entry has no canary, the target's
+   canary block is removed (the candidate is either promoted already or abandoned); if the source has one
+   and the target has one too, only the candidate's pinned keys change (a pinned key the source candidate
+   leaves out is removed) and the target keeps its own percent and instances; if only the source has one, a
    canary block holding just the candidate's pinned keys is added after the entry's last pinned key, so the
-   target environment's defaults (weight 10 %, its limits) apply.
+   target environment's defaults (10 %, one instance) apply. A model's entry never gains or loses a block:
+   a ``canary`` key under ``models[]`` (the removed candidate block, which the config loader refuses) is
+   neither copied nor removed.
 
 Entries only in the target are left as they are; entries only in the source are not added (adding a model
 is a configuration change for review, not a promotion). Everything else in the file (other keys, comments,
@@ -40,9 +44,12 @@ PINNED_KEYS: dict[str, tuple[str, ...]] = {
     "models": ("version",),
     "managed_endpoints": ("model_uri", "image"),
 }
-"""Per list section of the config: the keys of an entry (and of its canary) that pin a version."""
+"""Per list section of the config: the keys of an entry (and of its candidate block) that pin a version."""
 
 CANDIDATE = "canary"
+
+CANDIDATE_SECTIONS: tuple[str, ...] = ("managed_endpoints",)
+"""The list sections whose entries carry a ``canary`` candidate block with pinned keys of its own; a model has none."""
 
 # (mapping, sequence, offset) indentations tried, the project's own style first.
 _INDENTS = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (2, 4, 0), (4, 4, 0))
@@ -129,7 +136,7 @@ def pinned_versions(text: str, label: str) -> dict[str, Any]:
             for key in keys:
                 if key in entry:
                     found[f"{section}[{name}].{key}"] = entry[key]
-            candidate = entry.get(CANDIDATE)
+            candidate = entry.get(CANDIDATE) if section in CANDIDATE_SECTIONS else None
             if isinstance(candidate, dict):
                 for key in keys:
                     if key in candidate:
@@ -189,7 +196,8 @@ def copy_pins(target_text: str, source_text: str, source_label: str, target_labe
                     old = show(entry[key]) if key in entry else "(unset)"
                     entry[key] = wanted[name][key]
                     result.changes.append(f"{where}.{key}: {old} -> {show(wanted[name][key])}")
-            result.changes += _copy_candidate(entry, wanted[name], keys, where, (source_label, target_label))
+            if section in CANDIDATE_SECTIONS:
+                result.changes += _copy_candidate(entry, wanted[name], keys, where, (source_label, target_label))
         for name in wanted:
             if name not in current:
                 result.notes.append(f"{section}[{name}]: only in {source_label}, not added (adding an entry is a config change)")

@@ -1,10 +1,12 @@
 """`make promote FROM=<stack> TO=<stack>`: copy the source stack's pinned model versions into the target stack file.
 
 Only pinned versions change (see ``tools.release.pins``): each model's ``version`` and each managed
-endpoint's ``model_uri``/``image`` present in both stacks, and the ``canary`` candidate mirrored from the
-source. Comments and formatting of the target file are kept. Refuses a dirty work tree, an unknown stack,
-the same stack twice and a rewrite the config loader would reject. Nothing is committed: review the change
-with ``git diff``, commit it and open a pull request, whose merge deploys it through the release flow.
+endpoint's ``model_uri``/``image`` present in both stacks, and the endpoint's ``canary`` candidate mirrored
+from the source. A model's ``release`` block stays the target's own: the new ``version`` reaches the target's
+traffic the way the target releases it (Flagger). Comments and formatting of the target file are kept.
+Refuses a dirty work tree, an unknown stack, the same stack twice and a rewrite the config loader would
+reject. Nothing is committed: review the change with ``git diff``, commit it and open a pull request, whose
+merge deploys it through the release flow.
 
 Exit codes: 0 written (or nothing to change); 2 refused, with the reason.
 """

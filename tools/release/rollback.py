@@ -2,8 +2,9 @@
 
 The stack file as it was at ``TO`` is the source and the work tree's stack file the target of the same
 rewrite as ``promote`` (see ``tools.release.pins``): every model's ``version``, every managed endpoint's
-``model_uri``/``image`` and the ``canary`` candidates go back to what that commit pinned; everything else in
-the file (capacity, alerting, comments) stays as it is now. Refuses a dirty work tree, an unknown stack, a ref
+``model_uri``/``image`` and the endpoints' ``canary`` candidates go back to what that commit pinned; everything else in
+the file (capacity, the models' ``release`` blocks, alerting, comments) stays as it is now, so the restored
+``version`` is released by Flagger the way the stack releases any version. Refuses a dirty work tree, an unknown stack, a ref
 that is not a commit, a commit without that stack file and a rewrite the config loader would reject.
 
 The rollback workflow runs this on main, applies the result with ``pulumi up`` and opens a pull request
