@@ -1159,3 +1159,21 @@ def test_fix_texts_name_the_stack_setting_a_stack_user_changes():
     assert all("mlflow.database.backup_retention_days" in m for m in by_policy["database-backups"])
     assert not [m for r in results for m in [r.message] if "ResourceOptions(" in m or "opts=" in m]
     assert synthesize("prod").config.guardrails.protect_stateful, "the shipped prod stack keeps protection on"
+
+
+@pytest.mark.parametrize(
+    ("analysis", "flagged"),
+    [
+        ({"stepWeights": [5, 10, 25]}, False),
+        ({"stepWeights": [5, 10, 25, 50]}, True),
+        ({"stepWeight": 10, "maxWeight": 25}, False),
+        ({"stepWeight": 10, "maxWeight": 40}, True),
+        ({"iterations": 10, "mirror": True}, False),
+    ],
+)
+def test_a_flagger_release_may_not_send_the_candidate_more_than_allowed_before_promotion(analysis, flagged):
+    canary = rec("kubernetes:flagger.app/v1beta1:Canary", {"metadata": {"name": "triton-fraud"}, "spec": {"analysis": analysis}})
+    found = run("canary-weight-bounds", [canary], {"maxCanaryPercent": 25})
+    assert bool(found) is flagged
+    if flagged:
+        assert "models[].release.steps" in found[0].message and "above the 25% allowed here" in found[0].message

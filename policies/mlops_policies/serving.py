@@ -21,6 +21,7 @@ AML_ENDPOINT = "azure-native:machinelearningservices:OnlineEndpoint"
 AML_DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 HTTP_ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
 CANARY_ANNOTATION = "mlops.platform/canary-weight"
+FLAGGER_CANARY = "kubernetes:flagger.app/v1beta1:Canary"
 
 FLOATING_ALIASES = ["latest", "current", "newest", "head", "stable", "champion", "challenger"]
 """Version words that move: never allowed where a model version or artifact path is expected."""
@@ -250,6 +251,20 @@ def _check_canary_weight(args: ResourceValidationArgs, report: ReportViolation) 
                     subject,
                     f"mirrors {sum(mirror.values()):g}% of traffic; Azure ML allows at most 50",
                     "lower mirrorTraffic to 50 or less",
+                ),
+                None,
+            )
+    if args.resource_type == FLAGGER_CANARY:
+        analysis = wire.mapping(wire.get(p, "spec", "analysis"))
+        steps = [wire.number(x) for x in wire.items(analysis.get("stepWeights"))]
+        largest = max([x for x in steps if x is not None] + [wire.number(analysis.get("maxWeight")) or 0.0])
+        if largest > maximum:
+            report(
+                message(
+                    subject,
+                    f"releases a model version to {largest:g}% of traffic before promotion, above the {maximum:g}% allowed here",
+                    f"keep analysis.stepWeights and maxWeight at most {maximum:g}",
+                    f"models[].release.steps (or max_percent) of at most {maximum:g} %",
                 ),
                 None,
             )
