@@ -7,7 +7,8 @@ and query a real Prometheus, which scrapes Triton's series as the test writes th
 once for the module, step by step, and the tests read what each step left: `pulumi up`, KEDA scaling
 the autoscaling model up on its queue time, up/preview/refresh with the HPA owning the replicas, a
 model version bump, KEDA scaling back down, KEDA taking a model to zero outside its active hours and
-back in them, a model removed from config, `pulumi destroy`.
+back in them, a model removed from config, Flagger (out of cluster) taking the model over with
+`pulumi up` and `pulumi preview` still wanting no change, `pulumi destroy`.
 
 The control plane is built by `make cluster` (Go modules, cached); `make test` passes its bin directory
 as MLOPS_CLUSTER_BIN when it exists. Without it (or without the engine) these tests skip, except under
@@ -35,9 +36,10 @@ from mlops_platform.config import validate_platform
 from mlops_platform.config.platform import PlatformConfig
 from mlops_platform.pool_wiring import POOL_LABEL
 from tools.cluster.controlplane import ControlPlane
+from tools.cluster.flagger import start_flagger
 from tools.cluster.nodes import fake_nodes
 from tools.cluster.prometheus import set_targets
-from tools.cluster.stack import prepare, wait_until_ready
+from tools.cluster.stack import existing_secrets, prepare, wait_until_ready
 from tools.release.common import local_cluster_issue
 from tools.synthesis import ROOT, synthesize
 
@@ -301,6 +303,33 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
         # the garbage collector removes the model's ReplicaSets and pods after its Deployment
         wait_for(lambda: "text-embedder" not in model_pods(plane, ns))
         steps["after_remove"] = snapshot(plane, ns)
+
+        # Flagger takes the model over (its primary, Services, route, the target at zero replicas and its ScaledObject
+        # paused); the stack's own `pulumi up` and `pulumi preview` then want no change: Pulumi never fights Flagger
+        flagger_bin = os.environ.get("MLOPS_FLAGGER_BIN", "")
+        if flagger_bin and (Path(flagger_bin) / "flagger").is_file():
+            # the model store's credentials Secret the stack reads (a real cluster has it before the models; here the
+            # namespace is the stack's own), out of Flagger's config tracking as the README asks
+            plane.apply(existing_secrets(cfg))
+            start_flagger(plane, Path(flagger_bin), cfg.serving.flagger.prometheus_url or "", watch_namespace=ns)
+            steps["flagger_phase"] = wait_for(
+                lambda: canary_phase(plane, ns) in ("Initialized", "Succeeded") and canary_phase(plane, ns), timeout=180
+            )
+            wait_for(lambda: _replicas(plane, ns, MODEL) == 0 and _ready_if_any(plane, ns, f"{MODEL}-primary") >= 1, timeout=120)
+            steps["flagger_took_over"] = {
+                "target_replicas": _replicas(plane, ns, MODEL),
+                "primary_ready": _ready_if_any(plane, ns, f"{MODEL}-primary"),
+                "flagger_log": plane.log_tail("flagger", 15),
+                "route": bool(items(plane, "httproutes", "-n", ns, "--field-selector", f"metadata.name={MODEL}")),
+                "paused": json.loads(plane.kubectl("get", "-n", ns, "scaledobject", MODEL, "-o", "json").stdout)["metadata"]
+                .get("annotations", {})
+                .get("autoscaling.keda.sh/paused-replicas"),
+            }
+            steps["up_with_flagger"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
+            steps["preview_with_flagger"] = run(project, engine, STACK, "preview", "--expect-no-changes")
+            steps["target_after_up"] = _replicas(plane, ns, MODEL)
+        elif REQUIRED:
+            steps["flagger_missing"] = f"MLOPS_FLAGGER_BIN={flagger_bin!r} holds no flagger; run make cluster"
         steps["audit_final"] = audit_findings(plane)
         steps["destroy"] = run(project, engine, STACK, "destroy", "--yes", "--skip-preview")
         wait_for(lambda: not project_objects(plane), timeout=120)
@@ -309,6 +338,16 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     finally:
         stack.close()
         plane.stop()
+
+
+def _ready_if_any(plane: ControlPlane, namespace: str, name: str) -> int:
+    done = plane.kubectl("get", "-n", namespace, "deployment", name, "-o", "json", check=False)
+    return int(json.loads(done.stdout).get("status", {}).get("readyReplicas", 0)) if done.returncode == 0 else 0
+
+
+def canary_phase(plane: ControlPlane, namespace: str, name: str = MODEL) -> str:
+    done = plane.kubectl("get", "-n", namespace, "canary", name, "-o", "json", check=False)
+    return str(json.loads(done.stdout).get("status", {}).get("phase", "")) if done.returncode == 0 else ""
 
 
 def _replicas(plane: ControlPlane, namespace: str, name: str) -> int:
@@ -522,6 +561,21 @@ def test_removing_a_model_deletes_exactly_its_objects(scenario: dict[str, Any]) 
     assert after - before == set(), "nothing new appears"
     assert "text-embedder" not in scenario["after_remove"]["model_pods"], "its pods are gone too"
     assert "fraud-detector" in scenario["after_remove"]["model_pods"], "the other model still runs"
+
+
+def test_pulumi_up_and_preview_want_no_change_after_flagger_took_the_model_over(scenario: dict[str, Any]) -> None:
+    """Flagger (v1.36.1, out of cluster) initialises the model's release: primary ready, the Deployment Pulumi owns at zero
+    replicas, its ScaledObject paused, Flagger's HTTPRoute; `pulumi up` and `pulumi preview --expect-no-changes` then pass
+    and leave the Deployment at zero."""
+    assert "flagger_missing" not in scenario, scenario.get("flagger_missing")
+    if "up_with_flagger" not in scenario:
+        pytest.skip("Flagger is not built (make cluster)")
+    assert scenario["flagger_phase"] in ("Initialized", "Succeeded")
+    took = scenario["flagger_took_over"]
+    assert took["target_replicas"] == 0 and took["primary_ready"] >= 1 and took["route"] and took["paused"] == "0", took
+    for step in ("up_with_flagger", "preview_with_flagger"):
+        assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
+    assert scenario["target_after_up"] == 0, "pulumi up scaled the Deployment Flagger holds at zero"
 
 
 def test_destroy_leaves_nothing_of_the_project(scenario: dict[str, Any]) -> None:

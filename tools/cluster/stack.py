@@ -4,6 +4,8 @@
 - the CRDs of every custom resource it declares, from the pinned modules (``tools.crd_schemas``);
 - with ``monitoring.install: false``, the existing installation's namespace, which the stack's
   rules, ServiceMonitors and Pushgateway go into but never creates;
+- on provider `kubernetes`, the model store's credentials Secret (``cloud.s3_credentials_secret``) in the
+  serving namespace, as the README asks for it: annotated out of Flagger's config tracking;
 - with ``serving.keda.install: false`` and ScaledObjects to run, the cluster's KEDA (``keda.py``, out of
   cluster) and, where the triggers query a loopback Prometheus, that Prometheus (``prometheus.py``).
 """
@@ -26,6 +28,8 @@ from .prometheus import LOOPBACK, start_prometheus
 
 STAND_IN_LABEL = "mlops.platform/stand-in"
 """Marks what the local cluster creates in place of what a real cluster already has."""
+FLAGGER_TRACKING = "flagger.app/config-tracking"
+"""Flagger copies every ConfigMap and Secret a released Deployment reads to `<name>-primary`, unless annotated `disabled`."""
 
 
 def custom_kinds(manifests: list[dict[str, Any]]) -> set[tuple[str, str]]:
@@ -41,6 +45,27 @@ def existing_namespaces(cfg: PlatformConfig) -> list[dict[str, Any]]:
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {STAND_IN_LABEL: "existing-installation"}}}
         for name in names
+    ]
+
+
+def existing_secrets(cfg: PlatformConfig) -> list[dict[str, Any]]:
+    """The credentials Secret the models' pods read on provider `kubernetes`, with stand-in keys (nothing reads them:
+    kwok runs no container). Its namespace is the stack's, so it is created once `pulumi up` made the namespace."""
+    name = cfg.cloud.s3_credentials_secret if cfg.cloud.provider == "kubernetes" else None
+    if not name or not cfg.models:
+        return []
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "namespace": cfg.namespaces.serving,
+                "labels": {STAND_IN_LABEL: "existing-secret"},
+                "annotations": {FLAGGER_TRACKING: "disabled"},
+            },
+            "stringData": {"AWS_ACCESS_KEY_ID": "stand-in", "AWS_SECRET_ACCESS_KEY": "stand-in"},
+        }
     ]
 
 
