@@ -2,7 +2,7 @@
 
 Real components, on loopback: the control plane (tools/cluster) with kwok's fake nodes, Gateway API's
 HTTPRoute CRD, KEDA (the model's ScaledObject is Flagger's autoscalerRef), a real Prometheus that scrapes
-an exporter this test runs, Flagger v1.36.1 and its load tester, out of cluster. The exporter writes
+an exporter this test runs (tools/cluster/triton_series.py), Flagger v1.36.1 and its load tester, out of cluster. The exporter writes
 Triton's series (`nv_inference_*`) for every running pod of the model, labelled with the pods' real
 names, so the platform's MetricTemplates select the candidate's pods exactly as in a cluster. The
 Canary and MetricTemplates are the platform's own (`mlops_platform.serving.release`); only the
@@ -25,22 +25,18 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 
-from tools.cluster.controlplane import ControlPlane, _free_port
-from tools.cluster.flagger import start_flagger, start_loadtester
-from tools.cluster.keda import start_keda
-from tools.cluster.nodes import CPU_NODE, _node
-from tools.cluster.prometheus import set_targets, start_prometheus
-from tools.cluster.stack import wait_until_ready
-from tools.crd_schemas import crd_documents, validate
+from tools.cluster import release_scenario
+from tools.cluster.controlplane import ControlPlane
+from tools.cluster.release_scenario import Timeline, canary_weights, finished, start_release_stack
+from tools.cluster.triton_series import VERSION_LABEL, PodWatcher, TritonExporter
+from tools.crd_schemas import validate
 
 CLUSTER_BIN = os.environ.get("MLOPS_CLUSTER_BIN", "")
 FLAGGER_BIN = os.environ.get("MLOPS_FLAGGER_BIN", "")
@@ -50,7 +46,6 @@ FLAGGER_NAMESPACE = "flagger-system"
 MODEL = "ranker"
 TARGET = f"triton-{MODEL}"
 PRIMARY = f"{TARGET}-primary"
-VERSION_LABEL = "mlops.platform/model-version"
 PULUMI = "pulumi-kubernetes"
 """The field manager the Pulumi-owned objects are applied with."""
 STEPS = [10, 30, 50]
@@ -77,231 +72,42 @@ def require_binaries() -> tuple[Path, Path]:
     return Path(CLUSTER_BIN), Path(FLAGGER_BIN)
 
 
-# -- Triton's series for the model's real pods ----------------------------------------------------
-
-
-class _Pod:
-    def __init__(self, version: str, failure_ratio: float) -> None:
-        self.version = version
-        self.failure_ratio = failure_ratio
-        self.since = time.monotonic()
-
-
-class TritonExporter:
-    """Triton's inference series of every running pod of the model, on 127.0.0.1, for Prometheus to scrape.
-
-    Each pod's counters start when the pod is first seen Running and grow at 20 requests a second; a pod of
-    a version in ``failing`` fails ``FAILURE_RATIO`` of them. Latencies are healthy for every pod (40 ms p99,
-    2 ms queue), so only the error ratio tells the versions apart.
-    """
-
-    RPS = 20.0
-    LATENCY_US = 25_000.0
-    QUEUE_US = 2_000.0
-    QUANTILES: ClassVar[dict[str, float]] = {"0.5": 20_000.0, "0.9": 30_000.0, "0.99": 40_000.0}
-
-    def __init__(self, namespace: str, model: str) -> None:
-        self.namespace, self.model = namespace, model
-        self.failing: set[str] = set()
-        self.pods: dict[str, _Pod] = {}
-        self.first_failure_served: float | None = None
-        self.lock = threading.Lock()
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = exporter.exposition().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> TritonExporter:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    def set_pods(self, running: dict[str, str]) -> None:
-        """The running pods now (name to version label): new ones start counting, gone ones stop being exported."""
-        with self.lock:
-            for name in set(self.pods) - set(running):
-                del self.pods[name]
-            for name, version in running.items():
-                if name not in self.pods:
-                    self.pods[name] = _Pod(version, FAILURE_RATIO if version in self.failing else 0.0)
-
-    def exposition(self) -> str:
-        now = time.monotonic()
-        lines: dict[str, list[str]] = {
-            "nv_inference_request_success": [],
-            "nv_inference_request_failure": [],
-            "nv_inference_count": [],
-            "nv_inference_request_duration_us": [],
-            "nv_inference_queue_duration_us": [],
-            "nv_inference_request_summary_us": [],
-        }
-        with self.lock:
-            for name, pod in sorted(self.pods.items()):
-                labels = f'model="{self.model}",version="{pod.version}",namespace="{self.namespace}",pod="{name}"'
-                requests = self.RPS * (now - pod.since)
-                failed = requests * pod.failure_ratio
-                ok = requests - failed
-                if failed > 0 and self.first_failure_served is None:
-                    self.first_failure_served = now
-                lines["nv_inference_request_success"].append(f"nv_inference_request_success{{{labels}}} {ok:.3f}")
-                lines["nv_inference_request_failure"].append(f'nv_inference_request_failure{{{labels},reason="BACKEND"}} {failed:.3f}')
-                lines["nv_inference_count"].append(f"nv_inference_count{{{labels}}} {ok:.3f}")
-                lines["nv_inference_request_duration_us"].append(
-                    f"nv_inference_request_duration_us{{{labels}}} {requests * self.LATENCY_US:.3f}"
-                )
-                lines["nv_inference_queue_duration_us"].append(f"nv_inference_queue_duration_us{{{labels}}} {ok * self.QUEUE_US:.3f}")
-                summary = lines["nv_inference_request_summary_us"]
-                summary += [f'nv_inference_request_summary_us{{{labels},quantile="{q}"}} {v:.1f}' for q, v in self.QUANTILES.items()]
-                summary.append(f"nv_inference_request_summary_us_sum{{{labels}}} {requests * self.LATENCY_US:.3f}")
-                summary.append(f"nv_inference_request_summary_us_count{{{labels}}} {requests:.3f}")
-        kinds = {"nv_inference_request_summary_us": "summary"}
-        out = []
-        for metric, samples in lines.items():
-            out.append(f"# TYPE {metric} {kinds.get(metric, 'counter')}")
-            out += samples
-        return "\n".join(out) + "\n"
-
-
-class PodWatcher:
-    """Keeps the exporter's pods those of the model running in the cluster (polled every half second)."""
-
-    def __init__(self, plane: ControlPlane, exporter: TritonExporter) -> None:
-        self.plane, self.exporter = plane, exporter
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            done = self.plane.kubectl(
-                "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/instance={MODEL}", "-o", "json", check=False
-            )
-            if done.returncode == 0:
-                running = {
-                    p["metadata"]["name"]: p["metadata"]["labels"].get(VERSION_LABEL, "")
-                    for p in json.loads(done.stdout)["items"]
-                    if p.get("status", {}).get("phase") == "Running" and not p["metadata"].get("deletionTimestamp")
-                }
-                self.exporter.set_pods(running)
-            self.stop.wait(0.5)
-
-    def __enter__(self) -> PodWatcher:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
-
-
 # -- the objects Pulumi owns ----------------------------------------------------------------------
 
 
-# The platform's modules are imported where used: the module collects, and skips where nothing is built,
-# without loading the serving components.
+# tools/cluster/release_scenario.py builds them (tools/bench_release.py releases the same objects); it imports the
+# platform's modules where used: the module collects, and skips where nothing is built, without loading the
+# serving components.
 
 
-def model_config() -> Any:
-    """The model as a stack declares it: a fixed size of one replica, released in three steps every 10 s."""
-    from mlops_platform.config.serving import ModelConfig
+def model_config(version: int = 1) -> Any:
+    """The model as a stack declares it at ``version``: a fixed size of one replica, released in three steps every 10 s."""
+    release = {
+        "mode": "canary",
+        "steps": STEPS,
+        "interval_seconds": INTERVAL,
+        "threshold": THRESHOLD,
+        "max_queue_ms": 100,
+        "acceptance_test": False,
+        "confirm_promotion": False,
+    }
+    return release_scenario.model_config(MODEL, release, version)
 
-    return ModelConfig(
-        name=MODEL,
-        version=1,
-        repository_uri="s3://models-bucket/triton",
-        gpus_per_replica=0,
-        replicas={"min": 1, "max": 1},
-        autoscaling={"metric": "queue_time", "target": 50, "cpu_utilization": None},
-        release={
-            "mode": "canary",
-            "steps": STEPS,
-            "interval_seconds": INTERVAL,
-            "threshold": THRESHOLD,
-            "max_queue_ms": 100,
-            "acceptance_test": False,
-            "confirm_promotion": False,
-        },
-        inputs=[{"name": "x", "data_type": "FP32", "dims": [4]}],
-        outputs=[{"name": "y", "data_type": "FP32", "dims": [1]}],
-    )
+
+def new_version(version: int, prometheus_url: str, loadtester: str, gate: Path, hook_log: Path) -> list[dict[str, Any]]:
+    """What one `pulumi up` applies for a new version: the Deployment, and the MetricTemplates and Canary of the model at
+    that version (its checks select the configured version's series)."""
+    return [deployment(version), *release_objects(model_config(version), prometheus_url, loadtester, gate, hook_log)]
 
 
 def deployment(version: int, replicas: int | None = None) -> dict[str, Any]:
     """The model's Deployment as the platform declares it: no replica count (Flagger and KEDA set it), selected by `app`."""
-    labels = {
-        "app": TARGET,
-        "app.kubernetes.io/name": "triton",
-        "app.kubernetes.io/instance": MODEL,
-        "mlops.platform/model": MODEL,
-        VERSION_LABEL: str(version),
-    }
-    spec: dict[str, Any] = {
-        "selector": {"matchLabels": {"app": TARGET}},
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-        "template": {
-            "metadata": {"labels": labels},
-            "spec": {
-                "containers": [
-                    {
-                        "name": "triton",
-                        "image": "nvcr.io/nvidia/tritonserver:24.10-py3",
-                        "env": [{"name": "MODEL_VERSION", "value": str(version)}],
-                        "ports": [
-                            {"name": "http", "containerPort": 8000},
-                            {"name": "grpc", "containerPort": 8001},
-                            {"name": "metrics", "containerPort": 8002},
-                        ],
-                        "readinessProbe": {"httpGet": {"path": "/v2/health/ready", "port": "http"}},
-                        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
-                    }
-                ]
-            },
-        },
-    }
-    if replicas is not None:
-        spec["replicas"] = replicas
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": TARGET, "namespace": NAMESPACE, "labels": {k: v for k, v in labels.items() if k != VERSION_LABEL}},
-        "spec": spec,
-    }
+    return release_scenario.deployment(MODEL, NAMESPACE, version, replicas)
 
 
 def scaled_object(model: Any, prometheus_url: str) -> dict[str, Any]:
     """The model's ScaledObject as the platform declares it: equal bounds hold one replica; the Triton trigger."""
-    from mlops_platform.serving.metrics import scaling_triggers
-
-    return {
-        "apiVersion": "keda.sh/v1alpha1",
-        "kind": "ScaledObject",
-        "metadata": {"name": TARGET, "namespace": NAMESPACE, "labels": {"mlops.platform/model": MODEL}},
-        "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": TARGET},
-            "minReplicaCount": model.replicas.min,
-            "maxReplicaCount": model.replicas.max,
-            "pollingInterval": 5,
-            "triggers": scaling_triggers(model, NAMESPACE, prometheus_url),
-        },
-    }
+    return release_scenario.scaled_object(model, NAMESPACE, prometheus_url)
 
 
 def release_objects(model: Any, prometheus_url: str, loadtester: str, gate: Path, hook_log: Path) -> list[dict[str, Any]]:
@@ -310,21 +116,8 @@ def release_objects(model: Any, prometheus_url: str, loadtester: str, gate: Path
     The webhook is `type: bash`, which answers when its command ends (the default `cmd` only queues it and
     always succeeds): it passes while ``gate`` exists and appends the time it ran to ``hook_log``.
     """
-    from mlops_platform.serving.release import canary_object, metric_templates
-
-    labels = {"mlops.platform/model": MODEL}
-    templates = metric_templates(model, NAMESPACE, prometheus_url, labels)
-    canary = canary_object(
-        model,
-        NAMESPACE,
-        hostname=f"{MODEL}.models.local.test",
-        prometheus_url=prometheus_url,
-        loadtester_namespace=FLAGGER_NAMESPACE,
-        confirm_promotion=False,
-        service_labels={"app.kubernetes.io/name": "triton"},
-        labels=labels,
-    )
-    canary["spec"]["analysis"]["webhooks"] = [
+    objects = release_scenario.release_objects(model, NAMESPACE, prometheus_url, FLAGGER_NAMESPACE)
+    objects[-1]["spec"]["analysis"]["webhooks"] = [
         {
             "name": "pre-rollout-gate",
             "type": "pre-rollout",
@@ -333,7 +126,7 @@ def release_objects(model: Any, prometheus_url: str, loadtester: str, gate: Path
             "metadata": {"type": "bash", "cmd": f"test -e {gate} && date +%s.%N >> {hook_log}"},
         }
     ]
-    return [*templates, canary]
+    return objects
 
 
 # -- what the cluster holds -----------------------------------------------------------------------
@@ -346,10 +139,7 @@ def get(plane: ControlPlane, kind: str, name: str, namespace: str = NAMESPACE) -
 
 def route_weights(route: dict[str, Any] | None) -> tuple[int, int] | None:
     """(primary, canary) weights of the HTTPRoute's weighted rule, as Flagger reads them back."""
-    if route is None:
-        return None
-    refs = {r["name"]: r.get("weight", 1) for r in route["spec"]["rules"][0]["backendRefs"]}
-    return refs.get(PRIMARY, 0), refs.get(f"{TARGET}-canary", 0)
+    return release_scenario.route_weights(route, TARGET)
 
 
 def deployment_version(plane: ControlPlane, name: str) -> str | None:
@@ -366,56 +156,6 @@ def flagger_events(plane: ControlPlane) -> list[str]:
         if entry.get("caller", "").startswith("controller/events.go") and entry.get("canary") == f"{TARGET}.{NAMESPACE}":
             messages.append(entry["msg"])
     return messages
-
-
-class Timeline:
-    """Every change of the Canary's phase, failed checks and the route's weights, with the time it was seen."""
-
-    def __init__(self, plane: ControlPlane) -> None:
-        self.plane = plane
-        self.began = time.monotonic()
-        self.entries: list[dict[str, Any]] = []
-
-    def observe(self) -> dict[str, Any]:
-        canary = get(self.plane, "canary", TARGET) or {}
-        status = canary.get("status", {})
-        weights = route_weights(get(self.plane, "httproute", TARGET))
-        state = {"phase": status.get("phase"), "failed": status.get("failedChecks", 0), "weights": weights}
-        if not self.entries or {k: self.entries[-1][k] for k in state} != state:
-            self.entries.append({"t": round(time.monotonic() - self.began, 1), "wall": time.time(), **state})
-        return state
-
-    def until(self, done: Callable[[list[dict[str, Any]]], bool], timeout: float) -> list[dict[str, Any]]:
-        """Observe every half second until ``done(entries since the call)``; returns those entries."""
-        start = len(self.entries)
-        deadline = time.monotonic() + timeout
-        while True:
-            self.observe()
-            seen = self.entries[start:]
-            if done(seen):
-                return seen
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not done after {timeout:.0f}s: {seen}\n{self.plane.log_tail('flagger', 15)}")
-            time.sleep(0.5)
-
-
-def finished(phase: str) -> Callable[[list[dict[str, Any]]], bool]:
-    """The release that started after the call ended in ``phase`` (a new revision first shows as Progressing)."""
-
-    def check(seen: list[dict[str, Any]]) -> bool:
-        phases = [e["phase"] for e in seen]
-        return "Progressing" in phases and phases[-1] == phase
-
-    return check
-
-
-def canary_weights(entries: list[dict[str, Any]]) -> list[int]:
-    """The candidate's successive weights, repeated values collapsed."""
-    out: list[int] = []
-    for e in entries:
-        if e["weights"] is not None and (not out or out[-1] != e["weights"][1]):
-            out.append(e["weights"][1])
-    return out
 
 
 def field_owners(plane: ControlPlane, kind: str, name: str) -> dict[str, list[str]]:
@@ -451,18 +191,10 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     started = time.monotonic()
     plane.start()
     try:
-        with TritonExporter(NAMESPACE, MODEL) as exporter, PodWatcher(plane, exporter):
-            nodes = [_node(f"cpu-{i}", {}, [], dict(CPU_NODE)) for i in range(2)]
-            routes = crd_documents({("gateway.networking.k8s.io", "HTTPRoute")})
-            plane.apply([*routes, *nodes, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}])
-            plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", *(f"crd/{c['metadata']['name']}" for c in routes))
-            wait_until_ready(plane, [n["metadata"]["name"] for n in nodes])
-            prometheus_url = f"http://127.0.0.1:{_free_port()}"
-            start_prometheus(plane, prometheus_url)
-            set_targets(plane, [exporter.address])
-            start_keda(plane, cluster_bin)
-            start_flagger(plane, flagger_bin, prometheus_url, FLAGGER_NAMESPACE, watch_namespace=NAMESPACE)
-            loadtester = start_loadtester(plane, flagger_bin, namespace_regexp=f"^{NAMESPACE}$")
+        with TritonExporter(NAMESPACE, MODEL, FAILURE_RATIO) as exporter, PodWatcher(plane, exporter):
+            prometheus_url, loadtester = start_release_stack(
+                plane, cluster_bin, flagger_bin, [exporter.address], NAMESPACE, FLAGGER_NAMESPACE
+            )
             steps["start_seconds"] = time.monotonic() - started
 
             model = model_config()
@@ -473,7 +205,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             plane.apply(declared, manager=PULUMI)
             plane.kubectl("rollout", "status", "-n", NAMESPACE, f"deployment/{TARGET}", "--timeout=60s")
             plane.apply(release, manager=PULUMI)
-            timeline = Timeline(plane)
+            timeline = Timeline(plane, NAMESPACE, TARGET)
             timeline.until(lambda seen: bool(seen) and seen[-1]["phase"] == "Initialized", timeout=90)
             steps["init_seconds"] = timeline.entries[-1]["t"]
             steps["after_init"] = {
@@ -486,7 +218,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             }
 
             # a. a healthy version: promoted through every step
-            plane.apply([deployment(HEALTHY)], manager=PULUMI)
+            plane.apply(new_version(HEALTHY, prometheus_url, loadtester, gate, hook_log), manager=PULUMI)
             steps["healthy"] = timeline.until(finished("Succeeded"), timeout=240)
             steps["healthy_primary"] = get(plane, "deployment", PRIMARY)
             steps["healthy_hooks"] = hook_log.read_text().split() if hook_log.exists() else []
@@ -494,7 +226,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
             # b. a version whose pods fail a fifth of their requests: rolled back
             exporter.failing.add(str(FAILING))
-            plane.apply([deployment(FAILING)], manager=PULUMI)
+            plane.apply(new_version(FAILING, prometheus_url, loadtester, gate, hook_log), manager=PULUMI)
             steps["failing"] = timeline.until(finished("Failed"), timeout=240)
             steps["failing_first_failure"] = exporter.first_failure_served
             steps["failing_primary_version"] = deployment_version(plane, PRIMARY)
@@ -503,7 +235,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             # c. the pre-rollout gate closed: the next version never gets traffic
             gate.unlink()
             hooks_before = len(hook_log.read_text().split())
-            plane.apply([deployment(GATED)], manager=PULUMI)
+            plane.apply(new_version(GATED, prometheus_url, loadtester, gate, hook_log), manager=PULUMI)
             steps["gated"] = timeline.until(finished("Failed"), timeout=240)
             steps["gated_hooks"] = len(hook_log.read_text().split()) - hooks_before
             steps["gated_primary_version"] = deployment_version(plane, PRIMARY)
@@ -517,7 +249,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                 "httproute": field_owners(plane, "httproute", TARGET),
             }
             steps["apply_declared"] = pulumi_apply(
-                plane, [deployment(GATED), scaled_object(model, prometheus_url), *release], dry_run=False
+                plane,
+                [*new_version(GATED, prometheus_url, loadtester, gate, hook_log), scaled_object(model, prometheus_url)],
+                dry_run=False,
             )
             steps["after_apply"] = {
                 "target": get(plane, "deployment", TARGET),

@@ -16,7 +16,10 @@ Writes build/bench.json (sorted keys, indent 2, no timestamps) and prints a summ
 * ``profile``: where a fresh-process synth of prod spends its time: interpreter start and imports
   before the first line of the command, then each step (read, validate, program, policy pack,
   write), and the import time of each top-level package (``python -X importtime``), lazy imports
-  during the program included.
+  during the program included;
+* ``release``: at each shipped stack's release settings, the seconds from a bad candidate's first errors to
+  all traffic on the primary, with Flagger itself on the local control plane (``tools/bench_release.py``;
+  skipped, saying why, where ``make cluster`` has not built it).
 
 Missed targets are reported, never fatal: the exit status is non-zero only on errors.
 """
@@ -46,6 +49,7 @@ from .bench_engine import bench_engine, engine_bin
 from .bench_loop import bench_loop
 from .bench_platforms import BASE_STACK, RUNS, SCALING_SIZES, fit_exponent, generated_config
 from .bench_profile import PROFILE_STACK, profile_stack
+from .bench_release import bench_release, summary_lines
 from .synthesis import PROJECT, ROOT, StackConfig, synthesize
 
 OUT = ROOT / "build" / "bench.json"
@@ -220,6 +224,8 @@ def run_bench() -> dict[str, Any]:
     real_engine = bench_engine(engine) if engine else {"skipped": "the engine is not built (make engine)"}
     step("the monitoring loop's drift job")
     loop = bench_loop()
+    step("releases rolled back by Flagger at each stack's settings")
+    release = bench_release()
     prod = stacks.get("prod", {}).get("synth_seconds")
     return {
         "machine": machine(),
@@ -229,6 +235,7 @@ def run_bench() -> dict[str, Any]:
         "profile": profile,
         "engine": real_engine,
         "loop": loop,
+        "release": release,
         "targets": dict(TARGETS),
         "meets_targets": {
             "prod_synth_seconds": prod is not None and prod <= TARGETS["prod_synth_seconds"],
@@ -266,6 +273,7 @@ def summary(result: dict[str, Any]) -> str:
         lines.append(f"  engine {label:<10} {row['resources']:5d} resources: {', '.join(parts)}")
     for row in result["loop"].get("runs", []):
         lines.append(f"  drift job {row['rows']:8d} rows x {row['features']}: {row['seconds']:6.2f} s, peak {row['peak_rss_mb']:.0f} MB")
+    lines += summary_lines(result["release"])
     lines.append(f"  scaling exponent {result['scaling']['exponent']:.3f}")
     for key, target in result["targets"].items():
         ok = "met" if result["meets_targets"][key] else "MISSED"
