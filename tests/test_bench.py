@@ -112,4 +112,6 @@ def test_the_program_freezes_the_import_heap_once_and_collects_less_often() -> N
     frozen = gc.get_freeze_count()
     assert frozen > 0
     synthesize("local")
-    assert gc.get_freeze_count() == frozen  # once per process: a second run freezes nothing more
+    # once per process: a second run freezes nothing more (a frozen object the second run lets go of is freed all the
+    # same, so the count may drop, never grow)
+    assert 0 < gc.get_freeze_count() <= frozen
