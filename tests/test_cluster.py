@@ -521,13 +521,19 @@ def test_keda_scales_a_model_to_zero_outside_its_active_hours_and_back(scenario:
     for step in ("up_at_zero", "preview_at_zero", "up_back_in_hours", "up_after_wake"):
         assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
     assert scenario["replicas_back_in_hours"] == 1
+
     # An activation KEDA retried (it polls again, and the replica is back: asserted above) may leave one transient
-    # KEDAScaleTargetActivationFailed event, e.g. on an update conflict with the Deployment; every other warning fails.
-    warnings = [
-        f"{e['involvedObject']['name']}: {e['reason']}: {e['message']}"
-        for e in scenario["scaler_events"]
-        if not (e["reason"] == "KEDAScaleTargetActivationFailed" and e.get("count", 1) <= 2)
-    ]
+    # KEDAScaleTargetActivationFailed event, e.g. on an update conflict with the Deployment; and a query KEDA itself
+    # cancelled when `pulumi up` changed the ScaledObject (its scale loop restarts) may leave one KEDAScalerFailed
+    # "context canceled" (a fresh-clone CI saw one); every other warning fails.
+    def transient(e: dict[str, Any]) -> bool:
+        if e.get("count", 1) > 2:
+            return False
+        return e["reason"] == "KEDAScaleTargetActivationFailed" or (
+            e["reason"] == "KEDAScalerFailed" and e["message"].endswith("context canceled")
+        )
+
+    warnings = [f"{e['involvedObject']['name']}: {e['reason']}: {e['message']}" for e in scenario["scaler_events"] if not transient(e)]
     assert warnings == []
 
 

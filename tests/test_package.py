@@ -24,7 +24,6 @@ def test_the_wheel_holds_the_package_and_nothing_else(wheel: Path):
     for needed in (
         "mlops_platform/py.typed",
         "mlops_platform/testing.py",
-        "mlops_platform/serving/rollback.sh",
         "mlops_platform/_version.py",
     ):
         assert needed in names
