@@ -8,7 +8,9 @@ once for the module, step by step, and the tests read what each step left: `pulu
 the autoscaling model up on its queue time, up/preview/refresh with the HPA owning the replicas, a
 model version bump, KEDA scaling back down, KEDA taking a model to zero outside its active hours and
 back in them, a model removed from config, Flagger (out of cluster) taking the model over with
-`pulumi up` and `pulumi preview` still wanting no change, `pulumi destroy`.
+`pulumi up` and `pulumi preview` still wanting no change, Flagger rolling a failing version back on the
+platform's checks with `pulumi up` and `preview` again wanting no change, the previous version set again
+and released, `pulumi destroy`.
 
 The control plane is built by `make cluster` (Go modules, cached); `make test` passes its bin directory
 as MLOPS_CLUSTER_BIN when it exists. Without it (or without the engine) these tests skip, except under
@@ -39,7 +41,10 @@ from tools.cluster.controlplane import ControlPlane
 from tools.cluster.flagger import start_flagger
 from tools.cluster.nodes import fake_nodes
 from tools.cluster.prometheus import set_targets
+from tools.cluster.release_scenario import route_weights
 from tools.cluster.stack import existing_secrets, prepare, wait_until_ready
+from tools.cluster.triton_series import PodWatcher, TritonExporter
+from tools.release import release_wait
 from tools.release.common import local_cluster_issue
 from tools.synthesis import ROOT, synthesize
 
@@ -262,7 +267,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
 
         def bump(config: dict[str, Any]) -> None:
             model = config["mlops-platform:models"][0]
-            model["version"] = 8  # the Deployment Flagger would release (no Flagger runs in this scenario: test_flagger.py)
+            model["version"] = 8  # a rolling update of the Deployment: Flagger starts only after it
 
         edit_stack(project, bump)
         steps["up_bump"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
@@ -328,6 +333,26 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
             steps["up_with_flagger"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
             steps["preview_with_flagger"] = run(project, engine, STACK, "preview", "--expect-no-changes")
             steps["target_after_up"] = _replicas(plane, ns, MODEL)
+
+            # a version failing a fifth of its requests: Flagger rolls it back on the platform's own checks (Triton's
+            # series for the candidate's real pods), the deploy gate reports it, and Pulumi's next up and preview want
+            # nothing of what Flagger owns; reverting the desired version then releases it again
+            exporter = stack.enter_context(TritonExporter(ns, "fraud-detector", failure_ratio=0.2))
+            exporter.failing = {str(FAILING_VERSION)}
+            stack.enter_context(PodWatcher(plane, exporter))
+            set_targets(plane, [signals.address, exporter.address])
+            edit_stack(project, release_version(FAILING_VERSION))
+            steps["up_failing"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+            steps["gate_failing"] = release_gate(plane, ns, FAILING_VERSION)
+            steps["after_rollback"] = flagger_owned(plane, ns)
+            steps["up_after_rollback"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
+            steps["preview_after_rollback"] = run(project, engine, STACK, "preview", "--expect-no-changes")
+            steps["after_rollback_up"] = flagger_owned(plane, ns)
+            edit_stack(project, release_version(8))
+            steps["up_revert"] = run(project, engine, STACK, "up", "--yes", "--skip-preview")
+            steps["gate_revert"] = release_gate(plane, ns, 8)
+            steps["after_revert"] = flagger_owned(plane, ns)
+            steps["up_after_revert"] = run(project, engine, STACK, "up", "--yes", "--skip-preview", "--expect-no-changes")
         elif REQUIRED:
             steps["flagger_missing"] = f"MLOPS_FLAGGER_BIN={flagger_bin!r} holds no flagger; run make cluster"
         steps["audit_final"] = audit_findings(plane)
@@ -338,6 +363,59 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     finally:
         stack.close()
         plane.stop()
+
+
+FAILING_VERSION = 9
+"""The version the scenario releases with Flagger running: its pods fail a fifth of their requests (the checks allow 1 %)."""
+
+
+def release_version(version: int) -> Any:
+    """Set the released model's version. Its acceptance test goes: the test's webhook would call the load tester by its
+    in-cluster name, which no out-of-cluster Flagger resolves (tests/test_flagger.py proves a pre-rollout gate)."""
+
+    def change(config: dict[str, Any]) -> None:
+        model = config["mlops-platform:models"][0]
+        model["version"] = version
+        model["release"]["acceptance_test"] = False
+
+    return change
+
+
+def release_gate(plane: ControlPlane, namespace: str, version: int) -> tuple[int, list[str]]:
+    """What the delivery workflows' release gate (tools/release/release_wait.py) concludes of the model's release."""
+    said: list[str] = []
+
+    def kubectl(args: Any) -> dict[str, Any] | None:
+        done = plane.kubectl(*args, "-o", "json", check=False)
+        return json.loads(done.stdout) if done.returncode == 0 else None
+
+    code = release_wait.wait(kubectl, namespace, [release_wait.Release("fraud-detector", version)], 300, 1, out=said.append)
+    return code, said
+
+
+def flagger_owned(plane: ControlPlane, namespace: str) -> dict[str, Any]:
+    """What Flagger owns of the released model: the specs of its primary, Services and route, the replica counts, the
+    ScaledObject's pause, the Canary's phase and the version the primary serves."""
+    owned: dict[str, Any] = {}
+    for kind, name in (
+        ("deployment", f"{MODEL}-primary"),
+        ("service", MODEL),
+        ("service", f"{MODEL}-primary"),
+        ("service", f"{MODEL}-canary"),
+        ("httproute", MODEL),
+    ):
+        done = plane.kubectl("get", "-n", namespace, kind, name, "-o", "json", check=False)
+        owned[f"{kind}/{name}"] = json.loads(done.stdout)["spec"] if done.returncode == 0 else None
+    primary = owned[f"deployment/{MODEL}-primary"] or {}
+    scaled = json.loads(plane.kubectl("get", "-n", namespace, "scaledobject", MODEL, "-o", "json").stdout)
+    return {
+        "specs": owned,
+        "target_replicas": _replicas(plane, namespace, MODEL),
+        "paused": scaled["metadata"].get("annotations", {}).get("autoscaling.keda.sh/paused-replicas"),
+        "phase": canary_phase(plane, namespace),
+        "primary_version": primary.get("template", {}).get("metadata", {}).get("labels", {}).get("mlops.platform/model-version"),
+        "weights": route_weights(owned[f"httproute/{MODEL}"] and {"spec": owned[f"httproute/{MODEL}"]}, MODEL),
+    }
 
 
 def _ready_if_any(plane: ControlPlane, namespace: str, name: str) -> int:
@@ -582,6 +660,31 @@ def test_pulumi_up_and_preview_want_no_change_after_flagger_took_the_model_over(
     for step in ("up_with_flagger", "preview_with_flagger"):
         assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
     assert scenario["target_after_up"] == 0, "pulumi up scaled the Deployment Flagger holds at zero"
+
+
+def test_flagger_rolls_a_failing_version_back_and_pulumi_changes_nothing_it_owns(scenario: dict[str, Any]) -> None:
+    """Version 9 fails a fifth of its requests: Flagger's analysis rolls it back (Canary `Failed`, all traffic on the
+    primary, still version 8, the candidate at zero) and the release gate fails with Flagger's message; `pulumi up` and
+    `pulumi preview --expect-no-changes` then pass and leave every spec Flagger owns, the replica counts and the pause
+    as they were. Setting version 8 again is released and promoted, and the gate passes."""
+    if "up_with_flagger" not in scenario:
+        pytest.skip("Flagger is not built (make cluster)")
+    assert scenario["up_failing"].returncode == 0, describe(scenario["up_failing"])
+    code, said = scenario["gate_failing"]
+    assert code == 1 and any(line.startswith("  FAIL fraud-detector:") for line in said), said
+    rolled = scenario["after_rollback"]
+    assert rolled["phase"] == "Failed" and rolled["primary_version"] == "8", rolled
+    assert rolled["weights"] == (100, 0) and rolled["target_replicas"] == 0 and rolled["paused"] == "0", rolled
+    for step in ("up_after_rollback", "preview_after_rollback"):
+        assert scenario[step].returncode == 0, f"{step}\n" + describe(scenario[step])
+    assert scenario["after_rollback_up"] == rolled, "pulumi up changed what Flagger owns after its rollback"
+    assert scenario["up_revert"].returncode == 0, describe(scenario["up_revert"])
+    code, said = scenario["gate_revert"]
+    assert code == 0, said
+    reverted = scenario["after_revert"]
+    assert reverted["phase"] == "Succeeded" and reverted["primary_version"] == "8", reverted
+    assert reverted["weights"] == (100, 0) and reverted["target_replicas"] == 0, reverted
+    assert scenario["up_after_revert"].returncode == 0, describe(scenario["up_after_revert"])
 
 
 def test_destroy_leaves_nothing_of_the_project(scenario: dict[str, Any]) -> None:
