@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,8 +54,11 @@ INTERVAL = 10
 THRESHOLD = 2
 FAILURE_RATIO = 0.2
 """The failing version's share of failed inferences (its check allows 0.01)."""
-HEALTHY, FAILING, GATED = 2, 3, 4
-"""The versions released after version 1: promoted, rolled back on its errors, stopped by the pre-rollout gate."""
+HEALTHY, FAILING, GATED, CONFIRMED = 2, 3, 4, 5
+"""The versions released after version 1: promoted, rolled back on its errors, stopped by the pre-rollout gate, held
+for a person's confirmation and then promoted."""
+HELD = 3 * INTERVAL
+"""Seconds the confirmed version is watched waiting at its gate before the test opens it."""
 
 
 def require_binaries() -> tuple[Path, Path]:
@@ -80,7 +84,7 @@ def require_binaries() -> tuple[Path, Path]:
 # serving components.
 
 
-def model_config(version: int = 1) -> Any:
+def model_config(version: int = 1, confirm_promotion: bool = False) -> Any:
     """The model as a stack declares it at ``version``: a fixed size of one replica, released in three steps every 10 s."""
     release = {
         "mode": "canary",
@@ -89,15 +93,18 @@ def model_config(version: int = 1) -> Any:
         "threshold": THRESHOLD,
         "max_queue_ms": 100,
         "acceptance_test": False,
-        "confirm_promotion": False,
+        "confirm_promotion": confirm_promotion,
     }
     return release_scenario.model_config(MODEL, release, version)
 
 
-def new_version(version: int, prometheus_url: str, loadtester: str, gate: Path, hook_log: Path) -> list[dict[str, Any]]:
+def new_version(
+    version: int, prometheus_url: str, loadtester: str, gate: Path, hook_log: Path, confirm_promotion: bool = False
+) -> list[dict[str, Any]]:
     """What one `pulumi up` applies for a new version: the Deployment, and the MetricTemplates and Canary of the model at
     that version (its checks select the configured version's series)."""
-    return [deployment(version), *release_objects(model_config(version), prometheus_url, loadtester, gate, hook_log)]
+    model = model_config(version, confirm_promotion)
+    return [deployment(version), *release_objects(model, prometheus_url, loadtester, gate, hook_log)]
 
 
 def deployment(version: int, replicas: int | None = None) -> dict[str, Any]:
@@ -114,17 +121,23 @@ def release_objects(model: Any, prometheus_url: str, loadtester: str, gate: Path
     """The platform's MetricTemplates and Canary for the model, with a pre-rollout webhook on the local load tester.
 
     The webhook is `type: bash`, which answers when its command ends (the default `cmd` only queues it and
-    always succeeds): it passes while ``gate`` exists and appends the time it ran to ``hook_log``.
+    always succeeds): it passes while ``gate`` exists and appends the time it ran to ``hook_log``. The platform's
+    confirm-promotion webhook, where the release has one, stays as the platform writes it, on the local load tester.
     """
-    objects = release_scenario.release_objects(model, NAMESPACE, prometheus_url, FLAGGER_NAMESPACE)
-    objects[-1]["spec"]["analysis"]["webhooks"] = [
+    confirm = model.release.confirms("dev")
+    objects = release_scenario.release_objects(model, NAMESPACE, prometheus_url, FLAGGER_NAMESPACE, confirm_promotion=confirm)
+    analysis = objects[-1]["spec"]["analysis"]
+    platform_hooks = analysis.get("webhooks", [])
+    confirm_hooks = [dict(h, url=f"{loadtester}/{h['url'].split('/', 3)[3]}") for h in platform_hooks if h["type"] == "confirm-promotion"]
+    analysis["webhooks"] = [
         {
             "name": "pre-rollout-gate",
             "type": "pre-rollout",
             "url": f"{loadtester}/",
             "timeout": "30s",
             "metadata": {"type": "bash", "cmd": f"test -e {gate} && date +%s.%N >> {hook_log}"},
-        }
+        },
+        *confirm_hooks,
     ]
     return objects
 
@@ -286,6 +299,24 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
                 "failed_after_first_weight_seconds": round(at[-1] - at[weighted], 1),
                 "gated_seconds": round(steps["gated"][-1]["t"] - steps["gated"][0]["t"], 1),
             }
+
+            # d. a healthy version where promotion waits for a person (prod): held at its last step until the load
+            # tester's gate opens, the platform's confirm-promotion webhook asking it every interval
+            gate.touch()
+            plane.apply(new_version(CONFIRMED, prometheus_url, loadtester, gate, hook_log, confirm_promotion=True), manager=PULUMI)
+            steps["confirmed_waiting"] = timeline.until(lambda seen: bool(seen) and seen[-1]["phase"] == "WaitingPromotion", 240)
+            time.sleep(HELD)
+            steps["confirmed_held"] = {"state": timeline.observe(), "primary_version": deployment_version(plane, PRIMARY)}
+            opened = urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{loadtester}/gate/open", data=json.dumps({"name": TARGET, "namespace": NAMESPACE}).encode(), method="POST"
+                ),
+                timeout=10,
+            )
+            steps["gate_opened"] = opened.status
+            steps["confirmed"] = timeline.until(lambda seen: bool(seen) and seen[-1]["phase"] == "Succeeded", 120)
+            steps["confirmed_primary_version"] = deployment_version(plane, PRIMARY)
+            steps["confirmed_events"] = flagger_events(plane)
             (work / "timeline.json").write_text(
                 json.dumps(
                     {
@@ -384,6 +415,20 @@ def test_a_failing_pre_rollout_command_blocks_the_release(scenario: dict[str, An
     assert scenario["gated_hooks"] == 0
     assert scenario["gated_primary_version"] == str(HEALTHY)
     assert any("pre-rollout check pre-rollout-gate failed" in e for e in scenario["events"])
+
+
+def test_a_release_that_needs_confirmation_waits_at_its_gate_until_it_opens(scenario: dict[str, Any]) -> None:
+    """With `confirm_promotion` (prod's default) a healthy version passes every step, then waits: the primary keeps the
+    previous version and the candidate its last step's traffic until the load tester's gate opens; then it is promoted."""
+    waiting = scenario["confirmed_waiting"]
+    assert canary_weights(waiting)[: len(STEPS) + 1] == [0, *STEPS], waiting
+    held = scenario["confirmed_held"]
+    assert held["state"]["phase"] == "WaitingPromotion" and held["state"]["weights"] == (100 - STEPS[-1], STEPS[-1]), held
+    assert held["primary_version"] == str(HEALTHY), "promoted before the gate opened"
+    assert scenario["gate_opened"] == 202
+    assert scenario["confirmed"][-1]["weights"] == (100, 0)
+    assert scenario["confirmed_primary_version"] == str(CONFIRMED)
+    assert any("Confirm-promotion check approve-promotion passed" in e for e in scenario["confirmed_events"]), scenario["confirmed_events"]
 
 
 def test_pulumis_apply_after_the_releases_changes_nothing_flagger_owns(scenario: dict[str, Any]) -> None:

@@ -158,8 +158,11 @@ def scaled_object(model: Any, namespace: str, prometheus_url: str) -> dict[str, 
     }
 
 
-def release_objects(model: Any, namespace: str, prometheus_url: str, flagger_namespace: str) -> list[dict[str, Any]]:
-    """The platform's MetricTemplates and Canary for the model, on the local Prometheus, promotion unconfirmed.
+def release_objects(
+    model: Any, namespace: str, prometheus_url: str, flagger_namespace: str, confirm_promotion: bool = False
+) -> list[dict[str, Any]]:
+    """The platform's MetricTemplates and Canary for the model, on the local Prometheus; ``confirm_promotion`` adds the
+    platform's confirm-promotion webhook (on the load tester's in-cluster address: a caller running it here moves it).
 
     The webhooks are the model's own (none unless its release runs the acceptance test, whose request could not
     reach a Service here): a caller adds those it runs on the local load tester.
@@ -174,7 +177,7 @@ def release_objects(model: Any, namespace: str, prometheus_url: str, flagger_nam
         hostname=f"{model.name}.models.local.test",
         prometheus_url=prometheus_url,
         loadtester_namespace=flagger_namespace,
-        confirm_promotion=False,
+        confirm_promotion=confirm_promotion,
         service_labels={"app.kubernetes.io/name": "triton"},
         labels=labels,
     )
