@@ -268,11 +268,11 @@ def test_suites_pass_without_annotations(tmp_path):
 
 @pytest.mark.parametrize("mutation", sorted(MUTATIONS))
 def test_wrong_thresholds_fail_the_suites(tmp_path, monkeypatch, mutation):
-    from mlops_platform.monitoring import rules
+    from mlops_platform.monitoring import serving_rules
 
     alert, change, patch = MUTATIONS[mutation]
     if patch is not None:
-        monkeypatch.setattr(rules, patch[0], patch[1])
+        monkeypatch.setattr(serving_rules, patch[0], patch[1])
     spec = change(FIXTURE) if change is not None else FIXTURE
     write_fixture_rules(spec, tmp_path / "generated")
     strip_annotations(tmp_path / "generated", SUITES, tmp_path / "suites")

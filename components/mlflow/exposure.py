@@ -1,26 +1,28 @@
 """How the MLflow server is reached and what it reaches: its NetworkPolicies (on top of the namespace's default-deny)
-and its Ingress. Functions of the built ``MlflowServer`` (its names, labels and settings), called once by it."""
+and its Ingress. Functions of the server's object naming (``objects``) and settings, called once by ``MlflowServer``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from ..config.mlflow import MlflowConfig
 from ..identity import GKE_METADATA
 from .command import PRIVATE_RANGES, PROXY_PORT, SERVER_PORT, SERVICE, SERVICE_PORT
-
-if TYPE_CHECKING:
-    from .server import MlflowServer
+from .objects import MlflowObjects, selector
 
 
-def network_policies(server: MlflowServer, opts: pulumi.ResourceOptions) -> None:
-    """The flows MLflow needs on top of the namespace's default-deny and DNS egress."""
+def network_policies(objects: MlflowObjects, *, cloud: str, oidc: bool, fetches_ca: bool, opts: pulumi.ResourceOptions) -> None:
+    """The flows MLflow needs on top of the namespace's default-deny and DNS egress.
+
+    ``cloud`` opens the metadata server on gcp, ``oidc`` puts the proxy in front of the server, ``fetches_ca`` lets
+    the migration download the database's CA bundle.
+    """
     net = k8s.networking.v1
     everywhere = [net.NetworkPolicyPeerArgs(namespace_selector=k8s.meta.v1.LabelSelectorArgs())]
-    proxies = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=server._selector("auth-proxy")))]
+    proxies = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("auth-proxy")))]
 
     def tcp(port: int) -> list[net.NetworkPolicyPortArgs]:
         return [net.NetworkPolicyPortArgs(protocol="TCP", port=port)]
@@ -31,19 +33,17 @@ def network_policies(server: MlflowServer, opts: pulumi.ResourceOptions) -> None
     database = net.NetworkPolicyEgressRuleArgs(to=cidrs(PRIVATE_RANGES), ports=tcp(5432))
     https = net.NetworkPolicyEgressRuleArgs(to=cidrs(["0.0.0.0/0"]), ports=tcp(443))
     cloud_identity = (
-        [net.NetworkPolicyEgressRuleArgs(to=cidrs([cidr]), ports=tcp(port)) for cidr, port in GKE_METADATA]
-        if server._args.cloud.provider == "gcp"
-        else []
+        [net.NetworkPolicyEgressRuleArgs(to=cidrs([cidr]), ports=tcp(port)) for cidr, port in GKE_METADATA] if cloud == "gcp" else []
     )
 
     def policy(
         policy_name: str, component: str, ingress: list[net.NetworkPolicyIngressRuleArgs], egress: list[net.NetworkPolicyEgressRuleArgs]
     ) -> None:
         net.NetworkPolicy(
-            f"{server._name}-netpol-{component}",
-            metadata=server._meta(policy_name, component),
+            f"{objects.name}-netpol-{component}",
+            metadata=objects.meta(policy_name, component),
             spec=net.NetworkPolicySpecArgs(
-                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=server._selector(component)),
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(component)),
                 policy_types=[kind for kind, rules in (("Ingress", ingress), ("Egress", egress)) if rules],
                 ingress=ingress or None,
                 egress=egress or None,
@@ -56,15 +56,15 @@ def network_policies(server: MlflowServer, opts: pulumi.ResourceOptions) -> None
     policy(
         "mlflow-server",
         "server",
-        [net.NetworkPolicyIngressRuleArgs(from_=proxies if server.oidc else everywhere, ports=tcp(SERVER_PORT))],
+        [net.NetworkPolicyIngressRuleArgs(from_=proxies if oidc else everywhere, ports=tcp(SERVER_PORT))],
         [database, https, *cloud_identity],
     )
     # The migration also fetches the database's CA bundle where the cloud publishes one (pod_trust).
-    policy("mlflow-db-upgrade", "db-migration", [], [database, https] if server._trust.fetches else [database])
-    if server.oidc:
+    policy("mlflow-db-upgrade", "db-migration", [], [database, https] if fetches_ca else [database])
+    if oidc:
         # Every pod of the cluster may reach the proxy (the ingress controller, in-cluster clients with bearer
         # tokens); the proxy reaches the server and the issuer.
-        server_peer = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=server._selector("server")))]
+        server_peer = [net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("server")))]
         policy(
             "mlflow-auth",
             "auth-proxy",
@@ -73,8 +73,8 @@ def network_policies(server: MlflowServer, opts: pulumi.ResourceOptions) -> None
         )
 
 
-def ingress(server: MlflowServer, opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
-    cfg = server._args.config
+def ingress(objects: MlflowObjects, cfg: MlflowConfig, opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
+    """The public hostname, with TLS, to the ``mlflow`` Service (the proxy when auth is on)."""
     assert cfg.hostname is not None
     annotations: dict[str, str] = {}
     if cfg.ingress.cluster_issuer:
@@ -90,8 +90,8 @@ def ingress(server: MlflowServer, opts: pulumi.ResourceOptions) -> k8s.networkin
         )
     net = k8s.networking.v1
     return net.Ingress(
-        f"{server._name}-ingress",
-        metadata=server._meta(SERVICE, "auth-proxy", annotations or None),
+        f"{objects.name}-ingress",
+        metadata=objects.meta(SERVICE, "auth-proxy", annotations or None),
         spec=net.IngressSpecArgs(
             ingress_class_name=cfg.ingress.class_name,
             tls=[net.IngressTLSArgs(hosts=[cfg.hostname], secret_name=cfg.ingress.tls_secret)],

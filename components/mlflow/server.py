@@ -33,7 +33,6 @@ from ..security import restricted_pod
 from .command import (
     AUTH_SECRET,
     CLUSTER_DOMAIN,
-    COMPONENT_LABEL,
     DB_SECRET,
     DB_SECRET_KEY,
     METRICS_DIR,
@@ -55,6 +54,7 @@ from .command import (
 )
 from .database_tls import CA_CONFIG_MAP, CA_FILE, pod_trust
 from .exposure import ingress, network_policies
+from .objects import MlflowObjects, selector
 from .stores import ArtifactStore, BackendDatabase, StoreArgs, default_bucket_name
 
 
@@ -114,6 +114,7 @@ class MlflowServer(pulumi.ComponentResource):
         assert args.cluster_name is not None  # mlflow_issues reports it missing
         self._name, self._args = name, args
         self._ns = pulumi.Output.from_input(args.namespace)
+        self._objects = MlflowObjects(name=name, namespace=args.namespace, labels=args.labels, version=cfg.version)
 
         adapter = importlib.import_module(f"{__package__}.{args.cloud.provider}")
         cloud = pulumi.ResourceOptions(parent=self, provider=args.provider)
@@ -170,12 +171,12 @@ class MlflowServer(pulumi.ComponentResource):
         self._trust = pod_trust(database.tls, cfg.server_image, self._container_security(SERVER_UID))
         if database.tls.ca_pem is not None:
             k8s.core.v1.ConfigMap(
-                f"{name}-db-ca", metadata=self._meta(CA_CONFIG_MAP, "server"), data={CA_FILE: database.tls.ca_pem}, opts=in_cluster
+                f"{name}-db-ca", metadata=self._objects.meta(CA_CONFIG_MAP, "server"), data={CA_FILE: database.tls.ca_pem}, opts=in_cluster
             )
         uri = pulumi.Output.all(database.host, secret_password).apply(lambda v: backend_store_uri(database, v[0], v[1]))
         db_secret = k8s.core.v1.Secret(
             f"{name}-db-secret",
-            metadata=self._meta(DB_SECRET, "server"),
+            metadata=self._objects.meta(DB_SECRET, "server"),
             type="Opaque",
             string_data={DB_SECRET_KEY: _secret(uri)},
             opts=pulumi.ResourceOptions.merge(in_cluster, pulumi.ResourceOptions(depends_on=database.resources)),
@@ -185,9 +186,9 @@ class MlflowServer(pulumi.ComponentResource):
         self.deployment = server
         if self.oidc:
             self._proxy(args.oidc_client_secret, in_cluster)
-        network_policies(self, in_cluster)
+        network_policies(self._objects, cloud=args.cloud.provider, oidc=self.oidc, fetches_ca=self._trust.fetches, opts=in_cluster)
         if cfg.hostname:
-            ingress(self, in_cluster)
+            ingress(self._objects, cfg, in_cluster)
         self.tracking_uri = self._ns.apply(lambda ns: f"http://{SERVICE}.{ns}.svc.{CLUSTER_DOMAIN}")
         self.register_outputs(
             {
@@ -202,17 +203,6 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
     # --- building blocks -------------------------------------------------------------------------------------------
-
-    def _selector(self, component: str) -> dict[str, str]:
-        return {NAME_LABEL: "mlflow", COMPONENT_LABEL: component}
-
-    def _meta(self, object_name: str, component: str, annotations: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(
-            name=object_name,
-            namespace=self._args.namespace,
-            labels={**self._args.labels, **self._selector(component), "app.kubernetes.io/version": self._args.config.version},
-            annotations=annotations,
-        )
 
     @staticmethod
     def _container_security(uid: int) -> k8s.core.v1.SecurityContextArgs:
@@ -253,13 +243,13 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
     def _spread(self, component: str) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
-        selector = k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(component))
+        pods = k8s.meta.v1.LabelSelectorArgs(match_labels=selector(component))
         return [
             k8s.core.v1.TopologySpreadConstraintArgs(
                 topology_key=key,
                 max_skew=1,
                 when_unsatisfiable=when,
-                label_selector=selector,
+                label_selector=pods,
                 match_label_keys=["pod-template-hash"],
             )
             for key, when in (("topology.kubernetes.io/zone", "ScheduleAnyway"), ("kubernetes.io/hostname", "ScheduleAnyway"))
@@ -273,12 +263,12 @@ class MlflowServer(pulumi.ComponentResource):
         job_name = f"mlflow-db-upgrade-v{cfg.version.replace('.', '-')}"
         return k8s.batch.v1.Job(
             f"{self._name}-db-upgrade",
-            metadata=self._meta(job_name, "db-migration"),
+            metadata=self._objects.meta(job_name, "db-migration"),
             spec=k8s.batch.v1.JobSpecArgs(
                 backoff_limit=4,
                 active_deadline_seconds=1800,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**self._args.labels, **self._selector("db-migration")}),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**self._args.labels, **selector("db-migration")}),
                     spec=k8s.core.v1.PodSpecArgs(
                         restart_policy="Never",
                         automount_service_account_token=False,
@@ -332,16 +322,16 @@ class MlflowServer(pulumi.ComponentResource):
         ready_get = k8s.core.v1.HTTPGetActionArgs(path=READINESS_PATH, port="http")
         deployment = k8s.apps.v1.Deployment(
             f"{self._name}-server",
-            metadata=self._meta("mlflow-server", "server"),
+            metadata=self._objects.meta("mlflow-server", "server"),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=cfg.replicas,
                 revision_history_limit=5,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("server")),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("server")),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0)
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**args.labels, **self._selector("server"), **identity.pod_labels}),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**args.labels, **selector("server"), **identity.pod_labels}),
                     spec=k8s.core.v1.PodSpecArgs(
                         service_account_name=identity.service_account_name,
                         automount_service_account_token=False,
@@ -391,7 +381,7 @@ class MlflowServer(pulumi.ComponentResource):
         cookie = random.RandomPassword(f"{self._name}-cookie-secret", length=32, special=False, opts=pulumi.ResourceOptions(parent=self))
         secret = k8s.core.v1.Secret(
             f"{self._name}-auth-secret",
-            metadata=self._meta(AUTH_SECRET, "auth-proxy"),
+            metadata=self._objects.meta(AUTH_SECRET, "auth-proxy"),
             type="Opaque",
             string_data={"client-secret": _secret(client_secret or ""), "cookie-secret": _secret(cookie.result)},
             opts=opts,
@@ -426,16 +416,16 @@ class MlflowServer(pulumi.ComponentResource):
 
         deployment = k8s.apps.v1.Deployment(
             f"{self._name}-auth",
-            metadata=self._meta("mlflow-auth", "auth-proxy"),
+            metadata=self._objects.meta("mlflow-auth", "auth-proxy"),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=cfg.replicas,
                 revision_history_limit=5,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector("auth-proxy")),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector("auth-proxy")),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate", rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0)
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**self._args.labels, **self._selector("auth-proxy")}),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**self._args.labels, **selector("auth-proxy")}),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -475,10 +465,10 @@ class MlflowServer(pulumi.ComponentResource):
     def _service(self, service_name: str, component: str, port: int, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service:
         return k8s.core.v1.Service(
             f"{self._name}-svc-{component}",
-            metadata=self._meta(service_name, component),
+            metadata=self._objects.meta(service_name, component),
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
-                selector=self._selector(component),
+                selector=selector(component),
                 ports=[k8s.core.v1.ServicePortArgs(name="http", port=port, target_port="http", protocol="TCP")],
             ),
             opts=opts,
@@ -490,10 +480,10 @@ class MlflowServer(pulumi.ComponentResource):
             return
         k8s.policy.v1.PodDisruptionBudget(
             f"{self._name}-pdb-{component}",
-            metadata=self._meta(budget_name, component),
+            metadata=self._objects.meta(budget_name, component),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
                 max_unavailable=1,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector(component)),
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(component)),
                 unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
             opts=opts,

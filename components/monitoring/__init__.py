@@ -4,8 +4,9 @@ Everything but ``MonitoringStack`` is a pure function of the configuration, so s
 tests check exactly what the cluster receives.
 """
 
+from .alert_catalogue import CATALOGUE
 from .dashboards import dashboard_texts, dashboards
-from .rules import CATALOGUE, rule_file_texts, rule_files, rule_groups
+from .rules import rule_file_texts, rule_files, rule_groups
 from .servicemonitors import ScrapeTarget, service_monitor_manifest, service_monitor_spec
 from .spec import AlertSpec, alert_spec
 from .stack import MonitoringStack, MonitoringStackArgs

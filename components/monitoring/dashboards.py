@@ -15,7 +15,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as dm
 from grafana_foundation_sdk.models import prometheus as pm
 
-from .rules import MLFLOW_JOB, TRITON_JOB
+from .promql import MLFLOW_JOB, TRITON_JOB
 from .spec import AlertSpec
 
 DATASOURCE = dm.DataSourceRef(type_val="prometheus", uid="${datasource}")

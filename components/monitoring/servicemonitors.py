@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts import MLFLOW_SERVER_PORT
-from .rules import DCGM_JOB, MLFLOW_JOB, PUSHGATEWAY_JOB, TRITON_JOB
+from .promql import DCGM_JOB, MLFLOW_JOB, PUSHGATEWAY_JOB, TRITON_JOB
 from .workloads import PUSHGATEWAY_LABELS
 
 
