@@ -10,14 +10,27 @@ LOOP_PY := $(LOOP_VENV)/bin/python
 LOOP_STAMP := $(LOOP_VENV)/.installed
 TRITON_VENV := build/triton-venv
 TRITON_STAMP := $(TRITON_VENV)/.installed
+POLICY_VENV := policies/.venv
+POLICY_STAMP := $(POLICY_VENV)/.installed
 
-.PHONY: dist loop-env triton-env synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
+.PHONY: dist loop-env triton-env policy-env synth synth-all test lint typecheck docs bench clean system-tools diff promote rollback go engine preview up destroy cluster cluster-up cluster-down
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	@touch $(STAMP)
+
+# The policy pack's own environment (policies/PulumiPolicy.yaml): pulumi-policy and this repository's package, whose
+# price catalog the cost policies import. pip runs in policies/, where `-e ..` in its requirements is this repository.
+$(POLICY_STAMP): policies/requirements.txt constraints.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is required (Python 3.11)"; exit 1; }
+	@test -x $(POLICY_VENV)/bin/python || $(PYTHON) -m venv $(POLICY_VENV)
+	cd policies && .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -c ../constraints.txt
+	@touch $(POLICY_STAMP)
+
+## policy-env: the virtualenv Pulumi runs the policy pack with (policies/.venv)
+policy-env: $(POLICY_STAMP)
 
 # The loop image's own environment (loop/): Evidently 0.7 needs pandas < 3, the program's has pandas 3.
 $(LOOP_STAMP): loop/requirements.txt loop/requirements-test.txt loop/constraints.txt
@@ -66,7 +79,7 @@ system-tools:
 ## test: lint, type-check, docs freshness and the test suite
 # The engine tests run when the engine is built (make engine), the cluster tests when the control plane
 # is built too (make cluster); .ci/run builds both and requires their tests.
-test: $(STAMP) $(LOOP_STAMP) $(TRITON_STAMP) system-tools lint typecheck
+test: $(STAMP) $(LOOP_STAMP) $(TRITON_STAMP) $(POLICY_STAMP) system-tools lint typecheck
 	cd loop && ../$(LOOP_PY) -m pytest
 	$(WITH_GO) MLOPS_LOOP_PYTHON=$(CURDIR)/$(LOOP_PY) MLOPS_TRITON_VENV=$(CURDIR)/$(TRITON_VENV) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh --cached 2>/dev/null || true) \
 	  MLOPS_CLUSTER_BIN=$$(tools/cluster/build.sh --cached 2>/dev/null || true) \
@@ -90,7 +103,7 @@ dist: $(STAMP)
 	$(PY) -m build --no-isolation --outdir dist .
 
 ## bench: write build/bench.json (synth times, scaling exponent, overhead ratio)
-bench: $(STAMP) $(LOOP_STAMP) engine
+bench: $(STAMP) $(LOOP_STAMP) $(POLICY_STAMP) engine
 	MLOPS_LOOP_PYTHON=$(CURDIR)/$(LOOP_PY) $(PY) -m tools.bench
 
 ## diff: review text of STACK between the git ref BASE and the work tree (resources, policies, cost)
@@ -121,7 +134,7 @@ engine: $(STAMP)
 
 ## preview / up / destroy: the real engine on STACK (local: rendered to build/engine/local; kwok: the local
 ## control plane of make cluster-up), file state in build/state
-preview up destroy: engine
+preview up destroy: engine $(POLICY_STAMP)
 	@case "$(origin STACK)" in "command line"|environment) ;; *) echo "make $@: STACK=<stack> is required (e.g. STACK=local)" >&2; exit 2;; esac
 	@$(WITH_GO) MLOPS_ENGINE_BIN=$$(tools/engine/build.sh) tools/engine/pulumi.sh $(STACK) $@ $(if $(filter up destroy,$@),--yes)
 

@@ -1,20 +1,16 @@
 """Entry point of the policy pack: `pulumi preview --policy-pack policies [--policy-pack-config policies/config/<env>.json]`.
 
-Constructing the PolicyPack starts the analyzer's gRPC server and blocks, so nothing may import this
-module; tests and synth import ``policies.mlops_policies`` instead.
+Pulumi runs this directory as a program (``python -u policies``), so the pack's own folder is the first
+entry of ``sys.path`` and its policies import as ``mlops_policies``; everything else (``pulumi_policy``,
+the price catalog of ``mlops_platform``) comes from the virtualenv of PulumiPolicy.yaml, which
+requirements.txt here describes. Constructing the PolicyPack starts the analyzer's gRPC server and
+blocks, so nothing may import this module; tests and synth import ``policies.mlops_policies`` instead.
 """
 
-import sys
-from pathlib import Path
-
-# The repository root, so `policies.mlops_policies` and the price catalog (`components.catalog.offers`) import.
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-
-from policies.mlops_policies import ALL_POLICIES, PACK_NAME  # noqa: E402
+# mypy checks the pack as policies.mlops_policies (its files are under policies/); here it is the top-level
+# package it is when Pulumi runs the pack.
+from mlops_policies import ALL_POLICIES, PACK_NAME  # type: ignore[import-not-found]
+from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(
     name=PACK_NAME,

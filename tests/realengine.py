@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tools.engine.project import copy_project, run
+from tools.synthesis import ROOT
 
 __all__ = ["copy_project", "describe", "require_engine", "run"]
 
@@ -23,11 +24,14 @@ REQUIRED = os.environ.get("MLOPS_REQUIRE_ENGINE") == "1"
 
 
 def require_engine() -> str:
-    """The engine's bin directory; skips (or, under MLOPS_REQUIRE_ENGINE=1, fails) when it is not built."""
+    """The engine's bin directory; skips (or, under MLOPS_REQUIRE_ENGINE=1, fails) when it is not built. With the
+    engine built, a missing policy pack virtualenv fails: every preview and up runs the pack."""
     if not ENGINE_BIN or not (Path(ENGINE_BIN) / "pulumi").is_file():
         if REQUIRED:
             pytest.fail(f"MLOPS_REQUIRE_ENGINE=1 but no engine at MLOPS_ENGINE_BIN={ENGINE_BIN!r}; run make engine")
         pytest.skip("the engine is not built (make engine)")
+    if not (ROOT / "policies" / ".venv" / "bin" / "python").exists():
+        pytest.fail("the policy pack's virtualenv policies/.venv is missing; run make policy-env")
     return ENGINE_BIN
 
 

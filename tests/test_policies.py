@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyCustomTimeouts,
@@ -459,14 +462,14 @@ ENDPOINT_PRICES = {("aws", "ml.g5.xlarge"): 1.5, ("azure", "Standard_NC4as_T4_v3
 
 @pytest.fixture
 def catalog(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
-    """A price catalog with round numbers, in place of components.catalog.offers (same API)."""
+    """A price catalog with round numbers, in place of mlops_platform.catalog.offers (same API)."""
     fake = SimpleNamespace(
         hourly_price=lambda cloud, instance_type, capacity="on_demand": NODE_PRICES.get((cloud, instance_type, capacity)),
         endpoint_offer=lambda cloud, instance_type: (
             SimpleNamespace(hourly_usd=ENDPOINT_PRICES[(cloud, instance_type)]) if (cloud, instance_type) in ENDPOINT_PRICES else None
         ),
     )
-    monkeypatch.setitem(sys.modules, cost.OFFERS_MODULE, fake)
+    monkeypatch.setattr(cost, "offers", fake)
     return fake
 
 
@@ -818,7 +821,7 @@ def test_manifests_rendered_by_a_chart_need_no_platform_labels():
 
 
 def test_model_version_references():
-    from policies.mlops_policies.serving import FLOATING_ALIASES, floating_reference
+    from policies.mlops_policies.model_versions import FLOATING_ALIASES, floating_reference
 
     aliases = set(FLOATING_ALIASES)
     assert floating_reference("models:/fraud/7", aliases) is None
@@ -924,19 +927,24 @@ def test_non_gpu_pools_are_not_priced():
     assert cost.gpu_pool(cpu["type"], cpu["inputs"], cpu["urn"], cpu["name"]) is None
 
 
-def test_unpriced_capacity_is_reported_and_left_out(catalog, monkeypatch):
+def test_unpriced_capacity_is_reported_and_left_out(catalog):
     records = [AWS_PROVIDER, eks_pool(max_size=20.0, instance="g99.huge")]
     assert budget_results(records) == {"advisory": [], "mandatory": []}
-    assert "no on_demand price for aws 'g99.huge'" in run("priced-instance-types", records)[0].message
-    monkeypatch.setitem(sys.modules, cost.OFFERS_MODULE, None)  # the catalog fails to import
-    found = run("priced-instance-types", [AWS_PROVIDER, eks_pool()])
-    assert len(found) == 1 and "cannot be imported" in found[0].message
+    found = run("priced-instance-types", records)
+    assert len(found) == 1 and "no on_demand price for aws 'g99.huge'" in found[0].message
+    assert f"add the instance type to {cost.CATALOG_FILE}" in found[0].message
+    assert (ROOT / cost.CATALOG_FILE).is_file(), "the fix names the catalog's file"
 
 
-def test_the_real_catalog_has_the_documented_api():
-    offers = pytest.importorskip(cost.OFFERS_MODULE)
-    assert offers.hourly_price("aws", "g5.xlarge", "on_demand") > 0
-    assert offers.endpoint_offer("aws", "ml.g5.xlarge").hourly_usd > 0
+def test_the_pack_prices_with_the_installed_package_catalog():
+    from mlops_platform.catalog import offers
+
+    assert cost.offers is offers
+    node = offers.hourly_price("aws", "g5.xlarge", "on_demand")
+    endpoint = offers.endpoint_offer("aws", "ml.g5.xlarge")
+    assert node is not None and node > 0 and endpoint is not None and endpoint.hourly_usd > 0
+    assert cost.node_hourly_price("aws", "g5.xlarge", "on_demand") == node
+    assert cost.endpoint_hourly_price("aws", "ml.g5.xlarge") == endpoint.hourly_usd
     assert cost.node_hourly_price("aws", "no-such-type", "on_demand") is None
 
 
@@ -1103,13 +1111,52 @@ def test_every_policy_is_described_and_named_for_the_pack():
             assert "default" in spec and "description" in spec, (policy.name, name)
 
 
+def _pins(path: Path) -> dict[str, str]:
+    pairs = (line.split("==", 1) for line in path.read_text().splitlines() if "==" in line and not line.startswith("#"))
+    return {name.strip().lower().replace("_", "-"): version.strip() for name, version in pairs}
+
+
 def test_pack_files():
+    """Pulumi runs the pack with its own virtualenv, built from its requirements: pulumi-policy at the program's
+    pins, and this repository's package (the price catalog), installed editable from the pack's folder."""
     pack = ROOT / "policies"
-    assert "name: python" in (pack / "PulumiPolicy.yaml").read_text()
-    requirements = (pack / "requirements.txt").read_text().splitlines()
-    assert "pulumi-policy==1.21.0" in requirements and "pulumi==3.272.0" in requirements
-    assert all("==" in line for line in requirements if line and not line.startswith("#"))
+    runtime = yaml.safe_load((pack / "PulumiPolicy.yaml").read_text())["runtime"]
+    assert runtime == {"name": "python", "options": {"virtualenv": ".venv"}}
+    lines = [line for line in (pack / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    pins = _pins(pack / "requirements.txt")
+    assert pins["pulumi-policy"] == "1.21.0" and set(pins) == {"pulumi-policy", "pulumi", "protobuf", "grpcio"}
+    constraints = _pins(ROOT / "constraints.txt")
+    assert {name: constraints.get(name) for name in pins} == pins, "the pack's pins are those of constraints.txt"
+    assert [line for line in lines if "==" not in line] == ["-e .."], "the package, from the repository (pip runs in policies/)"
     assert "PolicyPack(" in (pack / "__main__.py").read_text()
+
+
+PACK_PYTHON = ROOT / "policies" / ".venv" / "bin" / "python"
+
+
+def test_the_pack_starts_as_pulumi_runs_it():
+    """The language host runs ``python -u policies`` with the pack's virtualenv: the pack's folder is the first
+    entry of sys.path, and mlops_platform (the price catalog) is installed there. The analyzer's server printing
+    its port proves every import resolved; the process is stopped then."""
+    assert PACK_PYTHON.exists(), "the policy pack's virtualenv policies/.venv is missing; run make policy-env"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    with subprocess.Popen(
+        [str(PACK_PYTHON), "-u", str(ROOT / "policies")],
+        cwd=ROOT / "policies",
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as server:
+        try:
+            port = server.stdout.readline().strip() if server.stdout else ""
+        finally:
+            server.kill()
+            _, errors = server.communicate(timeout=30)
+    assert port.isdigit(), f"the pack did not start (make policy-env installs its requirements): {errors[-3000:]}"
+    catalog = "import mlops_platform.catalog.offers as offers; print(offers.__file__)"
+    done = subprocess.run([str(PACK_PYTHON), "-c", catalog], cwd=ROOT / "policies", env=env, capture_output=True, text=True, check=True)
+    assert Path(done.stdout.strip()).resolve() == ROOT / "components" / "catalog" / "offers.py", "this tree's catalog (editable)"
 
 
 def test_the_analyzer_serves_the_pack_as_the_engine_sees_it():

@@ -14,7 +14,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, PolicyResource, ReportViolation, StackValidationArgs, StackValidationPolicy
 
 from . import wire
-from .kubernetes import EXEMPT_NAMESPACES_PROPERTY, SYSTEM_NAMESPACES, describe, kind_of
+from .k8s_objects import EXEMPT_NAMESPACES_PROPERTY, SYSTEM_NAMESPACES, describe, kind_of
 from .settings import AnyPolicy, message, schema, setting_flag, setting_number, setting_strings, setting_text, settings
 
 AVAILABILITY_KINDS = ("Deployment", "StatefulSet")

@@ -1,15 +1,14 @@
 """Cost: no spot capacity for production GPU pools, and the stack's worst-case GPU spend against its monthly budget.
 
 The estimate prices every GPU node pool at its maximum size and every managed endpoint at its
-maximum instance count, for ``hoursPerMonth`` (730) hours, with the catalog in
-``components/catalog/offers.py`` (``hourly_price`` for nodes, ``endpoint_offer`` for endpoints). The
-catalog is imported when first needed, so the policies import without it; anything it cannot price
-is reported by ``priced-instance-types`` and left out of the total.
+maximum instance count, for ``hoursPerMonth`` (730) hours, with the price catalog of the installed
+``mlops_platform`` package (``mlops_platform.catalog.offers``: ``hourly_price`` for nodes,
+``endpoint_offer`` for endpoints; the pack's requirements.txt installs it). An instance type the
+catalog has no price for is reported by ``priced-instance-types`` and left out of the total.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,8 +24,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from mlops_platform.catalog import offers
+
 from . import wire
-from .serving import AML_DEPLOYMENT, SM_CONFIG, VERTEX_GARDEN
+from .endpoints import AML_DEPLOYMENT, SM_CONFIG, VERTEX_GARDEN
 from .settings import HOURS_PER_MONTH, AnyPolicy, budget_properties, message, schema, setting_number, setting_text, settings
 
 EKS_POOL = "aws:eks/nodeGroup:NodeGroup"
@@ -34,7 +35,7 @@ GKE_POOL = "gcp:container/nodePool:NodePool"
 AKS_POOL = "azure-native:containerservice:AgentPool"
 NODE_POOLS = (EKS_POOL, GKE_POOL, AKS_POOL)
 AUTOSCALING_TARGET = "aws:appautoscaling/target:Target"
-OFFERS_MODULE = "mlops_platform.catalog.offers"
+CATALOG_FILE = "mlops_platform/catalog/offers.py"
 
 CapacityKind = Literal["on_demand", "spot"]
 
@@ -46,23 +47,11 @@ _AZURE_GPU_FAMILY = re.compile(r"^Standard_N[CDVG]", re.IGNORECASE)
 # --- the price catalog ---------------------------------------------------------------------------------------------------
 
 
-class CatalogUnavailableError(RuntimeError):
-    """The price catalog could not be imported."""
-
-
-def _offers() -> Any:
-    try:
-        return importlib.import_module(OFFERS_MODULE)
-    except Exception as error:  # the catalog is another component's module; any failure means "cannot price"
-        raise CatalogUnavailableError(f"{OFFERS_MODULE} cannot be imported ({type(error).__name__}: {error})") from error
-
-
 def node_hourly_price(cloud: str, instance_type: str, capacity: CapacityKind) -> float | None:
     """USD per hour of one node, or None when the catalog has no price.
 
     A spot pool whose type has no spot figure is priced on demand: the worst case it can cost.
     """
-    offers = _offers()
     price = offers.hourly_price(cloud, instance_type, capacity)
     if price is None and capacity == "spot":
         price = offers.hourly_price(cloud, instance_type, "on_demand")
@@ -71,7 +60,7 @@ def node_hourly_price(cloud: str, instance_type: str, capacity: CapacityKind) ->
 
 def endpoint_hourly_price(cloud: str, instance_type: str) -> float | None:
     """USD per hour of one managed-endpoint instance, or None when the catalog has no offer."""
-    offer = _offers().endpoint_offer(cloud, instance_type)
+    offer = offers.endpoint_offer(cloud, instance_type)
     return None if offer is None else float(offer.hourly_usd)
 
 
@@ -231,10 +220,7 @@ def price(item: Item, hours: float) -> Priced:
         return Priced(item, None, "declares no instance type (a launch template?)")
     hourly: list[float] = []
     for instance in item.instance_types:
-        try:
-            found = endpoint_hourly_price(item.cloud, instance) if item.endpoint else node_hourly_price(item.cloud, instance, item.capacity)
-        except CatalogUnavailableError as error:
-            return Priced(item, None, str(error))
+        found = endpoint_hourly_price(item.cloud, instance) if item.endpoint else node_hourly_price(item.cloud, instance, item.capacity)
         if found is None:
             kind = "endpoint offer" if item.endpoint else f"{item.capacity} price"
             return Priced(item, None, f"the catalog has no {kind} for {item.cloud} '{instance}'")
@@ -355,7 +341,7 @@ def _check_priced(args: StackValidationArgs, report: ReportViolation) -> None:
                 message(
                     item.what,
                     f"cannot be priced: {result.problem}, so the budget policies leave it out",
-                    f"add the instance type to {OFFERS_MODULE.replace('.', '/')}.py, or choose an instance type it prices",
+                    f"add the instance type to {CATALOG_FILE}, or choose an instance type it prices",
                 ),
                 item.urn,
             )

@@ -14,7 +14,7 @@ from typing import Any
 from pulumi_policy import EnforcementLevel, PolicyProviderResource, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy
 
 from . import wire
-from .kubernetes import containers, describe, kind_of, pod_template, rendered_by_chart
+from .k8s_objects import containers, describe, kind_of, pod_template, rendered_by_chart
 from .settings import AnyPolicy, message, schema, setting_strings, setting_text, settings
 
 REQUIRED_TAGS = ["team", "environment", "cost-center"]

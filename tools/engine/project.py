@@ -1,7 +1,7 @@
 """A copy of the project to run the real engine on (tools/engine/pulumi.sh), for the tests and the bench.
 
 Each run works on its own copy, so the repository's build/ and stack files are never touched; the
-copy shares the repository's virtualenv.
+copy shares the repository's virtualenvs: the program's (.venv) and the policy pack's (policies/.venv).
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ from pathlib import Path
 from tools.synthesis import ROOT
 
 COPIED = ("Pulumi.yaml", "__main__.py", "requirements.txt", "components", "mlops_platform", "policies", "stacks", "tools")
-# The engine's and the control plane's Go sources stay behind: the callers pass the built binaries.
-IGNORED = shutil.ignore_patterns("node_modules", "__pycache__", "*-embed.json", "go.mod", "go.sum", "*.go")
+VENVS = (".venv", "policies/.venv")
+"""The program's virtualenv and the policy pack's (policies/PulumiPolicy.yaml; make policy-env builds it)."""
+# The engine's and the control plane's Go sources stay behind: the callers pass the built binaries; the
+# virtualenvs are linked, not copied.
+IGNORED = shutil.ignore_patterns("node_modules", "__pycache__", "*-embed.json", "go.mod", "go.sum", "*.go", ".venv")
 
 
 def copy_paths(names: Iterable[str], dest: Path, ignore: Callable[[str, list[str]], Iterable[str]]) -> None:
@@ -32,9 +35,10 @@ def copy_paths(names: Iterable[str], dest: Path, ignore: Callable[[str, list[str
 
 
 def copy_project(dest: Path) -> Path:
-    """A copy of the project in ``dest`` that shares the repository's virtualenv."""
+    """A copy of the project in ``dest`` that shares the repository's virtualenvs."""
     copy_paths(COPIED, dest, IGNORED)
-    (dest / ".venv").symlink_to(ROOT / ".venv")
+    for venv in VENVS:
+        (dest / venv).symlink_to(ROOT / venv)
     return dest
 
 
