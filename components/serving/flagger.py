@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ..charts import pinned_chart
 from ..config.serving import FlaggerConfig, ImageRef
 from ..namespace import PlatformNamespace, PlatformNamespaceArgs
-from .network import API_SERVER_PORTS, url_port
+from .network import API_SERVER_PORTS, controller_policies, url_port
 from .pod import HTTP
 from .release import LOADTESTER
 
@@ -148,26 +147,22 @@ class Flagger(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-        policies = [
-            k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy}",
-                metadata=k8s.meta.v1.ObjectMetaArgs(name=policy, namespace=cfg.namespace, labels=args.labels),
-                spec=spec,
-                opts=after_ns,
+        queries = args.monitoring_namespace is not None and args.prometheus_url is not None
+        policies = controller_policies(
+            self,
+            name,
+            cfg.namespace,
+            network_policy_specs(args.prometheus_url, args.monitoring_namespace, args.serving_namespace),
+            args.labels,
+            after_ns,
+            (
+                str(args.monitoring_namespace),
+                f"allow-flagger-queries-{cfg.namespace}",
+                prometheus_ingress_spec(cfg.namespace, url_port(str(args.prometheus_url))),
             )
-            for policy, spec in network_policy_specs(args.prometheus_url, args.monitoring_namespace, args.serving_namespace).items()
-        ]
-        if args.monitoring_namespace is not None and args.prometheus_url is not None:
-            policies.append(
-                k8s.networking.v1.NetworkPolicy(
-                    f"{name}-prometheus-ingress",
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        name=f"allow-flagger-queries-{cfg.namespace}", namespace=args.monitoring_namespace, labels=args.labels
-                    ),
-                    spec=prometheus_ingress_spec(cfg.namespace, url_port(args.prometheus_url)),
-                    opts=pulumi.ResourceOptions(parent=self),
-                )
-            )
+            if queries
+            else None,
+        )
         chart_opts = pulumi.ResourceOptions(parent=self, depends_on=[namespace, *policies])
         self.chart = pinned_chart(
             f"{name}-chart",
