@@ -43,14 +43,13 @@ from tools.cluster.nodes import fake_nodes
 from tools.cluster.prometheus import set_targets
 from tools.cluster.release_scenario import route_weights
 from tools.cluster.stack import existing_secrets, prepare, wait_until_ready
-from tools.cluster.triton_series import PodWatcher, TritonExporter
+from tools.cluster.triton_series import PodWatcher, TritonExporter, TritonSignals
 from tools.release import release_wait
 from tools.release.common import local_cluster_issue
 from tools.synthesis import ROOT, synthesize
 
 from .conftest import stack_values
 from .realengine import copy_project, describe, require_engine, run
-from .signals import TritonSignals
 
 CLUSTER_BIN = os.environ.get("MLOPS_CLUSTER_BIN", "")
 REQUIRED = os.environ.get("MLOPS_REQUIRE_CLUSTER") == "1"

@@ -4,7 +4,8 @@ No Triton runs on kwok's fake nodes, yet Flagger's checks (the platform's Metric
 triggers query Triton's series (`nv_inference_*`) by the pods' names. ``TritonExporter`` writes them for
 every running pod of one model, labelled with the pod's real name and version, so those queries select the
 pods exactly as in a cluster; ``PodWatcher`` keeps each exporter's pods those running in the cluster.
-tests/test_flagger.py and tools/bench_release.py both release models against it.
+tests/test_flagger.py and tools/bench_release.py both release models against it. ``TritonSignals`` is the
+scaling signal of one named pod at a queue time the test sets (tests/test_cluster.py: KEDA's HPA).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
+from typing import ClassVar, Self
 
 from .controlplane import ControlPlane
 
@@ -30,7 +31,44 @@ class _Pod:
         self.since = time.monotonic()
 
 
-class TritonExporter:
+class _Exposition:
+    """An exposition endpoint on 127.0.0.1 for Prometheus to scrape: ``exposition()`` is the text it serves."""
+
+    def __init__(self) -> None:
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = served.exposition().encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def exposition(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class TritonExporter(_Exposition):
     """Triton's inference series of every running pod of the model, on 127.0.0.1, for Prometheus to scrape.
 
     Each pod's counters start when the pod is first seen Running and grow at 20 requests a second; a pod of
@@ -52,34 +90,7 @@ class TritonExporter:
         self.pods: dict[str, _Pod] = {}
         self.first_failure_served: float | None = None
         self.lock = threading.Lock()
-        exporter = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                body = exporter.exposition().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> TritonExporter:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def set_pods(self, running: dict[str, str]) -> None:
         """The running pods now (name to version label): new ones start counting, gone ones stop being exported."""
@@ -168,3 +179,41 @@ class PodWatcher:
     def __exit__(self, *exc: object) -> None:
         self.stop.set()
         self.thread.join(timeout=10)
+
+
+class TritonSignals(_Exposition):
+    """The scaling series of one model's pod (``pod``): its counters (`nv_inference_request_success`,
+    `nv_inference_queue_duration_us`) grow at ``requests_per_second`` and at the queue time ``set_queue_time`` chose,
+    so the queue time per request KEDA's trigger computes is exactly that."""
+
+    def __init__(self, namespace: str, pod: str, model: str, version: int, requests_per_second: float = 20.0) -> None:
+        self.labels = f'namespace="{namespace}",pod="{pod}",model="{model}",version="{version}"'
+        self.rps = requests_per_second
+        self.queue_ms = 0.0
+        self.requests = 0.0
+        self.queued_us = 0.0
+        self.last = time.monotonic()
+        self.lock = threading.Lock()
+        super().__init__()
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        elapsed, self.last = now - self.last, now
+        self.requests += self.rps * elapsed
+        self.queued_us += self.rps * self.queue_ms * 1000 * elapsed
+
+    def set_queue_time(self, milliseconds: float) -> None:
+        """From now on every request waits ``milliseconds`` in the queue."""
+        with self.lock:
+            self._advance()
+            self.queue_ms = milliseconds
+
+    def exposition(self) -> str:
+        with self.lock:
+            self._advance()
+            return (
+                "# TYPE nv_inference_request_success counter\n"
+                f"nv_inference_request_success{{{self.labels}}} {self.requests:.3f}\n"
+                "# TYPE nv_inference_queue_duration_us counter\n"
+                f"nv_inference_queue_duration_us{{{self.labels}}} {self.queued_us:.3f}\n"
+            )
