@@ -60,6 +60,13 @@ class TritonDeploymentArgs:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+def _custom_resource(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+    """A custom resource from its manifest (`apiVersion`, `kind`, `metadata`, `spec`)."""
+    return k8s.apiextensions.CustomResource(
+        name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"], spec=obj["spec"], opts=opts
+    )
+
+
 def store_port(cloud: CloudConfig) -> int:
     """The TCP port the model repository is read on: 443, or the S3-compatible endpoint's own port."""
     if cloud.provider == "kubernetes" and cloud.s3_endpoint:
@@ -191,13 +198,10 @@ class TritonDeployment(pulumi.ComponentResource):
         model, gateway = args.model, args.serving.gateway
         assert args.release_prometheus_url is not None
         templates = [
-            k8s.apiextensions.CustomResource(
+            _custom_resource(
                 f"{name}-check-{obj['metadata']['name'].removeprefix(f'triton-{model.name}-')}",
-                api_version=obj["apiVersion"],
-                kind=obj["kind"],
-                metadata=obj["metadata"],
-                spec=obj["spec"],
-                opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(args.release_depends_on))),
+                obj,
+                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(args.release_depends_on))),
             )
             for obj in metric_templates(model, args.namespace, args.release_prometheus_url, labels)
         ]
@@ -213,14 +217,8 @@ class TritonDeployment(pulumi.ComponentResource):
             mirror_to=(args.capture.service, args.capture.port) if args.capture is not None else None,
             labels=labels,
         )
-        k8s.apiextensions.CustomResource(
-            f"{name}-canary",
-            api_version=canary["apiVersion"],
-            kind=canary["kind"],
-            metadata=canary["metadata"],
-            spec=canary["spec"],
-            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*after, *templates])),
-        )
+        after_checks = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*after, *templates]))
+        _custom_resource(f"{name}-canary", canary, after_checks)
 
     def _autoscaler(
         self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions, target: pulumi.Resource
