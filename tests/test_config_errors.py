@@ -412,3 +412,51 @@ def test_a_zone_that_does_not_offer_the_instance_is_refused(dev):
 def test_regions_the_catalog_does_not_cover_are_not_checked(dev):
     dev["cloud"]["region"] = "us-gov-west-1"  # GovCloud is not in the offerings data: nothing to check against
     assert not [p for p in problems_or_none(dev) if p.startswith("gpu_pools")]
+
+
+def test_a_gcp_zone_that_does_not_offer_the_machine_is_refused():
+    """G2 (L4) is in us-central1-a, -b and -c; us-central1-f has N1 and T4 but no G2. A zone of another region is
+    refused as before, both at once."""
+    values = stack_values("prod-gcp")
+    values["gpu_pools"][0]["zones"] = ["us-central1-a", "us-central1-f", "europe-west4-a"]
+    assert [p for p in problems(values) if p.startswith("gpu_pools")] == [
+        'gpu_pools[0].zones: got "europe-west4-a"; expected a zone of us-central1 such as us-central1-a',
+        'gpu_pools[0].zones: got "us-central1-f"; expected a zone of us-central1 that offers g2-standard-8 (1 x nvidia-l4): '
+        "us-central1-a, us-central1-b, us-central1-c",
+    ]
+
+
+def test_a_gcp_gpu_the_stack_region_does_not_offer_is_refused():
+    """us-west2 has N1 machines with T4s, and neither G2 (L4) nor A3 (H100): both pools are refused at once."""
+    values = stack_values("prod-gcp")
+    values["cloud"]["region"] = "us-west2"
+    for pool in values["gpu_pools"]:
+        pool["zones"] = ["us-west2-b"]
+    assert [p for p in problems(values) if p.startswith("gpu_pools")] == [
+        'gpu_pools[0].gpu_type: got "nvidia-l4"; expected a GPU whose 1-GPU instance (g2-standard-8 (1 x nvidia-l4)) us-west2 '
+        "offers; us-west2 offers: nvidia-t4 x1, nvidia-t4 x2, nvidia-t4 x4",
+        'gpu_pools[1].gpu_type: got "nvidia-h100-80gb"; expected a GPU whose 8-GPU instance (a3-highgpu-8g (8 x nvidia-h100-80gb)) '
+        "us-west2 offers; us-west2 offers: nvidia-t4 x1, nvidia-t4 x2, nvidia-t4 x4",
+    ]
+    values["gpu_pools"] = [{**values["gpu_pools"][0], "gpu_type": "nvidia-t4", "zones": ["us-west2-b", "us-west2-c"]}]
+    values["models"] = [m for m in values["models"] if m.get("gpu_pool") in (None, "l4-serving")]
+    assert not [p for p in problems_or_none(values) if p.startswith("gpu_pools")]
+
+
+def test_an_azure_location_without_the_vm_size_is_refused():
+    """northcentralus offers the T4 sizes but not NC A100 v4 (the source lists US regions only, and no zones)."""
+    values = stack_values("prod-azure")
+    values["cloud"]["location"] = "northcentralus"
+    assert [p for p in problems(values) if p.startswith("gpu_pools")] == [
+        'gpu_pools[0].gpu_type: got "nvidia-a100-80gb"; expected a GPU whose 1-GPU instance (Standard_NC24ads_A100_v4) '
+        "northcentralus offers; northcentralus offers: nvidia-t4 x1, nvidia-t4 x4",
+    ]
+
+
+@pytest.mark.parametrize(("stack", "field", "region"), [("prod-gcp", "region", "africa-south1"), ("prod-azure", "location", "westeurope")])
+def test_gcp_and_azure_regions_the_source_does_not_list_are_not_checked(stack, field, region):
+    values = stack_values(stack)
+    values["cloud"][field] = region
+    for pool in values["gpu_pools"]:
+        pool["zones"] = [f"{region}-a"] if field == "region" else ["1"]
+    assert not [p for p in problems_or_none(values) if p.startswith("gpu_pools")]

@@ -12,7 +12,8 @@ import pulumi
 import pytest
 
 from mlops_platform.catalog.endpoint_capabilities import CLOUDS, FEATURES
-from mlops_platform.catalog.offers import ENDPOINT_OFFERS, SERVERLESS_OFFERS, endpoint_offer, serverless_offer
+from mlops_platform.catalog.offers import ENDPOINT_OFFERS, REFERENCE_REGIONS, SERVERLESS_OFFERS, endpoint_offer, serverless_offer
+from mlops_platform.catalog.regional_prices import PRICES, READ_ON
 from mlops_platform.config import ConfigError, validate_platform
 from mlops_platform.config.cloud import CloudConfig
 from mlops_platform.config.endpoints import SERVERLESS_MEMORY_MB, ManagedEndpointConfig
@@ -854,6 +855,24 @@ def test_cost_comes_from_the_endpoint_offer_table(cloud):
     assert entry["price_basis"] == "on_demand" and offer.source in str(entry["price_source"])
 
 
+def test_endpoint_cost_in_the_stacks_region():
+    """Azure ML bills the VM price, which the regional table has per region; SageMaker and Vertex AI prices are not in
+    the regional source, so outside the reference region they stay the reference region's, flagged as a fallback."""
+    azure = endpoint_config("azure")
+    cost = endpoint_cost(azure, "azure", "southcentralus")
+    vm = PRICES["azure"][BASE["azure"]["instance_type"]]["southcentralus"][0]
+    assert (cost.hourly_per_instance, cost.price_region, cost.price_fallback) == (vm, "southcentralus", False)
+    assert vm == 0.631  # Standard_NC4as_T4_v3 in southcentralus in catalogs/v6/azure/vms.csv @098741e7
+    assert "southcentralus list price" in cost.price_source and READ_ON in cost.price_source
+    for cloud, region in (("aws", "eu-west-1"), ("gcp", "europe-west4")):
+        cost = endpoint_cost(endpoint_config(cloud), cloud, region)
+        offer = endpoint_offer(cloud, BASE[cloud]["instance_type"])
+        assert offer is not None
+        assert (cost.hourly_per_instance, cost.price_region, cost.price_fallback) == (offer.hourly_usd, REFERENCE_REGIONS[cloud], True)
+    same = endpoint_cost(azure, "azure", "eastus")
+    assert (same.price_region, same.price_fallback) == ("eastus", False)
+
+
 def test_every_endpoint_offer_is_priced_and_sourced():
     for e in ENDPOINT_OFFERS:
         assert e.hourly_usd > 0 and e.source.strip()
@@ -885,7 +904,11 @@ def test_serverless_cost_is_zero_idle_and_bounded_by_concurrency():
         "monthly_at_min_usd": 0.0,
         "monthly_at_max_usd": round(0.00004 * 3600 * 5 * HOURS_PER_MONTH, 2),
         "price_source": f"us-east-1 list price as of 2026-11: {serverless_offer('aws', 2048).source}",  # type: ignore[union-attr]
+        "price_region": "us-east-1",
     }
+    # SageMaker serverless has no regional price in the catalog: elsewhere it is the reference region's, and says so
+    elsewhere = endpoint_cost(cfg, "aws", "eu-west-1")
+    assert (elsewhere.price_region, elsewhere.price_fallback, elsewhere.hourly_per_instance) == ("us-east-1", True, 0.144)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "prod-gcp", "prod-azure"])
@@ -894,9 +917,14 @@ def test_endpoint_costs_reach_cost_json_and_the_report(shipped, stack):
     cost = cost_summary(result)
     report = render_report(result)
     assert result.config.managed_endpoints
+    cloud = result.config.cloud
+    region = cloud.region or cloud.location
     for endpoint, entry in zip(result.config.managed_endpoints, cost["managed_endpoints"], strict=True):
-        assert entry == endpoint_cost(endpoint, result.config.cloud.provider).as_dict()
-        assert "2026-11" in str(entry["price_source"])
+        assert entry == endpoint_cost(endpoint, cloud.provider, region).as_dict()
+        if entry["price_region"] == REFERENCE_REGIONS[cloud.provider]:
+            assert "2026-11" in str(entry["price_source"])
+        else:  # Azure ML in eastus2: the VM's regional list price
+            assert (cloud.provider, entry["price_region"]) == ("azure", region) and READ_ON in str(entry["price_source"])
         line = (
             f"| endpoint {endpoint.name} | `{entry['instance_type']}` | {entry['price_basis']} | {entry['hourly_per_instance_usd']:.4f} |"
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import runpy
+from types import SimpleNamespace
 from typing import Any
 
 import kubernetes_validate
@@ -11,12 +12,14 @@ import pulumi
 import pytest
 import yaml
 
-from mlops_platform.catalog.offers import InstanceOffer, offers
+from mlops_platform.catalog.offers import InstanceOffer, node_price, offers
 from mlops_platform.catalog.offers import offer_for as _offer_for
+from mlops_platform.catalog.regional_prices import PRICES, UNPRICED
+from mlops_platform.config import validate_platform
 from mlops_platform.config.cloud import CloudConfig
 from mlops_platform.config.gpu import GpuOperatorConfig, GpuPoolConfig
 from mlops_platform.gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
-from mlops_platform.gpu.cost import EXISTING_NODES, HOURS_PER_MONTH
+from mlops_platform.gpu.cost import EXISTING_NODES, HOURS_PER_MONTH, pool_cost
 from mlops_platform.identity.names import gcp_account_id
 from tools.synth import cost_summary
 from tools.synthesis import ROOT
@@ -347,7 +350,9 @@ def test_cost_json_matches_the_offer_table(shipped, stack):
             continue
         offer = offer_for(cloud, pool.gpu_type, pool.gpus_per_node)
         assert entry["instance_type"] == offer.instance_type
-        hourly = offer.spot_hourly_usd if pool.capacity == "spot" and offer.spot_hourly_usd is not None else offer.on_demand_hourly_usd
+        price = node_price(cloud, offer.instance_type, result.config.cloud.region or result.config.cloud.location)
+        assert price is not None and entry["price_region"] == price.region
+        hourly = price.spot_hourly_usd if pool.capacity == "spot" and price.spot_hourly_usd is not None else price.on_demand_hourly_usd
         assert entry["hourly_per_node_usd"] == hourly
         assert entry["monthly_at_max_usd"] == round(hourly * pool.max_nodes * HOURS_PER_MONTH, 2)
         assert entry["monthly_at_min_usd"] == round(hourly * pool.min_nodes * HOURS_PER_MONTH, 2)
@@ -358,10 +363,79 @@ def test_cost_json_matches_the_offer_table(shipped, stack):
 
 def test_the_cost_says_which_region_priced_it_and_where_the_stack_runs(shipped):
     same, other = cost_summary(shipped["prod"]), cost_summary(shipped["prod-azure"])
-    assert (same["price_region"], same["stack_region"]) == ("us-east-1", "us-east-1")
-    assert "not in the table" not in same["prices"]
-    assert (other["price_region"], other["stack_region"]) == ("eastus", "eastus2")
-    assert other["prices"].endswith("the stack runs in eastus2, whose list prices differ and are not in the table")
+    assert (same["price_region"], same["stack_region"], same["price_fallback"]) == ("us-east-1", "us-east-1", [])
+    assert same["prices"] == "us-east-1 list prices as of 2026-11 (components/catalog/offers.py)"
+    # prod-azure runs in eastus2, which the regional table prices (the A100 pool, and the Azure ML endpoint's VM)
+    assert (other["price_region"], other["stack_region"], other["price_fallback"]) == ("eastus2", "eastus2", [])
+    assert other["prices"] == (
+        "eastus2 list prices from skypilot-org/skypilot-catalog @098741e7, read 2026-12-07 (components/catalog/regional_prices.py)"
+    )
+    assert {e["price_region"] for e in other["gpu_pools"] + other["managed_endpoints"]} == {"eastus2"}
+
+
+def synth_config(stack: str, **cloud: Any) -> SimpleNamespace:
+    """What cost_summary reads of a synthesis: the validated config of a shipped stack with its cloud changed."""
+    values = stack_values(stack)
+    values["cloud"] = {**values["cloud"], **cloud}
+    for pool in values["gpu_pools"]:
+        pool["zones"] = []
+    platform, _ = validate_platform(stack, values, set(), allow_missing_secrets=True)
+    return SimpleNamespace(config=platform)
+
+
+def test_an_aws_pool_in_eu_west_1_costs_the_eu_west_1_price():
+    """The regional table's eu-west-1 figures, not us-east-1's: g5.xlarge is $1.123/h on demand there
+    (catalogs/v8/aws/vms.csv @00148f2a) against $1.006 in us-east-1, and its spot figure is the median of the
+    eu-west-1 Availability Zones' quotes (0.5765, 0.5746, 0.5727)."""
+    pool = GpuPoolConfig(name="a10g", gpu_type="nvidia-a10g", gpus_per_node=1, min_nodes=1, max_nodes=4)
+    on_demand, spot = PRICES["aws"]["g5.xlarge"]["eu-west-1"]
+    assert (on_demand, spot) == (1.123, 0.5746)
+    cost = pool_cost(pool, "aws", "eu-west-1")
+    assert (cost.instance_type, cost.hourly_per_node, cost.price_region, cost.price_fallback) == (
+        "g5.xlarge",
+        on_demand,
+        "eu-west-1",
+        False,
+    )
+    assert cost.monthly_at_max == round(1.123 * 4 * HOURS_PER_MONTH, 2)
+    spot_cost = pool_cost(pool.model_copy(update={"capacity": "spot"}), "aws", "eu-west-1")
+    assert (spot_cost.hourly_per_node, spot_cost.price_basis) == (spot, "spot")
+    assert pool_cost(pool, "aws").hourly_per_node == pool_cost(pool, "aws", "us-east-1").hourly_per_node == 1.006
+
+
+def test_a_region_the_regional_table_lacks_falls_back_to_the_reference_and_says_so():
+    pool = GpuPoolConfig(name="a10g", gpu_type="nvidia-a10g", gpus_per_node=1, min_nodes=1, max_nodes=4)
+    assert "eu-central-2" not in PRICES["aws"]["g5.xlarge"]
+    cost = pool_cost(pool, "aws", "eu-central-2")
+    assert (cost.hourly_per_node, cost.price_region, cost.price_fallback) == (1.006, "us-east-1", True)
+    # GCP A100 machine types have zones but no regional prices (UNPRICED says why): priced at us-central1 everywhere
+    a100 = GpuPoolConfig(name="a100", gpu_type="nvidia-a100-40gb", gpus_per_node=1, min_nodes=0, max_nodes=2)
+    assert "a2-highgpu-1g" in UNPRICED["gcp"]
+    cost = pool_cost(a100, "gcp", "europe-west4")
+    assert (cost.hourly_per_node, cost.price_region, cost.price_fallback) == (3.673385, "us-central1", True)
+
+
+def test_the_cost_report_names_the_rows_priced_at_the_reference_region():
+    """prod moved to eu-central-1: its pools are priced there; its SageMaker endpoint has no regional price."""
+    cost = cost_summary(synth_config("prod", region="eu-central-1"))  # type: ignore[arg-type]
+    assert cost["stack_region"] == cost["price_region"] == "eu-central-1"
+    assert {p["price_region"] for p in cost["gpu_pools"]} == {"eu-central-1"}
+    assert [p["hourly_per_node_usd"] for p in cost["gpu_pools"]] == [
+        PRICES["aws"][p["instance_type"]]["eu-central-1"][0] for p in cost["gpu_pools"]
+    ]
+    endpoints = [f"endpoint {e['endpoint']} ({e['instance_type']})" for e in cost["managed_endpoints"]]
+    assert endpoints and cost["price_fallback"] == endpoints
+    assert cost["prices"] == (
+        "eu-central-1 list prices from skypilot-org/skypilot-catalog @00148f2a, read 2026-12-07 (components/catalog/regional_prices.py); "
+        f"us-east-1 list prices as of 2026-11 (components/catalog/offers.py) for {', '.join(endpoints)}, which the regional "
+        "table does not price in eu-central-1"
+    )
+
+
+def test_the_same_config_gives_the_same_cost(shipped):
+    for stack in ("prod", "prod-gcp", "prod-azure"):
+        first = json.dumps(cost_summary(shipped[stack]), sort_keys=True)
+        assert first == json.dumps(cost_summary(synth_config(stack)), sort_keys=True)  # type: ignore[arg-type]
 
 
 def test_dev_idle_gpu_cost_is_zero(shipped):

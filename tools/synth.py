@@ -48,8 +48,13 @@ def cost_summary(result: Synthesis) -> dict[str, Any]:
     """cost.json: each GPU pool at min nodes, idle (every model at its minimum) and at max nodes, the stack
     totals, and the budget."""
     cfg = result.config
-    costs = [pool_cost(pool, cfg.cloud.provider) for pool in cfg.gpu_pools]
-    endpoints = [endpoint_cost(endpoint, cfg.cloud.provider) for endpoint in cfg.managed_endpoints]
+    region = cfg.cloud.region or cfg.cloud.location
+    costs = [pool_cost(pool, cfg.cloud.provider, region) for pool in cfg.gpu_pools]
+    endpoints = [endpoint_cost(endpoint, cfg.cloud.provider, region) for endpoint in cfg.managed_endpoints]
+    fallback = [f"pool {c.pool} ({c.instance_type})" for c in costs if c.price_fallback] + [
+        f"endpoint {e.endpoint} ({e.instance_type or f'serverless-{e.serverless_memory_mb}mb'})" for e in endpoints if e.price_fallback
+    ]
+    used = sorted({c.price_region for c in costs if c.price_region} | {e.price_region for e in endpoints if e.price_region})
     at_min = round(sum(c.monthly_at_min for c in costs) + sum(e.monthly_at_min for e in endpoints), 2)
     at_max = round(sum(c.monthly_at_max for c in costs) + sum(e.monthly_at_max for e in endpoints), 2)
     pools: list[dict[str, Any]] = []
@@ -75,9 +80,10 @@ def cost_summary(result: Synthesis) -> dict[str, Any]:
     return {
         "currency": "USD",
         "hours_per_month": HOURS_PER_MONTH,
-        "prices": price_reference(cfg.cloud.provider, cfg.cloud.region or cfg.cloud.location),
-        "price_region": REFERENCE_REGIONS.get(cfg.cloud.provider),
-        "stack_region": cfg.cloud.region or cfg.cloud.location,
+        "prices": price_reference(cfg.cloud.provider, region, fallback),
+        "price_region": region if region in used else (used[0] if used else REFERENCE_REGIONS.get(cfg.cloud.provider)),
+        "price_fallback": fallback,
+        "stack_region": region,
         "gpu_pools": pools,
         "managed_endpoints": [e.as_dict() for e in endpoints],
         "scale_to_zero": to_zero,

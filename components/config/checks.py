@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..catalog.offers import OFFERS, gpu_counts, offer_for, offered_zones
+from ..catalog.offers import OFFERS, InstanceOffer, gpu_counts, offer_for, offered_in_region, offered_zones
 from .base import Issue
 from .cloud import CloudConfig, ClusterConfig
 from .endpoint_checks import capability_issues
@@ -198,46 +198,63 @@ def _pool_issues(s: Sections) -> list[Issue]:
     return issues
 
 
-def _zone_issues(i: int, pool: GpuPoolConfig, cloud: CloudConfig) -> list[Issue]:
-    """Zones of the stack's region: `<region><letter>` on aws, `<region>-<letter>` on gcp, `1`-`3` on azure."""
+def _zone_form(cloud: CloudConfig) -> tuple[re.Pattern[str], str] | None:
+    """How a zone of the stack's region is spelt, and that in words: `<region><letter>` on aws, `<region>-<letter>`
+    on gcp, `1`-`3` on azure."""
     region = cloud.region or ""
     forms = {
         "aws": (re.compile(rf"^{re.escape(region)}[a-z]$"), f"a zone of {region} such as {region}a"),
         "gcp": (re.compile(rf"^{re.escape(region)}-[a-z]$"), f"a zone of {region} such as {region}-a"),
         "azure": (re.compile(r"^[1-3]$"), "an availability zone number of the location: 1, 2 or 3"),
     }
-    if cloud.provider not in forms:
+    return forms.get(cloud.provider)
+
+
+def _zone_issues(i: int, pool: GpuPoolConfig, cloud: CloudConfig) -> list[Issue]:
+    """Zones of the stack's region, spelt as ``_zone_form`` says."""
+    found = _zone_form(cloud)
+    if found is None:
         return []
-    form, words = forms[cloud.provider]
+    form, words = found
     return [(f"gpu_pools[{i}].zones", zone, words) for zone in pool.zones if not form.match(zone)]
 
 
+def _instance_words(offer: InstanceOffer) -> str:
+    """The instance in a message: on gcp with its GPUs, since a zone must have both (N1 attaches T4s)."""
+    return f"{offer.instance_type} ({offer.gpus} x {offer.accelerator})" if offer.cloud == "gcp" else offer.instance_type
+
+
 def _availability_issues(i: int, pool: GpuPoolConfig, cloud: CloudConfig) -> list[Issue]:
-    """The pool's instance type is offered in the stack's region, and in each zone it names (where the catalog
-    has the cloud's offerings: components/catalog/aws_offerings.py)."""
-    region = cloud.region or ""
+    """The pool's instance type is offered in the stack's region (location on azure), and in each zone it names,
+    where the catalog knows the cloud's offerings there: aws from components/catalog/aws_offerings.py, gcp (zones)
+    and azure (regions only; the source has no zone data) from components/catalog/regional_prices.py."""
+    region = cloud.region or cloud.location or ""
     offer = offer_for(cloud.provider, pool.gpu_type, pool.gpus_per_node)
     if offer is None:
         return []  # _offer_issues reports it
-    zones = offered_zones(cloud.provider, offer.instance_type, region)
-    if zones is None:
+    offered = offered_in_region(cloud.provider, offer.instance_type, region)
+    if offered is None:
         return []
-    if not zones:
+    if not offered:
         here = sorted(
-            {f"{o.gpu_type} x{o.gpus}" for o in OFFERS if o.cloud == cloud.provider and offered_zones(o.cloud, o.instance_type, region)}
+            {f"{o.gpu_type} x{o.gpus}" for o in OFFERS if o.cloud == cloud.provider and offered_in_region(o.cloud, o.instance_type, region)}
         )
         return [
             (
                 f"gpu_pools[{i}].gpu_type",
                 pool.gpu_type,
-                f"a GPU whose {pool.gpus_per_node}-GPU instance ({offer.instance_type}) {region} offers; {region} offers: "
+                f"a GPU whose {pool.gpus_per_node}-GPU instance ({_instance_words(offer)}) {region} offers; {region} offers: "
                 + (", ".join(here) or "none of the catalog's GPU instances"),
             )
         ]
+    zones = offered_zones(cloud.provider, offer.instance_type, region)
+    form = _zone_form(cloud)
+    if zones is None or form is None:
+        return []
     return [
-        (f"gpu_pools[{i}].zones", zone, f"a zone of {region} that offers {offer.instance_type}: {', '.join(zones)}")
+        (f"gpu_pools[{i}].zones", zone, f"a zone of {region} that offers {_instance_words(offer)}: {', '.join(zones)}")
         for zone in pool.zones
-        if zone.startswith(region) and zone not in zones
+        if form[0].match(zone) and zone not in zones
     ]
 
 

@@ -34,7 +34,8 @@ class CloudConfig(StrictModel):
     )
     region: str | None = Field(
         default=None,
-        description="AWS region (e.g. `us-east-1`) or GCP region (e.g. `us-central1`). Required on aws and gcp.",
+        description="AWS region (e.g. `us-east-1`) or GCP region (e.g. `us-central1`); GPU pools are priced at its list "
+        "prices and must use an instance type it offers. Required on aws and gcp.",
     )
     account_id: str | None = Field(
         default=None,
@@ -43,7 +44,11 @@ class CloudConfig(StrictModel):
     )
     project: str | None = Field(default=None, description="GCP only: the project ID. Required on gcp.")
     subscription_id: str | None = Field(default=None, description="Azure only: the subscription ID (a UUID). Required on azure.")
-    location: str | None = Field(default=None, description="Azure only: the location, e.g. `eastus2`. Required on azure.")
+    location: str | None = Field(
+        default=None,
+        description="Azure only: the location, e.g. `eastus2`; GPU pools are priced at its list prices and must use a VM "
+        "size it offers. Required on azure.",
+    )
     resource_group: str | None = Field(
         default=None, description="Azure only: the resource group holding the platform's resources. Required on azure."
     )

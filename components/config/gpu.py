@@ -80,7 +80,8 @@ class GpuPoolConfig(StrictModel):
     zones: list[str] = Field(
         default_factory=list,
         description="Zones of the stack's region to place nodes in (`us-east-1a` on aws, `us-central1-a` on gcp, `1`-`3` "
-        "on azure). Default: empty, meaning the cluster's zones.",
+        "on azure); on aws and gcp each must offer the pool's instance type (with its GPUs on gcp), where the catalog "
+        "lists the region. Default: empty, meaning the cluster's zones.",
     )
     labels: Labels = Field(default_factory=dict, description="Extra node labels. Default: none.")
     taints: list[Taint] = Field(

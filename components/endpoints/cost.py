@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, endpoint_offer, serverless_offer
+from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, endpoint_offer, endpoint_price, serverless_offer
+from ..catalog.regional_prices import READ_ON, SOURCES
 from ..config.endpoints import ManagedEndpointConfig
 
 HOURS_PER_MONTH = 730
@@ -18,7 +19,7 @@ SECONDS_PER_HOUR = 3600
 
 @dataclass(frozen=True)
 class EndpointCost:
-    """Hourly and monthly USD of one endpoint (live version plus candidates), in the cloud's reference region."""
+    """Hourly and monthly USD of one endpoint (live version plus candidates), at the list price of ``price_region``."""
 
     endpoint: str
     cloud: str
@@ -36,6 +37,11 @@ class EndpointCost:
     serverless_memory_mb: int | None = None
     data_per_gb: float | None = None
     """Serverless only: USD per GB processed, billed on top of compute and not estimated."""
+    price_region: str | None = None
+    """The region whose list price this is: the stack's where the regional table prices the instance there (Azure ML),
+    otherwise the cloud's reference region."""
+    price_fallback: bool = False
+    """True when the stack's region is not the reference region and the reference region's price is used."""
 
     @property
     def monthly_at_min(self) -> float:
@@ -59,6 +65,7 @@ class EndpointCost:
             "cloud": self.cloud,
             "instance_type": self.instance_type or f"serverless-{self.serverless_memory_mb}mb",
             "price_basis": self.price_basis,
+            "price_region": self.price_region,
             "hourly_per_instance_usd": self.hourly_per_instance,
             "min_instances": self.min_instances,
             "max_instances": self.max_instances,
@@ -69,9 +76,11 @@ class EndpointCost:
         }
 
 
-def endpoint_cost(cfg: ManagedEndpointConfig, cloud: str) -> EndpointCost:
-    """The endpoint's cost; validation guarantees the instance type (or serverless memory size) has a price row."""
-    region = REFERENCE_REGIONS[cloud]
+def endpoint_cost(cfg: ManagedEndpointConfig, cloud: str, region: str | None = None) -> EndpointCost:
+    """The endpoint's cost at the list price of ``region`` (the stack's) where the tables have one, otherwise of the
+    cloud's reference region; validation guarantees the instance type (or serverless memory size) has a price row."""
+    reference = REFERENCE_REGIONS[cloud]
+    elsewhere = bool(region) and region != reference
     if cfg.serverless is not None:
         serverless = serverless_offer(cloud, cfg.serverless.memory_mb)
         if serverless is None:
@@ -84,20 +93,34 @@ def endpoint_cost(cfg: ManagedEndpointConfig, cloud: str) -> EndpointCost:
             0,
             cfg.serverless.max_concurrency,
             0,
-            f"{region} list price as of {PRICES_AS_OF}: {serverless.source}",
+            f"{reference} list price as of {PRICES_AS_OF}: {serverless.source}",
             serverless_memory_mb=cfg.serverless.memory_mb,
             data_per_gb=serverless.data_per_gb_usd,
+            price_region=reference,
+            price_fallback=elsewhere,
         )
     offer = endpoint_offer(cloud, cfg.instance_type or "")
-    if offer is None:
+    found = endpoint_price(cloud, cfg.instance_type or "", region)
+    if offer is None or found is None:
         raise ValueError(f"no {cloud} endpoint price for {cfg.instance_type}")
+    hourly, price_region, fallback = found
+    if price_region == reference:
+        source = f"{reference} list price as of {PRICES_AS_OF}: {offer.source}"
+    else:
+        commit = SOURCES[cloud][2]
+        source = (
+            f"{price_region} list price: Azure ML bills the VM price, {cfg.instance_type} in {price_region} from "
+            f"skypilot-org/skypilot-catalog {SOURCES[cloud][1]} @{commit[:8]}, read {READ_ON}"
+        )
     return EndpointCost(
         cfg.name,
         cloud,
         cfg.instance_type,
-        offer.hourly_usd,
+        hourly,
         cfg.instances.min,
         cfg.instances.max,
         sum(c.instances for c in cfg.candidates.values()),
-        f"{region} list price as of {PRICES_AS_OF}: {offer.source}",
+        source,
+        price_region=price_region,
+        price_fallback=fallback,
     )

@@ -27,7 +27,7 @@ class ManagedEndpointArgs:
     endpoint: ManagedEndpointConfig
     """The endpoint itself: model, image, instances, autoscaling, release strategy, candidates, data capture, network."""
     cloud: CloudConfig
-    """The stack's cloud; selects the adapter and the price table."""
+    """The stack's cloud; selects the adapter and the price table, and its region the prices."""
     provider: pulumi.ProviderResource
     """The explicit cloud provider every cloud resource of the endpoint uses."""
     environment: str
@@ -68,7 +68,7 @@ class ManagedEndpoint(pulumi.ComponentResource):
             lines = "\n".join(f"  - {path}: got {value!r}; expected {what}" for path, value, what in issues)
             raise UnsupportedEndpointError(f"managed endpoint '{args.endpoint.name}' on {SERVICES[cloud]}:\n{lines}")
         super().__init__("mlops:serving:ManagedEndpoint", name, None, opts)
-        self.cost = endpoint_cost(args.endpoint, cloud)
+        self.cost = endpoint_cost(args.endpoint, cloud, args.cloud.region or args.cloud.location)
         self.physical_name = physical_name(args.endpoint, args.environment)
         adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[cloud]}")
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)

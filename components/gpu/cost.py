@@ -1,4 +1,5 @@
-"""What a GPU pool costs, from the offer table: per node, at min and at max nodes."""
+"""What a GPU pool costs, from the offer table: per node, at min and at max nodes, at the stack region's list price
+where the regional table has it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, InstanceOffer, offer_for
+from ..catalog.offers import PRICES_AS_OF, REFERENCE_REGIONS, InstanceOffer, node_price, offer_for
+from ..catalog.regional_prices import READ_ON, SOURCES
 from ..config.gpu import GpuPoolConfig
 from ..config.serving import ModelConfig
 
@@ -15,7 +17,7 @@ HOURS_PER_MONTH = 730
 
 @dataclass(frozen=True)
 class PoolCost:
-    """Hourly and monthly USD of one pool, in the cloud's reference region."""
+    """Hourly and monthly USD of one pool, at the list price of ``price_region``."""
 
     pool: str
     instance_type: str
@@ -25,6 +27,11 @@ class PoolCost:
     """`on_demand`, `spot`, or `on_demand (no spot figure)` when the table has no spot price."""
     min_nodes: int
     max_nodes: int
+    price_region: str | None = None
+    """The region whose list price this is: the stack's, or the cloud's reference region where the regional table has
+    no figure for the stack's region (``price_fallback``); None on provider `kubernetes`."""
+    price_fallback: bool = False
+    """True when the stack's region has no figure in the regional table and the reference region's price is used."""
 
     def monthly_at(self, nodes: int) -> float:
         """USD per month of ``nodes`` of the pool's instance."""
@@ -44,6 +51,7 @@ class PoolCost:
             "instance_type": self.instance_type,
             "capacity": self.capacity,
             "price_basis": self.price_basis,
+            "price_region": self.price_region,
             "hourly_per_node_usd": self.hourly_per_node,
             "min_nodes": self.min_nodes,
             "max_nodes": self.max_nodes,
@@ -64,21 +72,27 @@ EXISTING_NODES = "existing nodes"
 """The instance type of a pool on provider `kubernetes`: nodes the cluster already has, bought outside the stack."""
 
 
-def pool_cost(pool: GpuPoolConfig, cloud: str) -> PoolCost:
-    """The pool's cost; spot pools use the spot figure where the table has one.
+def pool_cost(pool: GpuPoolConfig, cloud: str, region: str | None = None) -> PoolCost:
+    """The pool's cost at the list price of ``region`` (the stack's; default and fallback: the cloud's reference
+    region); spot pools use the spot figure where the table has one.
 
     On provider `kubernetes` the pool is nodes the cluster already has: the stack bills nothing for them.
     """
     if cloud == "kubernetes":
         return PoolCost(pool.name, EXISTING_NODES, pool.capacity, 0.0, "not billed by this stack", pool.min_nodes, pool.max_nodes)
     offer = pool_offer(pool, cloud)
-    if pool.capacity == "spot" and offer.spot_hourly_usd is not None:
-        hourly, basis = offer.spot_hourly_usd, "spot"
+    price = node_price(cloud, offer.instance_type, region)
+    if price is None:  # pool_offer found it in the same table
+        raise ValueError(f"no {cloud} price for {offer.instance_type}")
+    if pool.capacity == "spot" and price.spot_hourly_usd is not None:
+        hourly, basis = price.spot_hourly_usd, "spot"
     elif pool.capacity == "spot":
-        hourly, basis = offer.on_demand_hourly_usd, "on_demand (no spot figure)"
+        hourly, basis = price.on_demand_hourly_usd, "on_demand (no spot figure)"
     else:
-        hourly, basis = offer.on_demand_hourly_usd, "on_demand"
-    return PoolCost(pool.name, offer.instance_type, pool.capacity, hourly, basis, pool.min_nodes, pool.max_nodes)
+        hourly, basis = price.on_demand_hourly_usd, "on_demand"
+    return PoolCost(
+        pool.name, offer.instance_type, pool.capacity, hourly, basis, pool.min_nodes, pool.max_nodes, price.region, price.fallback
+    )
 
 
 def idle_nodes(pool: GpuPoolConfig, models: Sequence[ModelConfig]) -> int:
@@ -96,11 +110,22 @@ def idle_nodes(pool: GpuPoolConfig, models: Sequence[ModelConfig]) -> int:
     return max(pool.min_nodes, math.ceil(gpus / pool.schedulable_gpus_per_node))
 
 
-def price_reference(cloud: str, region: str | None = None) -> str:
-    """Where and when the prices were read, and whether that is the stack's region, for reports."""
+def price_reference(cloud: str, region: str | None = None, fallback: Sequence[str] = ()) -> str:
+    """Where and when the prices were read and which region's they are, for reports.
+
+    ``fallback`` names the rows (pools, endpoints) priced at the reference region because the regional table has no
+    figure for them in ``region``.
+    """
     if cloud not in REFERENCE_REGIONS:
         return f"no cloud prices: provider '{cloud}' creates no billed cloud resources"
-    reference = f"{REFERENCE_REGIONS[cloud]} list prices as of {PRICES_AS_OF} (components/catalog/offers.py)"
-    if region and region != REFERENCE_REGIONS[cloud]:
-        reference += f"; the stack runs in {region}, whose list prices differ and are not in the table"
-    return reference
+    reference = REFERENCE_REGIONS[cloud]
+    at_reference = f"{reference} list prices as of {PRICES_AS_OF} (components/catalog/offers.py)"
+    if not region or region == reference:
+        return at_reference
+    _, _, commit = SOURCES[cloud]
+    regional = (
+        f"{region} list prices from skypilot-org/skypilot-catalog @{commit[:8]}, read {READ_ON} (components/catalog/regional_prices.py)"
+    )
+    if not fallback:
+        return regional
+    return f"{regional}; {at_reference} for {', '.join(fallback)}, which the regional table does not price in {region}"

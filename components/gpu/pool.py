@@ -22,7 +22,7 @@ class GpuNodePoolArgs:
     pool: GpuPoolConfig
     """The pool itself: GPU type and count, scaling, capacity, zones, labels, taints, disk, sharing."""
     cloud: CloudConfig
-    """The stack's cloud; selects the adapter and the offer table."""
+    """The stack's cloud; selects the adapter and the offer table, and its region the prices."""
     cluster_name: pulumi.Input[str]
     """The managed cluster the pool attaches to (unused on provider `kubernetes`)."""
     provider: pulumi.ProviderResource | None
@@ -53,7 +53,7 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("mlops:compute:GpuNodePool", name, None, opts)
         cloud = args.cloud.provider
         self.wiring = wiring(args.pool, cloud)
-        self.cost = pool_cost(args.pool, cloud)
+        self.cost = pool_cost(args.pool, cloud, args.cloud.region or args.cloud.location)
         self.node_pool = None
         if cloud != "kubernetes":
             offer = pool_offer(args.pool, cloud)
