@@ -464,9 +464,9 @@ ENDPOINT_PRICES = {("aws", "ml.g5.xlarge"): 1.5, ("azure", "Standard_NC4as_T4_v3
 def catalog(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     """A price catalog with round numbers, in place of mlops_platform.catalog.offers (same API)."""
     fake = SimpleNamespace(
-        hourly_price=lambda cloud, instance_type, capacity="on_demand": NODE_PRICES.get((cloud, instance_type, capacity)),
-        endpoint_offer=lambda cloud, instance_type: (
-            SimpleNamespace(hourly_usd=ENDPOINT_PRICES[(cloud, instance_type)]) if (cloud, instance_type) in ENDPOINT_PRICES else None
+        hourly_price=lambda cloud, instance_type, capacity="on_demand", region=None: NODE_PRICES.get((cloud, instance_type, capacity)),
+        endpoint_price=lambda cloud, instance_type, region=None: (
+            (ENDPOINT_PRICES[(cloud, instance_type)], region or "reference", False) if (cloud, instance_type) in ENDPOINT_PRICES else None
         ),
     )
     monkeypatch.setattr(cost, "offers", fake)
@@ -948,6 +948,21 @@ def test_the_pack_prices_with_the_installed_package_catalog():
     assert cost.node_hourly_price("aws", "no-such-type", "on_demand") is None
 
 
+def test_the_budget_prices_the_stack_in_its_region():
+    """The pack config carries the stack's region: the estimate uses that region's list price, as the cost report does
+    (g5.xlarge on demand: 1.006 USD/h in us-east-1, 1.123 in eu-west-1, components/catalog/regional_prices.py)."""
+    from mlops_platform.catalog import offers
+
+    records = [AWS_PROVIDER, eks_pool(max_size=10)]
+    ireland = offers.hourly_price("aws", "g5.xlarge", "on_demand", "eu-west-1")
+    assert ireland == 1.123 and offers.hourly_price("aws", "g5.xlarge", "on_demand") == 1.006
+    for region, hourly in ((None, 1.006), ("us-east-1", 1.006), ("eu-west-1", 1.123)):
+        config = pack_config_for("prod", 1000, "aws", region)
+        (found,) = [r for r in evaluate(records, config) if r.policy == "gpu-budget-limit"]
+        assert f"${10 * hourly * 730:,.0f}/month" in found.message, found.message
+        assert (f"on aws in {region}" in found.message) == (region is not None), found.message
+
+
 # --- the runner -----------------------------------------------------------------------------------------------------------
 
 
@@ -1042,7 +1057,8 @@ def test_prod_is_at_least_as_strict_as_every_other_environment():
 def test_pack_config_for_fills_the_stack_budget_and_cloud():
     config = pack_config_for("staging", 8000, "aws")
     for name in ("gpu-budget-warning", "gpu-budget-limit"):
-        assert config[name]["monthlyBudgetUsd"] == 8000.0 and config[name]["cloud"] == "aws"
+        assert config[name]["monthlyBudgetUsd"] == 8000.0 and config[name]["cloud"] == "aws" and "region" not in config[name]
+    assert pack_config_for("staging", 8000, "aws", "eu-west-1")["gpu-budget-limit"]["region"] == "eu-west-1"
     assert config["gpu-budget-warning"]["thresholdPercent"] == 80 and config["gpu-budget-limit"]["thresholdPercent"] == 100
     assert config["required-tags"]["environment"] == "staging"
     assert config["k8s-min-replicas"]["enforcementLevel"] == "advisory"

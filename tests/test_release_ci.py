@@ -55,7 +55,7 @@ def test_affected_stacks_follow_the_changed_paths(stacks_repo: Path, tmp_path: P
     prod.write_text(prod.read_text().replace("      version: 8\n", "      version: 9\n", 1))
     commit(stacks_repo, "prod")
     result = affected.plan(stacks_repo, base, "HEAD", False)
-    assert result["include"] == [{"stack": "prod", "environment": "prod", "cloud": "aws", "budget": "60000"}]
+    assert result["include"] == [{"stack": "prod", "environment": "prod", "cloud": "aws", "budget": "60000", "region": "us-east-1"}]
     assert result["prod"] == result["include"] and result["dev"] == result["canary"] == []
 
     (stacks_repo / "components" / "thing.py").write_text("X = 2\n")

@@ -142,7 +142,7 @@ def _cost_lines(cost: dict[str, Any]) -> list[str]:
 def policy_results(result: Synthesis) -> list[PolicyResult]:
     """The policy pack over every registered resource, at the stack's environment levels."""
     cfg = result.config
-    return evaluate(result.records, pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider))
+    return evaluate(result.records, pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider, cfg.cloud.region))
 
 
 def render_report(result: Synthesis, policies: list[PolicyResult] | None = None) -> str:

@@ -47,21 +47,22 @@ _AZURE_GPU_FAMILY = re.compile(r"^Standard_N[CDVG]", re.IGNORECASE)
 # --- the price catalog ---------------------------------------------------------------------------------------------------
 
 
-def node_hourly_price(cloud: str, instance_type: str, capacity: CapacityKind) -> float | None:
-    """USD per hour of one node, or None when the catalog has no price.
+def node_hourly_price(cloud: str, instance_type: str, capacity: CapacityKind, region: str | None = None) -> float | None:
+    """USD per hour of one node in ``region`` (None: the cloud's reference region), or None when the catalog has no price.
 
-    A spot pool whose type has no spot figure is priced on demand: the worst case it can cost.
+    The catalog falls back to the reference region where it has no figure for the region, as the synthesized cost
+    report does. A spot pool whose type has no spot figure is priced on demand: the worst case it can cost.
     """
-    price = offers.hourly_price(cloud, instance_type, capacity)
+    price = offers.hourly_price(cloud, instance_type, capacity, region)
     if price is None and capacity == "spot":
-        price = offers.hourly_price(cloud, instance_type, "on_demand")
+        price = offers.hourly_price(cloud, instance_type, "on_demand", region)
     return None if price is None else float(price)
 
 
-def endpoint_hourly_price(cloud: str, instance_type: str) -> float | None:
-    """USD per hour of one managed-endpoint instance, or None when the catalog has no offer."""
-    offer = offers.endpoint_offer(cloud, instance_type)
-    return None if offer is None else float(offer.hourly_usd)
+def endpoint_hourly_price(cloud: str, instance_type: str, region: str | None = None) -> float | None:
+    """USD per hour of one managed-endpoint instance in ``region``, or None when the catalog has no offer."""
+    found = offers.endpoint_price(cloud, instance_type, region)
+    return None if found is None else float(found[0])
 
 
 # --- what the stack runs -------------------------------------------------------------------------------------------------
@@ -214,13 +215,17 @@ class Priced:
     problem: str | None
 
 
-def price(item: Item, hours: float) -> Priced:
-    """The item's worst-case monthly cost (the dearest of its instance types when a pool allows several)."""
+def price(item: Item, hours: float, region: str | None = None) -> Priced:
+    """The item's worst-case monthly cost in ``region`` (the dearest of its instance types when a pool allows several)."""
     if not item.instance_types:
         return Priced(item, None, "declares no instance type (a launch template?)")
     hourly: list[float] = []
     for instance in item.instance_types:
-        found = endpoint_hourly_price(item.cloud, instance) if item.endpoint else node_hourly_price(item.cloud, instance, item.capacity)
+        found = (
+            endpoint_hourly_price(item.cloud, instance, region)
+            if item.endpoint
+            else node_hourly_price(item.cloud, instance, item.capacity, region)
+        )
         if found is None:
             kind = "endpoint offer" if item.endpoint else f"{item.capacity} price"
             return Priced(item, None, f"the catalog has no {kind} for {item.cloud} '{instance}'")
@@ -274,7 +279,8 @@ def _budget_policy(name: str, description: str, threshold: float, level: Enforce
         limit = setting_number(values, "thresholdPercent", threshold)
         hours = setting_number(values, "hoursPerMonth", HOURS_PER_MONTH)
         cloud = setting_text(values, "cloud", "")
-        priced = [price(item, hours) for item in stack_items(args.resources)]
+        region = setting_text(values, "region", "") or None
+        priced = [price(item, hours, region) for item in stack_items(args.resources)]
         known = sorted((p for p in priced if p.monthly_usd is not None), key=lambda p: (-(p.monthly_usd or 0.0), p.item.what))
         if not known:
             return
@@ -298,7 +304,7 @@ def _budget_policy(name: str, description: str, threshold: float, level: Enforce
         unpriced = len(priced) - len(known)
         report(
             message(
-                f"stack{f' on {cloud}' if cloud else ''}",
+                f"stack{f' on {cloud}' if cloud else ''}{f' in {region}' if region else ''}",
                 f"GPU nodes at maximum size and endpoints at maximum instances can cost ${total:,.0f}/month "
                 f"({share:.0f}% of the ${budget:,.0f} budget, over the {limit:g}% threshold); largest: {top}"
                 + (f"; {unpriced} item(s) could not be priced and are not included" if unpriced else ""),

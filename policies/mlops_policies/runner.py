@@ -235,10 +235,12 @@ def load_pack_config(environment: str) -> dict[str, Any]:
     return data
 
 
-def pack_config_for(environment: str, gpu_monthly_budget_usd: float, cloud: str) -> dict[str, Any]:
-    """The environment's pack config with the stack's budget and cloud filled into every policy that takes them."""
+def pack_config_for(environment: str, gpu_monthly_budget_usd: float, cloud: str, region: str | None = None) -> dict[str, Any]:
+    """The environment's pack config with the stack's budget, cloud and region filled into every policy that takes them."""
     config = load_pack_config(environment)
     stack_values: dict[str, Any] = {"monthlyBudgetUsd": float(gpu_monthly_budget_usd), "cloud": cloud, "environment": environment}
+    if region:
+        stack_values["region"] = region
     for policy in ALL_POLICIES:
         properties = policy.config_schema.properties if policy.config_schema is not None else {}
         wanted = {k: v for k, v in stack_values.items() if k in properties}
@@ -274,8 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("environment", choices=ENVIRONMENTS)
     parser.add_argument("gpu_monthly_budget_usd", type=float)
     parser.add_argument("cloud", choices=("aws", "gcp", "azure", "kubernetes"))
+    parser.add_argument("region", nargs="?", default="", help="the stack's cloud.region, whose prices the budget uses")
     args = parser.parse_args(argv)
-    json.dump(pack_config_for(args.environment, args.gpu_monthly_budget_usd, args.cloud), sys.stdout, indent=2, sort_keys=True)
+    config = pack_config_for(args.environment, args.gpu_monthly_budget_usd, args.cloud, args.region or None)
+    json.dump(config, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
     return 0
 

@@ -50,6 +50,11 @@ def budget_properties(threshold_percent: float) -> dict[str, dict[str, Any]]:
         },
         "hoursPerMonth": {"type": "number", "minimum": 1, "default": HOURS_PER_MONTH, "description": "Hours billed per month."},
         "cloud": {"type": "string", "default": "", "description": "The stack's cloud (aws, gcp, azure, kubernetes), shown in messages."},
+        "region": {
+            "type": "string",
+            "default": "",
+            "description": "The stack's region (cloud.region), whose list prices the estimate uses; empty: the cloud's reference region.",
+        },
     }
 
 

@@ -1,4 +1,4 @@
-"""Print the policy pack config of a stack, from its environment, budget and cloud.
+"""Print the policy pack config of a stack, from its environment, budget, cloud and region.
 
 The pack config is derived from the validated stack config, never written by hand per stack, so a
 stack file that loosens its own guardrails is still held to its environment's policies.
@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
-    json.dump(pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider), sys.stdout, indent=2, sort_keys=True)
+    config = pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider, cfg.cloud.region)
+    json.dump(config, sys.stdout, indent=2, sort_keys=True)
     sys.stdout.write("\n")
     return 0
 

@@ -7,7 +7,7 @@ all zeros, as GitHub sends for a new branch) selects every stack; ``--only <stac
 not listed: removing a stack is done by hand.
 
 Prints one JSON object and, with ``--github-output FILE``, appends these step outputs to FILE:
-``matrix`` (``{"include": [{"stack", "environment", "cloud", "budget"}, ...]}``, stages in release order), ``stacks``
+``matrix`` (``{"include": [{"stack", "environment", "cloud", "budget", "region"}, ...]}``, stages in release order), ``stacks``
 (a JSON list of names), ``any`` (``true``/``false``) and one JSON list of entries per environment
 (``dev``, ``staging``, ``canary``, ``prod``).
 
@@ -44,7 +44,8 @@ def affected(paths: list[str], stacks: list[str]) -> list[str]:
 
 
 def describe(root: Path, stack: str) -> dict[str, str]:
-    """A matrix entry: the stack, its environment, cloud and monthly budget (for the policy pack), read from the stack file."""
+    """A matrix entry: the stack, its environment, cloud, monthly budget and region (for the policy pack), read from the stack
+    file."""
     data = yaml.safe_load((root / stack_file(stack)).read_text()) or {}
     config = data.get("config") or {}
 
@@ -59,7 +60,8 @@ def describe(root: Path, stack: str) -> dict[str, str]:
             f"{stack_file(stack)}: environment {environment!r}, cloud.provider {cloud!r} or budget.gpu_monthly_usd {budget!r} "
             "is missing or unknown"
         )
-    return {"stack": stack, "environment": str(environment), "cloud": str(cloud), "budget": f"{budget:g}"}
+    region = get("cloud").get("region") or ""
+    return {"stack": stack, "environment": str(environment), "cloud": str(cloud), "budget": f"{budget:g}", "region": str(region)}
 
 
 def plan(root: Path, base: str | None, head: str, everything: bool, only: str | None = None) -> dict[str, Any]:

@@ -60,7 +60,7 @@ def snapshot(tree: Path, stack: str) -> dict[str, Any]:
         out["policy"] = {"unavailable": _reason(error)}
         return out
     try:
-        pack = pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider)
+        pack = pack_config_for(cfg.environment, cfg.budget.gpu_monthly_usd, cfg.cloud.provider, cfg.cloud.region)
         results = evaluate(result.records, pack)
         out["policy"] = {"results": [{"level": r.level, "policy": r.policy, "urn": r.urn, "message": r.message} for r in results]}
     except Exception as error:
