@@ -124,10 +124,9 @@ class MlopsPlatform(pulumi.ComponentResource):
                     cloud=cfg.cloud,
                     cluster_name=cfg.cluster.name or "",
                     cluster_location=cfg.cluster.location,
-                    provider=self.cluster.cloud_provider,
                     tags=cfg.cloud_tags,
                 ),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, providers=self._opts_providers(cfg, kubernetes=False)),
             )
         if cfg.gpu_operator_enabled:
             self.gpu_operator = GpuOperator(
@@ -151,14 +150,12 @@ class MlopsPlatform(pulumi.ComponentResource):
                     cluster_name=cfg.cluster.name,
                     cluster_location=cfg.cluster.location,
                     namespace=self.namespaces["tracking"],
-                    provider=self._cloud_provider(),
-                    k8s_provider=self.cluster.k8s_provider,
                     oidc_client_secret=args.secrets.get(secret_key) if secret_key else None,
                     protect=cfg.guardrails.protect_stateful,
                     labels=self.labels,
                     tags=cfg.cloud_tags,
                 ),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, providers=self._opts_providers(cfg)),
             )
         self.rule_labels: dict[str, str] = {}
         if cfg.monitoring.enabled:
@@ -179,12 +176,11 @@ class MlopsPlatform(pulumi.ComponentResource):
                 ManagedEndpointArgs(
                     endpoint=endpoint,
                     cloud=cfg.cloud,
-                    provider=self._cloud_provider(),
                     environment=cfg.environment,
                     tags=cfg.cloud_tags,
                     protect_stateful=cfg.guardrails.protect_stateful,
                 ),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, providers=self._opts_providers(cfg, kubernetes=False)),
             )
             for endpoint in cfg.managed_endpoints
         }
@@ -193,10 +189,16 @@ class MlopsPlatform(pulumi.ComponentResource):
         self.models = self._serving(name, cfg)
         self.register_outputs({"namespaces": self.namespaces, "cluster_identifier": self.cluster.cluster_identifier})
 
-    def _cloud_provider(self) -> pulumi.ProviderResource:
-        """The cloud provider of a cloud resource; validation keeps them off provider `kubernetes`."""
-        assert self.cluster.cloud_provider is not None
-        return self.cluster.cloud_provider
+    def _opts_providers(self, cfg: PlatformConfig, *, kubernetes: bool = True) -> list[pulumi.ProviderResource]:
+        """What a component takes in ``opts.providers``: the cloud's provider (none on provider `kubernetes`, which
+        has no cloud account) and, with ``kubernetes``, the cluster's; its children inherit them by package."""
+        providers: list[pulumi.ProviderResource] = []
+        if cfg.cloud.provider != "kubernetes":
+            assert self.cluster.cloud_provider is not None  # ClusterAccess makes one for every cloud
+            providers.append(self.cluster.cloud_provider)
+        if kubernetes:
+            providers.append(self.cluster.k8s_provider)
+        return providers
 
     def _serving(self, name: str, cfg: PlatformConfig) -> dict[str, TritonDeployment]:
         """Triton per model on its pool, released by Flagger, with the gateway in front."""
@@ -212,7 +214,9 @@ class MlopsPlatform(pulumi.ComponentResource):
         models: dict[str, TritonDeployment] = {}
         # validated: workload identity needs the cluster's name, except on provider `kubernetes` (no cloud identity)
         assert cfg.cluster.name is not None or cfg.cloud.provider == "kubernetes"
-        capture = self._capture(name, cfg, k8s_opts)
+        # each model and the capture hold a workload identity (cloud) and Kubernetes objects: both providers
+        serving_opts = pulumi.ResourceOptions(parent=self, providers=self._opts_providers(cfg), depends_on=[self.serving_namespace])
+        capture = self._capture(name, cfg, serving_opts)
         captured = {m.name for m in cfg.scored_models}
         for model in cfg.models:
             pool = self.gpu_pools[model.gpu_pool].wiring if model.gpu_pool else None
@@ -224,8 +228,6 @@ class MlopsPlatform(pulumi.ComponentResource):
                     namespace=serving_ns,
                     cloud=cfg.cloud,
                     cluster_name=cfg.cluster.name or "",
-                    cloud_provider=self.cluster.cloud_provider,
-                    k8s_provider=self.cluster.k8s_provider,
                     pool=pool,
                     monitoring_namespace=monitoring_ns,
                     spread_required=cfg.guardrails.min_replicas >= 2,
@@ -242,7 +244,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                     labels=self.labels,
                     tags=cfg.cloud_tags,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.serving_namespace]),
+                opts=serving_opts,
             )
         return models
 
@@ -260,8 +262,6 @@ class MlopsPlatform(pulumi.ComponentResource):
                 gateway_namespace=cfg.serving.gateway.controller_namespace,
                 cloud=cfg.cloud,
                 cluster_name=cfg.cluster.name or "",
-                cloud_provider=self.cluster.cloud_provider,
-                k8s_provider=self.cluster.k8s_provider,
                 store_port=store_port(cfg.cloud),
                 replicas=max(cfg.guardrails.min_replicas, 1),
                 labels=self.labels,

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
 import pytest
+from pulumi.runtime import settings
 
+from mlops_platform import (
+    GpuNodePool,
+    GpuNodePoolArgs,
+    InferenceCapture,
+    InferenceCaptureArgs,
+    ManagedEndpoint,
+    ManagedEndpointArgs,
+    MlflowServer,
+    MlflowServerArgs,
+    ObjectStoreGrant,
+    TritonDeployment,
+    TritonDeploymentArgs,
+    WorkloadIdentity,
+    WorkloadIdentityArgs,
+)
 from mlops_platform.clouds import adapter, exec_kubeconfig
 from mlops_platform.cluster import ClusterAccess, ClusterAccessArgs
+from mlops_platform.config import validate_platform
 from mlops_platform.config.cloud import CloudConfig, ClusterConfig
+from mlops_platform.config.platform import PlatformConfig
 from mlops_platform.namespace import PlatformNamespace, PlatformNamespaceArgs
+from mlops_platform.pool_wiring import wiring
+from mlops_platform.serving.deployment import store_port
+from mlops_platform.testing import PlatformMocks, RecordingMonitor
+from tools.synthesis import PROJECT
+
+from .conftest import stack_values
 
 AWS = CloudConfig(provider="aws", region="eu-west-1", account_id="123456789012")
 
@@ -129,3 +157,116 @@ def test_adapters_are_modules_of_the_clouds_package():
         "mlops_platform.clouds.gcp",
         "mlops_platform.clouds.azure",
     }
+
+
+# --- providers come from opts -----------------------------------------------------------------------------------------
+
+
+class InvokeRecordingMonitor(RecordingMonitor):
+    """Also records each look-up's token and provider: a look-up that falls back to the default provider reads
+    another account or region than the resources it feeds."""
+
+    def __init__(self, mocks: PlatformMocks) -> None:
+        super().__init__(mocks)
+        self.invokes: list[tuple[str, str | None]] = []
+
+    def Invoke(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        self.invokes.append((request.tok, request.provider.rsplit("::", 1)[0] if request.provider else None))
+        return super().Invoke(request)
+
+
+@pytest.fixture
+def invoke_monitor() -> Iterator[InvokeRecordingMonitor]:
+    settings.ROOT.set(None)
+    monitor = InvokeRecordingMonitor(PlatformMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack="unit", monitor=monitor, preview=False)
+    pulumi.runtime.set_all_config({}, [])
+    yield monitor
+
+
+CLOUD_SDKS = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
+CLOUD_PACKAGES = {"aws": ["aws"], "gcp": ["gcp"], "azure": ["azure-native"]}
+CLOUD_STACKS = {"aws": "prod", "gcp": "prod-gcp", "azure": "prod-azure", "kubernetes": "local"}
+"""A shipped stack per cloud: its config feeds each component (every component runs there)."""
+
+
+def build_component(kind: str, cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> pulumi.ComponentResource:
+    """One component from a stack's validated config, as the platform builds it, with nothing but ``opts`` naming
+    its providers."""
+    cluster = cfg.cluster.name or ""  # provider `kubernetes`: no cluster name (no cloud identity)
+    model = cfg.models[0]
+    pools = {p.name: p for p in cfg.gpu_pools}
+    if kind == "GpuNodePool":
+        return GpuNodePool(
+            "c", GpuNodePoolArgs(pool=cfg.gpu_pools[0], cloud=cfg.cloud, cluster_name=cluster, cluster_location=cfg.cluster.location), opts
+        )
+    if kind == "WorkloadIdentity":
+        grants = [ObjectStoreGrant(model.repository_uri)]
+        return WorkloadIdentity(
+            "c", WorkloadIdentityArgs(namespace="ml", service_account="reader", cloud=cfg.cloud, cluster_name=cluster, grants=grants), opts
+        )
+    if kind == "TritonDeployment":
+        pool = wiring(pools[model.gpu_pool], cfg.cloud.provider) if model.gpu_pool else None
+        args = TritonDeploymentArgs(
+            model=model, serving=cfg.serving, namespace=cfg.namespaces.serving, cloud=cfg.cloud, cluster_name=cluster, pool=pool
+        )
+        return TritonDeployment("c", args, opts)
+    if kind == "InferenceCapture":
+        capture = InferenceCaptureArgs(
+            drift=cfg.monitoring.drift,
+            models=[(m.name, m.version, f"triton-{m.name}") for m in cfg.scored_models],
+            namespace=cfg.namespaces.serving,
+            gateway_namespace=cfg.serving.gateway.controller_namespace,
+            cloud=cfg.cloud,
+            cluster_name=cluster,
+            store_port=store_port(cfg.cloud),
+        )
+        return InferenceCapture("c", capture, opts)
+    if kind == "MlflowServer":
+        secret = pulumi.Output.secret("client-secret") if cfg.mlflow.auth.secret_key else None
+        mlflow = MlflowServerArgs(
+            config=cfg.mlflow,
+            cloud=cfg.cloud,
+            cluster_name=cfg.cluster.name,
+            cluster_location=cfg.cluster.location,
+            namespace=cfg.namespaces.tracking,
+            oidc_client_secret=secret,
+        )
+        return MlflowServer("c", mlflow, opts)
+    assert kind == "ManagedEndpoint"
+    return ManagedEndpoint("c", ManagedEndpointArgs(endpoint=cfg.managed_endpoints[0], cloud=cfg.cloud, environment=cfg.environment), opts)
+
+
+CASES = [
+    *((kind, cloud) for cloud in ("aws", "gcp", "azure") for kind in ("GpuNodePool", "WorkloadIdentity", "TritonDeployment")),
+    *((kind, cloud) for cloud in ("aws", "gcp", "azure") for kind in ("InferenceCapture", "MlflowServer", "ManagedEndpoint")),
+    ("WorkloadIdentity", "kubernetes"),
+    ("TritonDeployment", "kubernetes"),
+]
+
+
+@pytest.mark.parametrize(("kind", "cloud"), CASES, ids=[f"{k}-{c}" for k, c in CASES])
+def test_a_component_given_its_providers_in_opts_only_creates_every_child_with_them(invoke_monitor, run_pulumi, kind, cloud):
+    """As Pulumi's own components: the providers come from ``opts`` and each child (a cloud resource, a Kubernetes
+    object, a nested component's) inherits its package's, never the default provider; look-ups use it too."""
+    cfg, _ = validate_platform(CLOUD_STACKS[cloud], stack_values(CLOUD_STACKS[cloud]), set(), allow_missing_secrets=True)
+
+    def declare() -> None:
+        k8s_provider = k8s.Provider("opts-k8s", kubeconfig="apiVersion: v1")
+        cloud_provider = [importlib.import_module(CLOUD_SDKS[cloud]).Provider("opts-cloud")] if cloud in CLOUD_SDKS else []
+        build_component(kind, cfg, pulumi.ResourceOptions(providers=[*cloud_provider, k8s_provider]))
+
+    run_pulumi(declare)
+    records = invoke_monitor.records
+    providers = {r["type"].removeprefix("pulumi:providers:"): r["urn"] for r in records if r["type"].startswith("pulumi:providers:")}
+    assert sorted(providers) == sorted({"kubernetes", *CLOUD_PACKAGES.get(cloud, [])})
+    # the dynamic resources (Vertex AI, Azure ML traffic) run in Pulumi's Python provider host, and the database
+    # password is random's: neither has a provider of the component's
+    children = [r for r in records if r["custom"] and not r["type"].startswith(("pulumi:", "pulumi-python:dynamic", "random:"))]
+    packages = {r["type"].split(":", 1)[0] for r in children}
+    assert packages - {"kubernetes"} == set(CLOUD_PACKAGES.get(cloud, [])), f"{kind} on {cloud}: {packages}"
+    assert ("kubernetes" in packages) == (kind not in ("GpuNodePool", "ManagedEndpoint")), packages
+    for record in children:
+        assert record["provider"] == providers[record["type"].split(":", 1)[0]], (record["urn"], record["provider"])
+    for token, provider in invoke_monitor.invokes:
+        assert provider == providers[token.split(":", 1)[0]], (token, provider)

@@ -82,12 +82,11 @@ def declare(monitor, run, cloud: str, environment: str = "prod", protect: bool =
         args = ManagedEndpointArgs(
             endpoint=endpoint_config(cloud, **changes),
             cloud=CLOUD_CONFIGS[cloud],
-            provider=provider,
             environment=environment,
             tags={"team": "ml"},
             protect_stateful=protect,
         )
-        created["endpoint"] = ManagedEndpoint("churn", args)
+        created["endpoint"] = ManagedEndpoint("churn", args, opts=pulumi.ResourceOptions(providers=[provider]))
 
     run(build)
     return created["endpoint"]
@@ -104,7 +103,8 @@ def one(monitor, typ: str, name: str | None = None) -> dict[str, Any]:
 
 
 def assert_children_wired(monitor) -> None:
-    """Every cloud resource is a child of the component, with the explicit provider; URNs are unique."""
+    """Every cloud resource is a child of the component, with the provider the component took from its opts (the
+    dynamic resources none); URNs are unique."""
     urns = [r["urn"] for r in monitor.records]
     assert len(urns) == len(set(urns))
     component = one(monitor, "mlops:serving:ManagedEndpoint")["urn"]
@@ -113,7 +113,7 @@ def assert_children_wired(monitor) -> None:
             assert record["parent"] == component, record["name"]
             assert record["name"].startswith("churn-"), record["name"]
             dynamic = record["type"].startswith("pulumi-python:dynamic")
-            assert (record["provider"] is None) == dynamic, record["name"]
+            assert (record["provider"] is None) if dynamic else record["provider"].endswith("::cloud"), record["name"]
 
 
 # --- SageMaker ----------------------------------------------------------------------------------------------------
@@ -717,7 +717,7 @@ def test_unsupported_combinations_are_rejected_with_why_and_what_instead(cloud, 
         assert word in messages[path], messages[path]
     # the component itself refuses the same endpoint before registering anything
     config = ManagedEndpointConfig(**_with(cloud, changes))
-    args = ManagedEndpointArgs(endpoint=config, cloud=CLOUD_CONFIGS[cloud], provider=None, environment="prod")  # type: ignore[arg-type]
+    args = ManagedEndpointArgs(endpoint=config, cloud=CLOUD_CONFIGS[cloud], environment="prod")
     with pytest.raises(UnsupportedEndpointError, match=rf"managed endpoint '.*' on .*\n  - {field}: "):
         ManagedEndpoint("churn", args)
     assert pulumi_mocks.records == []
@@ -813,7 +813,7 @@ def test_validation_enforces_exactly_the_matrix(cloud, feature, pulumi_mocks, ru
         return
     assert set(issues) == {REJECTED_AT[feature]}, issues
     assert support.how in issues[REJECTED_AT[feature]] and support.instead in issues[REJECTED_AT[feature]]
-    args = ManagedEndpointArgs(endpoint=cfg, cloud=CLOUD_CONFIGS[cloud], provider=None, environment="prod")  # type: ignore[arg-type]
+    args = ManagedEndpointArgs(endpoint=cfg, cloud=CLOUD_CONFIGS[cloud], environment="prod")
     with pytest.raises(UnsupportedEndpointError, match=re.escape(support.instead)):
         ManagedEndpoint("churn", args)
     assert pulumi_mocks.records == []

@@ -53,8 +53,8 @@ def declare_pool(monitor, run, cloud: str, **pool: Any) -> tuple[GpuNodePool, di
     def declare():
         sdk = importlib.import_module(PROVIDERS[cloud])
         provider = sdk.Provider("p")
-        args = GpuNodePoolArgs(pool=GpuPoolConfig(**pool), cloud=CLOUDS[cloud], cluster_name="ml", provider=provider, tags={"team": "ml"})
-        created["pool"] = GpuNodePool("gpu", args)
+        args = GpuNodePoolArgs(pool=GpuPoolConfig(**pool), cloud=CLOUDS[cloud], cluster_name="ml", tags={"team": "ml"})
+        created["pool"] = GpuNodePool("gpu", args, opts=pulumi.ResourceOptions(providers=[provider]))
 
     run(declare)
     native = [r for r in monitor.records if r["type"] == NATIVE[cloud]]
@@ -127,9 +127,8 @@ def test_a_cluster_made_in_the_same_program_feeds_the_pool(pulumi_mocks, run_pul
             pool=GpuPoolConfig(name="l4", gpu_type="nvidia-l4", max_nodes=2),
             cloud=CLOUDS[cloud],
             cluster_name=cluster.name,
-            provider=provider,
         )
-        GpuNodePool("gpu", args)
+        GpuNodePool("gpu", args, opts=pulumi.ResourceOptions(provider=provider))
 
     run_pulumi(declare)
     text = json.dumps(pulumi_mocks.records)

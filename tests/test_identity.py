@@ -24,6 +24,7 @@ SDK = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
 
 
 def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant], config: CloudConfig | None = None):
+    import pulumi
     import pulumi_kubernetes as k8s
 
     made = {}
@@ -35,10 +36,9 @@ def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant], config: Cl
             service_account="triton-fraud",
             cloud=config or CLOUDS[cloud],
             cluster_name="ml",
-            provider=provider,
             grants=grants,
         )
-        made["wi"] = WorkloadIdentity("wi", args, k8s.Provider("k"))
+        made["wi"] = WorkloadIdentity("wi", args, opts=pulumi.ResourceOptions(providers=[provider, k8s.Provider("k")]))
 
     run(fn)
     sa = next(r for r in monitor.records if r["type"] == "kubernetes:core/v1:ServiceAccount")["inputs"]

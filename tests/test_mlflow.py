@@ -89,13 +89,12 @@ def build(monitor, run, cloud: str, cfg: MlflowConfig, *, protect: bool = False,
                 cloud=CLOUDS[cloud],
                 cluster_name="ml-prod",
                 namespace=NAMESPACE,
-                provider=importlib.import_module(SDK[cloud]).Provider("cloud"),
-                k8s_provider=k8s.Provider("k8s"),
                 oidc_client_secret=pulumi.Output.secret(CLIENT_SECRET) if cfg.auth.mode == "oidc" else None,
                 protect=protect,
                 labels=LABELS,
                 tags=TAGS,
             ),
+            opts=pulumi.ResourceOptions(providers=[importlib.import_module(SDK[cloud]).Provider("cloud"), k8s.Provider("k8s")]),
         )
 
     run(declare)
@@ -755,9 +754,8 @@ def test_oidc_needs_the_client_secret(pulumi_mocks, run_pulumi):
                 cloud=CLOUDS["aws"],
                 cluster_name="ml",
                 namespace=NAMESPACE,
-                provider=importlib.import_module("pulumi_aws").Provider("p"),
-                k8s_provider=k8s.Provider("k"),
             ),
+            opts=pulumi.ResourceOptions(providers=[importlib.import_module("pulumi_aws").Provider("p"), k8s.Provider("k")]),
         )
 
     with pytest.raises(ValueError, match="mlflowOidcClientSecret"):
@@ -818,12 +816,13 @@ def test_every_shipped_stack_builds_a_valid_protected_server(pulumi_mocks, run_p
                 cluster_name=platform.cluster.name or "",
                 cluster_location=platform.cluster.location,
                 namespace=platform.namespaces.tracking,
-                provider=importlib.import_module(SDK[platform.cloud.provider]).Provider("cloud"),
-                k8s_provider=k8s.Provider("k8s"),
                 oidc_client_secret=pulumi.Output.secret(CLIENT_SECRET) if cfg.auth.secret_key else None,
                 protect=platform.guardrails.protect_stateful,
                 labels=platform.common_labels,
                 tags=platform.cloud_tags,
+            ),
+            opts=pulumi.ResourceOptions(
+                providers=[importlib.import_module(SDK[platform.cloud.provider]).Provider("cloud"), k8s.Provider("k8s")]
             ),
         )
 
@@ -989,9 +988,8 @@ def test_a_cluster_name_is_required(pulumi_mocks, run_pulumi):
                 cloud=CLOUDS["aws"],
                 cluster_name=None,
                 namespace=NAMESPACE,
-                provider=importlib.import_module("pulumi_aws").Provider("p"),
-                k8s_provider=k8s.Provider("k"),
             ),
+            opts=pulumi.ResourceOptions(providers=[importlib.import_module("pulumi_aws").Provider("p"), k8s.Provider("k")]),
         )
 
     with pytest.raises(ValueError, match=r"cluster\.name"):

@@ -84,10 +84,9 @@ def rendered(monitor, run) -> tuple[dict[str, Any], dict[str, Any]]:
                 cloud=CloudConfig(provider="aws", region="us-east-1", account_id="123456789012"),
                 cluster_name="ml-prod",
                 namespace=NAMESPACE,
-                provider=pulumi_aws.Provider("aws"),
-                k8s_provider=k8s.Provider("k8s"),
                 oidc_client_secret=pulumi.Output.secret("unused"),
             ),
+            opts=pulumi.ResourceOptions(providers=[pulumi_aws.Provider("aws"), k8s.Provider("k8s")]),
         )
 
     run(declare)

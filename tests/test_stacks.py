@@ -54,6 +54,23 @@ def test_kubernetes_objects_use_the_stack_provider(shipped, stack):
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_cloud_resources_use_the_stack_cloud_provider(shipped, stack):
+    """The components take the cloud provider from their opts and every cloud child inherits it: none falls back to
+    the default provider (the ambient account and region). Dynamic resources run in Pulumi's Python host."""
+    result = shipped[stack]
+    cloud = result.config.cloud.provider
+    package = {"aws": "aws", "gcp": "gcp", "azure": "azure-native"}.get(cloud)
+    resources = [r for r in result.records if r["custom"] and not r["type"].startswith(("pulumi:", "pulumi-python:dynamic", "random:"))]
+    if package is None:  # provider `kubernetes`: no cloud account, no cloud resource
+        assert not result.of_type("pulumi:providers:aws") and all(r["type"].startswith("kubernetes:") for r in resources)
+        return
+    provider = result.one(f"pulumi:providers:{package}", f"mlops-cluster-{cloud}")["urn"]
+    cloud_resources = [r for r in resources if not r["type"].startswith("kubernetes:")]
+    assert cloud_resources and {r["type"].split(":", 1)[0] for r in cloud_resources} == {package}
+    assert [r["urn"] for r in cloud_resources if r["provider"] != provider] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_stack_files_hold_no_plaintext_secret(stack):
     text = (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text()
     values = stack_values(stack)

@@ -28,8 +28,6 @@ class ManagedEndpointArgs:
     """The endpoint itself: model, image, instances, autoscaling, release strategy, candidates, data capture, network."""
     cloud: CloudConfig
     """The stack's cloud; selects the adapter and the price table, and its region the prices."""
-    provider: pulumi.ProviderResource
-    """The explicit cloud provider every cloud resource of the endpoint uses."""
     environment: str
     """The stack's environment; part of the endpoint's physical name (`<name>-<environment>`)."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -55,6 +53,10 @@ class ManagedEndpoint(pulumi.ComponentResource):
 
     Outputs: ``endpoint_name`` (what clients call), ``invoke_url``, ``cost`` (hourly per instance, monthly at min
     and max instances, with the price's source) and ``native`` (the adapter's resources).
+
+    The cloud provider comes from ``opts`` (``pulumi.ResourceOptions(providers=[cloud_provider])``): every cloud
+    resource is a child of the component and inherits it. The dynamic resources (Vertex AI deployment, Azure ML
+    traffic) run in Pulumi's Python provider host and use no cloud provider.
     """
 
     cost: EndpointCost
@@ -71,7 +73,7 @@ class ManagedEndpoint(pulumi.ComponentResource):
         self.cost = endpoint_cost(args.endpoint, cloud, args.cloud.region or args.cloud.location)
         self.physical_name = physical_name(args.endpoint, args.environment)
         adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[cloud]}")
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        child = pulumi.ResourceOptions(parent=self)
         self.native = adapter.build(name, args, self.physical_name, child)
         self.endpoint_name = self.native.name
         self.invoke_url = self.native.invoke_url

@@ -160,7 +160,8 @@ def execution_role(
         tags=tags,
         opts=opts,
     )
-    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=opts.provider))
+    # the look-up uses the provider the endpoint inherits from its opts, like its resources
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=opts.parent))
     policy = aws.iam.RolePolicy(
         f"{name}-access",
         role=role.id,

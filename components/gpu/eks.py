@@ -29,7 +29,8 @@ def node_pool(
     """Node role, launch template (encrypted gp3 disk, IMDSv2) and the node group."""
     pool = args.pool
     region = args.cloud.region or ""
-    invoke = pulumi.InvokeOutputOptions(provider=args.provider, parent=opts.parent)
+    # look-ups use the provider the pool inherits from its opts, like its resources
+    invoke = pulumi.InvokeOutputOptions(parent=opts.parent)
     role = aws.iam.Role(
         f"{name}-node-role",
         assume_role_policy=json.dumps(

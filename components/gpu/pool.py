@@ -25,8 +25,6 @@ class GpuNodePoolArgs:
     """The stack's cloud; selects the adapter and the offer table, and its region the prices."""
     cluster_name: pulumi.Input[str]
     """The managed cluster the pool attaches to (unused on provider `kubernetes`)."""
-    provider: pulumi.ProviderResource | None
-    """The explicit cloud provider every resource of the pool uses; None on provider `kubernetes`."""
     cluster_location: str | None = None
     """gcp only: the cluster's region or zone. Default: the cloud region."""
     tags: dict[str, str] = field(default_factory=dict)
@@ -43,6 +41,9 @@ class GpuNodePool(pulumi.ComponentResource):
     On provider `kubernetes` the pool is a node group the cluster already has: nothing is created
     (``node_pool`` is None), and the wiring is the contract those nodes must meet (its labels, taints
     and GPU resource), which ``tools.cluster.nodes`` also uses to build the local cluster's nodes.
+
+    The cloud provider comes from ``opts`` (``pulumi.ResourceOptions(providers=[aws_provider])``): every cloud
+    resource of the pool is a child of the component and inherits it.
     """
 
     wiring: PoolWiring
@@ -58,7 +59,7 @@ class GpuNodePool(pulumi.ComponentResource):
         if cloud != "kubernetes":
             offer = pool_offer(args.pool, cloud)
             adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[cloud]}")
-            child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+            child = pulumi.ResourceOptions(parent=self)
             self.node_pool = adapter.node_pool(name, args, offer, self.wiring, child)
         self.schedulable_gpus = args.pool.max_nodes * self.wiring.schedulable_gpus_per_node
         self.register_outputs(

@@ -64,8 +64,6 @@ class WorkloadIdentityArgs:
     service_account: str
     cloud: CloudConfig
     cluster_name: pulumi.Input[str]
-    provider: pulumi.ProviderResource | None
-    """The cloud provider; None on provider `kubernetes`."""
     grants: list[ObjectStoreGrant] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
@@ -86,22 +84,25 @@ class WorkloadIdentity(pulumi.ComponentResource):
 
     Outputs: ``service_account_name``, ``pod_labels`` (labels the pods must carry; Azure needs one)
     and ``identity`` (the cloud identity the pods act as).
+
+    The providers come from ``opts`` (``pulumi.ResourceOptions(providers=[cloud_provider, k8s_provider])``; on
+    provider `kubernetes` the Kubernetes one alone): the cloud resources and the service account are children of
+    the component and inherit the provider of their package.
     """
 
-    def __init__(
-        self, name: str, args: WorkloadIdentityArgs, k8s_provider: k8s.Provider, opts: pulumi.ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: WorkloadIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:identity:WorkloadIdentity", name, None, opts)
         adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[args.cloud.provider]}")
         locations = [(StoreLocation.parse(g.uri), g) for g in args.grants]
-        binding: CloudBinding = adapter.bind(name, args, locations, pulumi.ResourceOptions(parent=self, provider=args.provider))
+        child = pulumi.ResourceOptions(parent=self)
+        binding: CloudBinding = adapter.bind(name, args, locations, child)
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 name=args.service_account, namespace=args.namespace, labels=args.labels, annotations=binding.annotations
             ),
             automount_service_account_token=False,
-            opts=pulumi.ResourceOptions(parent=self, provider=k8s_provider),
+            opts=child,
         )
         self.service_account_name = account.metadata.name
         self.pod_labels = binding.pod_labels

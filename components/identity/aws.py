@@ -33,7 +33,7 @@ def bind(
     """Role with a web-identity trust for `system:serviceaccount:<ns>:<sa>` and an S3 policy for the grants."""
     from . import CloudBinding
 
-    invoke = pulumi.InvokeOutputOptions(provider=args.provider, parent=opts.parent)
+    invoke = pulumi.InvokeOutputOptions(parent=opts.parent)  # the provider the component inherits
     cluster = aws.eks.get_cluster_output(name=args.cluster_name, opts=invoke)
     issuer = cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
     oidc = aws.iam.get_open_id_connect_provider_output(url=issuer, opts=invoke)

@@ -40,7 +40,7 @@ def bind(
     cluster = containerservice.get_managed_cluster_output(
         resource_group_name=group,
         resource_name=args.cluster_name,
-        opts=pulumi.InvokeOutputOptions(provider=args.provider, parent=opts.parent),
+        opts=pulumi.InvokeOutputOptions(parent=opts.parent),  # the provider the component inherits
     )
     managedidentity.FederatedIdentityCredential(
         f"{name}-federation",

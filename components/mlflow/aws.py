@@ -22,8 +22,8 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
     db = args.config.database
     net = db.network
     size = database_size("aws", db.size)
-    provider = opts.provider
-    cluster = aws.eks.get_cluster_output(name=args.cluster_name, opts=pulumi.InvokeOutputOptions(provider=provider))
+    # the look-up uses the provider the server inherits from its opts, like its resources
+    cluster = aws.eks.get_cluster_output(name=args.cluster_name, opts=pulumi.InvokeOutputOptions(parent=opts.parent))
     subnets: pulumi.Input[list[str]] = net.subnet_ids or cluster.vpc_config.apply(lambda v: list(v.subnet_ids))
     sources: list[pulumi.Input[str]] = (
         list(net.client_security_group_ids)

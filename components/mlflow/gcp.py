@@ -29,7 +29,7 @@ def database(args: StoreArgs, password: pulumi.Output[str], opts: pulumi.Resourc
             name=args.cluster_name,
             location=args.cluster_location or args.cloud.region,
             project=project,
-            opts=pulumi.InvokeOutputOptions(provider=opts.provider),
+            opts=pulumi.InvokeOutputOptions(parent=opts.parent),  # the provider the server inherits
         )
         network = cluster.network.apply(lambda n: network_self_link(n or "default", project))
     labels = {**args.tags, "app": "mlflow"}

@@ -73,9 +73,6 @@ class MlflowServerArgs:
     """The managed cluster: its OIDC issuer (workload identity) and, on aws and gcp, its network. Required."""
     namespace: pulumi.Input[str]
     """The tracking namespace (created closed by PlatformNamespace)."""
-    provider: pulumi.ProviderResource
-    """The explicit cloud provider."""
-    k8s_provider: k8s.Provider
     cluster_location: str | None = None
     """gcp only: the cluster's region or zone. Default: the cloud region."""
     oidc_client_secret: pulumi.Input[str] | None = None
@@ -93,6 +90,9 @@ class MlflowServer(pulumi.ComponentResource):
 
     Outputs: ``tracking_uri`` (in-cluster), ``public_url`` (None without hostname), ``artifact_destination``,
     ``bucket``, ``database_host``, ``service_account_name`` and ``identity`` (the cloud identity of the pods).
+
+    The providers come from ``opts``: ``pulumi.ResourceOptions(providers=[cloud_provider, k8s_provider])``. Every
+    cloud resource and Kubernetes object is a child of the component and inherits the provider of its package.
     """
 
     tracking_uri: pulumi.Output[str]
@@ -117,7 +117,7 @@ class MlflowServer(pulumi.ComponentResource):
         self._objects = MlflowObjects(name=name, namespace=args.namespace, labels=args.labels, version=cfg.version)
 
         adapter = importlib.import_module(f"{__package__}.{args.cloud.provider}")
-        cloud = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        cloud = pulumi.ResourceOptions(parent=self)
         store = StoreArgs(
             name=name,
             config=cfg,
@@ -156,18 +156,16 @@ class MlflowServer(pulumi.ComponentResource):
                 service_account=SERVICE_ACCOUNT,
                 cloud=args.cloud,
                 cluster_name=args.cluster_name,
-                provider=args.provider,
                 grants=[artifacts.grant],
                 labels={**args.labels, NAME_LABEL: "mlflow"},
                 tags=args.tags,
             ),
-            args.k8s_provider,
             opts=pulumi.ResourceOptions(parent=self, transformations=[after_store]),
         )
         self.service_account_name = identity.service_account_name
         self.identity = identity.identity
 
-        in_cluster = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        in_cluster = pulumi.ResourceOptions(parent=self)
         self._trust = pod_trust(database.tls, cfg.server_image, self._container_security(SERVER_UID))
         if database.tls.ca_pem is not None:
             k8s.core.v1.ConfigMap(

@@ -51,8 +51,6 @@ class InferenceCaptureArgs:
     """The gateway controller's namespace: its proxies send the mirrored requests."""
     cloud: CloudConfig
     cluster_name: str
-    cloud_provider: pulumi.ProviderResource | None
-    k8s_provider: k8s.Provider
     store_port: int = 443
     replicas: int = 2
     labels: dict[str, str] = field(default_factory=dict)
@@ -86,13 +84,16 @@ class InferenceCapture(pulumi.ComponentResource):
     """The capture Deployment, its Service, its workload identity and its NetworkPolicies.
 
     Outputs: ``service`` (the mirror backend's name), ``identity`` (the cloud identity that writes the capture).
+
+    The providers come from ``opts``: ``pulumi.ResourceOptions(providers=[cloud_provider, k8s_provider])`` (on
+    provider `kubernetes` the Kubernetes one alone); every child inherits the provider of its package.
     """
 
     def __init__(self, name: str, args: InferenceCaptureArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:serving:InferenceCapture", name, None, opts)
         drift = args.drift
         assert drift.capture_uri is not None and drift.image is not None
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self)
         identity = WorkloadIdentity(
             f"{name}-identity",
             WorkloadIdentityArgs(
@@ -100,12 +101,10 @@ class InferenceCapture(pulumi.ComponentResource):
                 service_account=CAPTURE,
                 cloud=args.cloud,
                 cluster_name=args.cluster_name,
-                provider=args.cloud_provider,
                 grants=[ObjectStoreGrant(drift.capture_uri, write=True)],
                 labels=args.labels,
                 tags=args.tags,
             ),
-            args.k8s_provider,
             opts=pulumi.ResourceOptions(parent=self),
         )
         pod_labels = {**args.labels, **CAPTURE_LABELS}

@@ -31,9 +31,6 @@ class TritonDeploymentArgs:
     namespace: str
     cloud: CloudConfig
     cluster_name: pulumi.Input[str]
-    cloud_provider: pulumi.ProviderResource | None
-    """The cloud provider of the workload identity; None on provider `kubernetes`."""
-    k8s_provider: k8s.Provider
     pool: PoolWiring | None = None
     """The GPU pool's wiring (node selector, tolerations, GPU resource); None for CPU models."""
     monitoring_namespace: str | None = None
@@ -90,6 +87,10 @@ class TritonDeployment(pulumi.ComponentResource):
 
     Outputs: ``service`` (the Service to the serving version), ``canary`` (the Canary's name),
     ``config_pbtxt`` (the generated model configuration).
+
+    The providers come from ``opts``: ``pulumi.ResourceOptions(providers=[cloud_provider, k8s_provider])`` (the
+    cloud one for the workload identity; on provider `kubernetes` the Kubernetes one alone). Every child inherits
+    the provider of its package.
     """
 
     def __init__(self, name: str, args: TritonDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -97,7 +98,7 @@ class TritonDeployment(pulumi.ComponentResource):
         model = args.model
         ns = args.namespace
         object_name = deployment_name(model.name)
-        k8s_opts = pulumi.ResourceOptions(parent=self, provider=args.k8s_provider)
+        k8s_opts = pulumi.ResourceOptions(parent=self)
         identity = WorkloadIdentity(
             f"{name}-identity",
             WorkloadIdentityArgs(
@@ -105,12 +106,10 @@ class TritonDeployment(pulumi.ComponentResource):
                 service_account=object_name,
                 cloud=args.cloud,
                 cluster_name=args.cluster_name,
-                provider=args.cloud_provider,
                 grants=[ObjectStoreGrant(f"{model.repository_uri.rstrip('/')}/{model.name}")],
                 labels=args.labels,
                 tags=args.tags,
             ),
-            args.k8s_provider,
             opts=pulumi.ResourceOptions(parent=self),
         )
         base = {
@@ -162,9 +161,7 @@ class TritonDeployment(pulumi.ComponentResource):
                 ),
             ),
             # an earlier release's stable track selected its pods by track: the selector changes, so this replaces it once
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=args.k8s_provider, depends_on=[config, identity], aliases=[pulumi.Alias(name=f"{name}-stable")]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[config, identity], aliases=[pulumi.Alias(name=f"{name}-stable")]),
         )
         # one budget per Deployment: the candidate's (this one, while a release runs) and the primary's Flagger makes
         for suffix, pods in (("", object_name), ("-primary", f"{object_name}-primary")):

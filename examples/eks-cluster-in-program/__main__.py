@@ -54,9 +54,8 @@ cluster_k8s = k8s.Provider(
 )
 pool = GpuNodePool(
     "inference",
-    GpuNodePoolArgs(
-        pool=GpuPoolConfig(name="t4", gpu_type="nvidia-t4", max_nodes=3), cloud=cloud, cluster_name=cluster.name, provider=provider
-    ),
+    GpuNodePoolArgs(pool=GpuPoolConfig(name="t4", gpu_type="nvidia-t4", max_nodes=3), cloud=cloud, cluster_name=cluster.name),
+    opts=pulumi.ResourceOptions(providers=[provider]),
 )
 reader = WorkloadIdentity(
     "models",
@@ -65,9 +64,8 @@ reader = WorkloadIdentity(
         service_account="model-reader",
         cloud=cloud,
         cluster_name=cluster.name,
-        provider=provider,
         grants=[ObjectStoreGrant("s3://acme-models/triton")],
     ),
-    cluster_k8s,
+    opts=pulumi.ResourceOptions(providers=[provider, cluster_k8s]),
 )
 pulumi.export("cluster", cluster.name)

@@ -28,8 +28,8 @@ pool = GpuNodePool(
         pool=GpuPoolConfig(name="l4", gpu_type="nvidia-l4", min_nodes=1, max_nodes=4, zones=["us-east-1a", "us-east-1b"]),
         cloud=cloud,
         cluster_name=cluster_name,
-        provider=aws_provider,
     ),
+    opts=pulumi.ResourceOptions(providers=[aws_provider]),
 )
 namespace = PlatformNamespace(
     "serving",
@@ -54,14 +54,13 @@ model = TritonDeployment(
         namespace="ml-serving",
         cloud=cloud,
         cluster_name=cluster_name,
-        cloud_provider=aws_provider,
-        k8s_provider=cluster,
         pool=pool.wiring,
         # the cluster's Prometheus (Flagger's checks) and Flagger's load tester: the cluster runs Flagger and KEDA already
         prometheus_url="http://prometheus-operated.monitoring.svc:9090",
         release_prometheus_url="http://prometheus-operated.monitoring.svc:9090",
         loadtester_namespace="flagger",
     ),
-    opts=pulumi.ResourceOptions(depends_on=[namespace]),
+    # the workload identity's IAM role uses the AWS provider, every Kubernetes object the cluster's
+    opts=pulumi.ResourceOptions(providers=[aws_provider, cluster], depends_on=[namespace]),
 )
 pulumi.export("gpu_resource", pool.wiring.gpu_resource)

@@ -21,8 +21,8 @@ pool = GpuNodePool(
         pool=GpuPoolConfig(name="l4", gpu_type="nvidia-l4", max_nodes=2, capacity="spot"),
         cloud=cloud,
         cluster_name=cluster_name,
-        provider=google,
     ),
+    opts=pulumi.ResourceOptions(providers=[google]),
 )
 tracking = PlatformNamespace(
     "tracking",
@@ -36,10 +36,8 @@ mlflow = MlflowServer(
         cloud=cloud,
         cluster_name=cluster_name,
         namespace="mlflow",
-        provider=google,
-        k8s_provider=cluster,
     ),
-    opts=pulumi.ResourceOptions(depends_on=[tracking]),
+    opts=pulumi.ResourceOptions(providers=[google, cluster], depends_on=[tracking]),
 )
 pulumi.export("tracking_uri", mlflow.tracking_uri)
 pulumi.export("artifacts", mlflow.artifact_destination)

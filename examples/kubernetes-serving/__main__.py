@@ -46,12 +46,10 @@ model = TritonDeployment(
         namespace="ml-serving",
         cloud=cloud,
         cluster_name="on-premises",
-        cloud_provider=None,
-        k8s_provider=cluster,
         prometheus_url=prometheus,
         release_prometheus_url=prometheus,
         loadtester_namespace="flagger",
     ),
-    opts=pulumi.ResourceOptions(depends_on=[namespace]),
+    opts=pulumi.ResourceOptions(provider=cluster, depends_on=[namespace]),  # no cloud: the Kubernetes provider alone
 )
 pulumi.export("namespace", namespace.namespace)
