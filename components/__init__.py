@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     "GpuOperatorArgs": "gpu.operator",
     "TritonDeployment": "serving.deployment",
     "TritonDeploymentArgs": "serving.deployment",
+    "ModelRoute": "serving.deployment",
     "ServingGateway": "serving.gateway",
     "ServingGatewayArgs": "serving.gateway",
     "Keda": "serving.keda",
@@ -75,6 +76,7 @@ __all__ = [
     "MlflowServerArgs",
     "MlopsPlatform",
     "MlopsPlatformArgs",
+    "ModelRoute",
     "MonitoringStack",
     "MonitoringStackArgs",
     "ObjectStoreGrant",
@@ -120,7 +122,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on 
     from .namespace import PlatformNamespace, PlatformNamespaceArgs
     from .platform import MlopsPlatform, MlopsPlatformArgs
     from .serving.capture import InferenceCapture, InferenceCaptureArgs
-    from .serving.deployment import TritonDeployment, TritonDeploymentArgs
+    from .serving.deployment import ModelRoute, TritonDeployment, TritonDeploymentArgs
     from .serving.flagger import Flagger, FlaggerArgs
     from .serving.gateway import ServingGateway, ServingGatewayArgs
     from .serving.keda import Keda, KedaArgs

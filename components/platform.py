@@ -16,7 +16,7 @@ from .monitoring import MonitoringStack, MonitoringStackArgs
 from .namespace import PlatformNamespace, PlatformNamespaceArgs
 from .serving import ServingGateway, ServingGatewayArgs, TritonDeployment, TritonDeploymentArgs
 from .serving.capture import CaptureTarget, InferenceCapture, InferenceCaptureArgs, capture_target
-from .serving.deployment import store_port
+from .serving.deployment import ModelRoute, store_port
 from .serving.flagger import Flagger, FlaggerArgs
 from .serving.keda import Keda, KedaArgs
 
@@ -218,16 +218,19 @@ class MlopsPlatform(pulumi.ComponentResource):
         serving_opts = pulumi.ResourceOptions(parent=self, providers=self._opts_providers(cfg), depends_on=[self.serving_namespace])
         capture = self._capture(name, cfg, serving_opts)
         captured = {m.name for m in cfg.scored_models}
+        route = self._route(cfg)
         for model in cfg.models:
             pool = self.gpu_pools[model.gpu_pool].wiring if model.gpu_pool else None
             models[model.name] = TritonDeployment(
                 f"{name}-model-{model.name}",
                 TritonDeploymentArgs(
                     model=model,
-                    serving=cfg.serving,
                     namespace=serving_ns,
                     cloud=cfg.cloud,
                     cluster_name=cfg.cluster.name or "",
+                    triton_image=cfg.serving.triton_image,
+                    sync_image=cfg.serving.sync_image,
+                    gateway=route,
                     pool=pool,
                     monitoring_namespace=monitoring_ns,
                     spread_required=cfg.guardrails.min_replicas >= 2,
@@ -247,6 +250,15 @@ class MlopsPlatform(pulumi.ComponentResource):
                 opts=serving_opts,
             )
         return models
+
+    @staticmethod
+    def _route(cfg: PlatformConfig) -> ModelRoute | None:
+        """The models' gateway route, where the stack enables the gateway (validation requires its host name then)."""
+        gateway = cfg.serving.gateway
+        if not gateway.enabled:
+            return None
+        assert gateway.hostname is not None
+        return ModelRoute(hostname=gateway.hostname, gateway_namespace=gateway.controller_namespace)
 
     def _capture(self, name: str, cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> CaptureTarget | None:
         """The inference capture of the drift monitor, when it runs (validation requires the gateway then)."""

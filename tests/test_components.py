@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
+import sys
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +24,7 @@ from mlops_platform import (
     ManagedEndpointArgs,
     MlflowServer,
     MlflowServerArgs,
+    ModelRoute,
     ObjectStoreGrant,
     TritonDeployment,
     TritonDeploymentArgs,
@@ -32,6 +36,7 @@ from mlops_platform.cluster import ClusterAccess, ClusterAccessArgs
 from mlops_platform.config import validate_platform
 from mlops_platform.config.cloud import CloudConfig, ClusterConfig
 from mlops_platform.config.platform import PlatformConfig
+from mlops_platform.config.serving import FlaggerConfig, GatewayConfig, ImageRef, KedaConfig, ModelConfig, ServingConfig
 from mlops_platform.namespace import PlatformNamespace, PlatformNamespaceArgs
 from mlops_platform.pool_wiring import wiring
 from mlops_platform.serving.deployment import store_port
@@ -207,8 +212,17 @@ def build_component(kind: str, cfg: PlatformConfig, opts: pulumi.ResourceOptions
         )
     if kind == "TritonDeployment":
         pool = wiring(pools[model.gpu_pool], cfg.cloud.provider) if model.gpu_pool else None
+        gateway = cfg.serving.gateway
+        route = ModelRoute(gateway.hostname, gateway.controller_namespace) if gateway.enabled and gateway.hostname else None
         args = TritonDeploymentArgs(
-            model=model, serving=cfg.serving, namespace=cfg.namespaces.serving, cloud=cfg.cloud, cluster_name=cluster, pool=pool
+            model=model,
+            namespace=cfg.namespaces.serving,
+            cloud=cfg.cloud,
+            cluster_name=cluster,
+            triton_image=cfg.serving.triton_image,
+            sync_image=cfg.serving.sync_image,
+            gateway=route,
+            pool=pool,
         )
         return TritonDeployment("c", args, opts)
     if kind == "InferenceCapture":
@@ -270,3 +284,86 @@ def test_a_component_given_its_providers_in_opts_only_creates_every_child_with_t
         assert record["provider"] == providers[record["type"].split(":", 1)[0]], (record["urn"], record["provider"])
     for token, provider in invoke_monitor.invokes:
         assert provider == providers[token.split(":", 1)[0]], (token, provider)
+
+
+def _named(annotation: Any) -> Iterator[Any]:
+    """The annotation and every type it names (Union, Optional, list, dict, Input arguments), recursively."""
+    yield annotation
+    for argument in typing.get_args(annotation):
+        yield from _named(argument)
+
+
+def test_triton_deployment_takes_its_own_args_not_the_stack_config_tree():
+    """TritonDeploymentArgs (and the dataclasses it holds) name what the component needs, never a section of the
+    stack's config tree; its images and the gateway's namespace default to what the stack config defaults to."""
+    tree = (PlatformConfig, ServingConfig, GatewayConfig, KedaConfig, FlaggerConfig)
+    todo: list[type] = [TritonDeploymentArgs]
+    seen: set[type] = set()
+    offending = []
+    while todo:
+        cls = todo.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        module = vars(sys.modules[cls.__module__])
+        for field in dataclasses.fields(cls):
+            # the annotation as the module names it (`from __future__ import annotations` keeps it a string)
+            annotation = eval(field.type, module) if isinstance(field.type, str) else field.type
+            for named in _named(annotation):
+                if isinstance(named, typing.ForwardRef):  # pulumi.Input's own, e.g. 'Awaitable[T]'
+                    assert not any(t.__name__ in named.__forward_arg__ for t in tree), (cls.__name__, field.name)
+                elif isinstance(named, type) and issubclass(named, tree):
+                    offending.append(f"{cls.__name__}.{field.name}: {named.__name__}")
+                elif isinstance(named, type) and dataclasses.is_dataclass(named):
+                    todo.append(named)
+    assert offending == []
+    assert ModelRoute in seen
+    defaults = {f.name: f.default for f in dataclasses.fields(TritonDeploymentArgs)}
+    serving = ServingConfig()
+    assert defaults["triton_image"] == serving.triton_image and defaults["sync_image"] == serving.sync_image
+    assert defaults["gateway"] is None and not serving.gateway.enabled
+    gateway = GatewayConfig(hostname="api.example.com", auth="none")
+    assert ModelRoute("api.example.com").gateway_namespace == gateway.controller_namespace
+
+
+def _triton(gateway: ModelRoute | None) -> None:
+    model = ModelConfig(
+        name="ranker",
+        version=3,
+        repository_uri="s3://models/triton",
+        gpus_per_replica=0,
+        release={"mode": "canary"} if gateway is not None else {"mode": "blue_green"},
+        inputs=[{"name": "features", "data_type": "FP32", "dims": [32]}],
+        outputs=[{"name": "score", "data_type": "FP32", "dims": [1]}],
+    )
+    args = TritonDeploymentArgs(
+        model=model,
+        namespace="ml-serving",
+        cloud=CloudConfig(provider="kubernetes", s3_endpoint="https://minio.storage.svc:9000", s3_credentials_secret="store"),
+        cluster_name="on-premises",
+        triton_image=ImageRef(repository="registry.example.com/triton", tag="25.01-py3"),
+        gateway=gateway,
+        release_prometheus_url="http://prometheus:9090",
+    )
+    TritonDeployment("ranker", args)
+
+
+@pytest.mark.parametrize("behind_gateway", [True, False], ids=["gateway", "no-gateway"])
+def test_triton_deployment_images_and_gateway_route_come_from_its_args(pulumi_mocks, run_pulumi, behind_gateway):
+    route = ModelRoute(hostname="api.example.com", gateway_namespace="edge-proxies") if behind_gateway else None
+    run_pulumi(lambda: _triton(route))
+    records = pulumi_mocks.records
+    pod = by_type(pulumi_mocks, "kubernetes:apps/v1:Deployment")[0]["inputs"]["spec"]["template"]["spec"]
+    assert pod["containers"][0]["image"] == "registry.example.com/triton:25.01-py3"
+    assert pod["initContainers"][0]["image"] == ServingConfig().sync_image.reference
+    ingress = next(r for r in by_type(pulumi_mocks, "kubernetes:networking.k8s.io/v1:NetworkPolicy") if r["name"] == "ranker-ingress")
+    sources = [p["namespaceSelector"]["matchLabels"] for rule in ingress["inputs"]["spec"]["ingress"] for p in rule["from"]]
+    assert ({"kubernetes.io/metadata.name": "edge-proxies"} in sources) == behind_gateway
+    routes = [r for r in records if r["type"] == "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"]
+    canary = by_type(pulumi_mocks, "kubernetes:flagger.app/v1beta1:Canary")[0]["inputs"]["spec"]
+    if behind_gateway:
+        assert [r["inputs"]["spec"]["hostnames"] for r in routes] == [["api.example.com"]]
+        assert canary["provider"] == "gatewayapi:v1" and canary["service"]["hosts"] == ["api.example.com"]
+        assert canary["service"]["gatewayRefs"] == [{"name": "inference", "namespace": "ml-serving", "sectionName": "https"}]
+    else:
+        assert routes == [] and canary["provider"] == "kubernetes" and "gatewayRefs" not in canary["service"]

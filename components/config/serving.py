@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import Field, model_validator
 
@@ -446,6 +446,16 @@ def _image(repository: str, tag: str) -> Any:
     return lambda: ImageRef(repository=repository, tag=tag)
 
 
+TRITON_IMAGE: Final = ImageRef(repository="nvcr.io/nvidia/tritonserver", tag="24.10-py3")
+"""The pinned Triton server image: the default of `serving.triton_image` and of `TritonDeploymentArgs.triton_image`."""
+SYNC_IMAGE: Final = ImageRef(repository="rclone/rclone", tag="1.68.2")
+"""The pinned image of the init container that copies the model version: the default of `serving.sync_image` and of
+`TritonDeploymentArgs.sync_image`."""
+GATEWAY_CONTROLLER_NAMESPACE: Final = "envoy-gateway-system"
+"""Envoy Gateway's namespace, where its proxies run: the default of `serving.gateway.controller_namespace` and of
+`ModelRoute.gateway_namespace`."""
+
+
 class GatewayConfig(StrictModel):
     """The API gateway in front of every model: Gateway API routes on Envoy Gateway."""
 
@@ -470,10 +480,10 @@ class GatewayConfig(StrictModel):
     jwt_jwks_uri: str | None = Field(default=None, pattern=r"^https://", description="`jwt` only: JWKS URI. Required for `jwt`.")
     jwt_audiences: list[str] = Field(default_factory=list, description="`jwt` only: accepted audiences. Default: any.")
     controller_namespace: str = Field(
-        default="envoy-gateway-system",
+        default=GATEWAY_CONTROLLER_NAMESPACE,
         pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         description="Namespace of the gateway's proxies; only they may reach Triton's HTTP and gRPC ports. "
-        "Default: `envoy-gateway-system`.",
+        f"Default: `{GATEWAY_CONTROLLER_NAMESPACE}`.",
     )
     rate_limit_rps: int = Field(
         default=50,
@@ -628,13 +638,13 @@ class ServingConfig(StrictModel):
     """How models are served: images, the gateway, KEDA and Flagger."""
 
     triton_image: ImageRef = Field(
-        default_factory=_image("nvcr.io/nvidia/tritonserver", "24.10-py3"),
-        description="Triton server image. Default: `nvcr.io/nvidia/tritonserver:24.10-py3`.",
+        default_factory=lambda: TRITON_IMAGE,
+        description=f"Triton server image. Default: `{TRITON_IMAGE.reference}`.",
     )
     sync_image: ImageRef = Field(
-        default_factory=_image("rclone/rclone", "1.68.2"),
+        default_factory=lambda: SYNC_IMAGE,
         description="Image of the init container that copies the pinned model version from object storage. "
-        "Default: `rclone/rclone:1.68.2`.",
+        f"Default: `{SYNC_IMAGE.reference}`.",
     )
     loadtester_image: ImageRef = Field(
         default_factory=_image("ghcr.io/fluxcd/flagger-loadtester", "0.31.0"),

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.cloud import CloudConfig
-from ..config.serving import ModelConfig, ServingConfig
+from ..config.serving import GATEWAY_CONTROLLER_NAMESPACE, SYNC_IMAGE, TRITON_IMAGE, ImageRef, ModelConfig
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
 from ..pool_wiring import PoolWiring
 from .capture import CaptureTarget
@@ -23,14 +23,33 @@ from .release import canary_object, metric_templates
 
 
 @dataclass(frozen=True)
+class ModelRoute:
+    """Where the gateway (``ServingGateway``, in the model's namespace) serves a model, and whose proxies reach it."""
+
+    hostname: str
+    """Host name of the inference API: the Canary's route and the version route answer on it. Required."""
+    gateway_namespace: str = GATEWAY_CONTROLLER_NAMESPACE
+    """Namespace of the gateway's proxies (Envoy Gateway's); only they may reach Triton's HTTP and gRPC ports."""
+
+
+@dataclass(frozen=True)
 class TritonDeploymentArgs:
     """One model, where it runs, who may reach it, and how Flagger releases its versions."""
 
     model: ModelConfig
-    serving: ServingConfig
     namespace: str
     cloud: CloudConfig
     cluster_name: pulumi.Input[str]
+    triton_image: ImageRef = TRITON_IMAGE
+    """The Triton server image; the default is the stack config's (`serving.triton_image`)."""
+    sync_image: ImageRef = SYNC_IMAGE
+    """The init container's image (rclone), which copies the model version from object storage; the default is the
+    stack config's (`serving.sync_image`)."""
+    gateway: ModelRoute | None = None
+    """The gateway route the model is served behind, ``ModelRoute(hostname, gateway_namespace)`` (the namespace defaults
+    to Envoy Gateway's, as `serving.gateway.controller_namespace` does): the gateway's proxies may reach the model, the
+    version route and Flagger's route answer on the host name. None: no gateway, Flagger's `kubernetes` provider
+    (`blue_green` or `all_at_once`)."""
     pool: PoolWiring | None = None
     """The GPU pool's wiring (node selector, tolerations, GPU resource); None for CPU models."""
     monitoring_namespace: str | None = None
@@ -132,7 +151,8 @@ class TritonDeployment(pulumi.ComponentResource):
         spec = pod_spec(
             model,
             model.version,
-            args.serving,
+            args.triton_image,
+            args.sync_image,
             args.cloud,
             identity.service_account_name,
             f"{object_name}-config",
@@ -179,9 +199,8 @@ class TritonDeployment(pulumi.ComponentResource):
             )
         scaler = self._autoscaler(name, args, base, k8s_opts, deployment)
         self._network_policies(name, args, base, k8s_opts)
-        gateway = args.serving.gateway
-        if gateway.enabled:
-            self._version_route(name, args, base, k8s_opts)
+        if args.gateway is not None:
+            self._version_route(name, args, args.gateway, base, k8s_opts)
         self.canary = object_name
         if args.release_prometheus_url is not None:
             self._release(name, args, base, k8s_opts, [deployment, scaler, *args.release_depends_on])
@@ -192,7 +211,7 @@ class TritonDeployment(pulumi.ComponentResource):
         self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions, after: list[pulumi.Resource]
     ) -> None:
         """The Canary and its MetricTemplates, after the Deployment and ScaledObject it refers to and Flagger's CRDs."""
-        model, gateway = args.model, args.serving.gateway
+        model, gateway = args.model, args.gateway
         assert args.release_prometheus_url is not None
         templates = [
             _custom_resource(
@@ -205,7 +224,7 @@ class TritonDeployment(pulumi.ComponentResource):
         canary = canary_object(
             model,
             args.namespace,
-            hostname=gateway.hostname if gateway.enabled else None,
+            hostname=gateway.hostname if gateway is not None else None,
             prometheus_url=args.prometheus_url,
             loadtester_namespace=args.loadtester_namespace,
             confirm_promotion=args.confirm_promotion,
@@ -274,8 +293,8 @@ class TritonDeployment(pulumi.ComponentResource):
             )
 
         ingress = []
-        if args.serving.gateway.enabled:
-            ingress.append(from_namespace(args.serving.gateway.controller_namespace, [HTTP, GRPC]))
+        if args.gateway is not None:
+            ingress.append(from_namespace(args.gateway.gateway_namespace, [HTTP, GRPC]))
         if args.monitoring_namespace:
             ingress.append(from_namespace(args.monitoring_namespace, [METRICS]))
         if args.release_prometheus_url is not None and args.model.release.acceptance_test:
@@ -336,7 +355,9 @@ class TritonDeployment(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _version_route(self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions) -> None:
+    def _version_route(
+        self, name: str, args: TritonDeploymentArgs, gateway: ModelRoute, labels: dict[str, str], opts: pulumi.ResourceOptions
+    ) -> None:
         """The configured version's own path, to the pods serving that version, whichever Deployment they belong to.
 
         Flagger's route sends the model's path (`/v2/models/<model>`) to the primary and candidate by weight; a
@@ -372,7 +393,7 @@ class TritonDeployment(pulumi.ComponentResource):
             metadata={"name": f"{deployment_name(model.name)}-version", "namespace": args.namespace, "labels": labels},
             spec={
                 "parentRefs": [{"name": GATEWAY_NAME, "sectionName": "https"}],
-                "hostnames": [args.serving.gateway.hostname],
+                "hostnames": [gateway.hostname],
                 "rules": [rule],
             },
             opts=opts,

@@ -7,7 +7,7 @@ from typing import Any
 import pulumi_kubernetes as k8s
 
 from ..config.cloud import CloudConfig
-from ..config.serving import ModelConfig, ServingConfig
+from ..config.serving import ImageRef, ModelConfig
 from ..identity import StoreLocation
 from ..pool_wiring import PoolWiring
 from ..security import restricted
@@ -60,7 +60,8 @@ def rclone_env(cloud: CloudConfig, location: StoreLocation) -> tuple[list[k8s.co
 def pod_spec(
     model: ModelConfig,
     version: int,
-    serving: ServingConfig,
+    triton_image: ImageRef,
+    sync_image: ImageRef,
     cloud: CloudConfig,
     service_account: Any,
     config_map: str,
@@ -68,7 +69,7 @@ def pod_spec(
     spread_required: bool,
     selector: dict[str, str],
 ) -> k8s.core.v1.PodSpecArgs:
-    """One Triton replica that loads exactly ``version`` of ``model``."""
+    """One Triton replica of ``triton_image`` that loads exactly ``version`` of ``model``, copied by ``sync_image``."""
     location = StoreLocation.parse(model.repository_uri)
     env, remote = rclone_env(cloud, location)
     model_dir = f"/models/{model.name}"
@@ -77,7 +78,7 @@ def pod_spec(
         resources[pool.gpu_resource if pool else "nvidia.com/gpu"] = str(model.gpus_per_replica)
     sync = k8s.core.v1.ContainerArgs(
         name="fetch-model",
-        image=serving.sync_image.reference,
+        image=sync_image.reference,
         args=["copy", "--checksum", f"repo:{remote}/{model.name}/{version}", f"{model_dir}/{version}"],
         env=env,
         resources=k8s.core.v1.ResourceRequirementsArgs(requests={"cpu": "250m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "512Mi"}),
@@ -89,7 +90,7 @@ def pod_spec(
     )
     triton = k8s.core.v1.ContainerArgs(
         name="triton",
-        image=serving.triton_image.reference,
+        image=triton_image.reference,
         command=["tritonserver"],
         args=[
             "--model-repository=/models",

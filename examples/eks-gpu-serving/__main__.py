@@ -14,7 +14,7 @@ from mlops_platform import (
 )
 from mlops_platform.config.cloud import CloudConfig
 from mlops_platform.config.gpu import GpuPoolConfig
-from mlops_platform.config.serving import ModelConfig, ServingConfig
+from mlops_platform.config.serving import ModelConfig
 
 config = pulumi.Config()
 cloud = CloudConfig(provider="aws", region="us-east-1", account_id=config.require("accountId"))
@@ -50,7 +50,6 @@ model = TritonDeployment(
             inputs=[{"name": "features", "data_type": "FP32", "dims": [64]}],
             outputs=[{"name": "fraud_probability", "data_type": "FP32", "dims": [1]}],
         ),
-        serving=ServingConfig(),
         namespace="ml-serving",
         cloud=cloud,
         cluster_name=cluster_name,

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from mlops_platform import PlatformNamespace, PlatformNamespaceArgs, TritonDeployment, TritonDeploymentArgs
 from mlops_platform.config.cloud import CloudConfig
-from mlops_platform.config.serving import ModelConfig, ServingConfig
+from mlops_platform.config.serving import ModelConfig
 
 config = pulumi.Config()
 cloud = CloudConfig(
@@ -42,7 +42,6 @@ model = TritonDeployment(
             inputs=[{"name": "features", "data_type": "FP32", "dims": [32]}],
             outputs=[{"name": "score", "data_type": "FP32", "dims": [1]}],
         ),
-        serving=ServingConfig(),
         namespace="ml-serving",
         cloud=cloud,
         cluster_name="on-premises",
