@@ -9,8 +9,7 @@ import pulumi
 
 from ..charts import pinned_chart
 from ..config.serving import KedaConfig
-from ..namespace import PlatformNamespace, PlatformNamespaceArgs
-from .network import API_SERVER_PORTS, controller_policies, url_port
+from .network import API_SERVER_PORTS, controller_namespace, url_port
 
 RELEASE = "keda"
 OPERATOR = "keda-operator"
@@ -166,27 +165,17 @@ class Keda(pulumi.ComponentResource):
     def __init__(self, name: str, args: KedaArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:serving:Keda", name, None, opts)
         cfg = args.config
-        namespace = PlatformNamespace(
-            f"{name}-ns",
-            PlatformNamespaceArgs(namespace=cfg.namespace, kubernetes_version=args.kubernetes_version, labels=args.labels),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        after_ns = pulumi.ResourceOptions(parent=self, depends_on=[namespace])
-        queries = args.monitoring_namespace is not None and args.prometheus_url is not None
-        policies = controller_policies(
+        namespace, policies = controller_namespace(
             self,
             name,
             cfg.namespace,
-            network_policy_specs(args.prometheus_url, args.monitoring_namespace),
+            args.kubernetes_version,
             args.labels,
-            after_ns,
-            (
-                str(args.monitoring_namespace),
-                "allow-keda-queries",
-                prometheus_ingress_spec(cfg.namespace, url_port(str(args.prometheus_url))),
-            )
-            if queries
-            else None,
+            network_policy_specs(args.prometheus_url, args.monitoring_namespace),
+            args.monitoring_namespace,
+            args.prometheus_url,
+            "allow-keda-queries",
+            prometheus_ingress_spec,
         )
         self.chart = pinned_chart(
             f"{name}-chart",
