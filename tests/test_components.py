@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import sys
 import typing
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +42,7 @@ from mlops_platform.serving.deployment import store_port
 from mlops_platform.testing import PlatformMocks, RecordingMonitor
 from tools.synthesis import PROJECT
 
+from .args_fields import field_types
 from .conftest import stack_values
 
 AWS = CloudConfig(provider="aws", region="eu-west-1", account_id="123456789012")
@@ -286,36 +286,18 @@ def test_a_component_given_its_providers_in_opts_only_creates_every_child_with_t
         assert provider == providers[token.split(":", 1)[0]], (token, provider)
 
 
-def _named(annotation: Any) -> Iterator[Any]:
-    """The annotation and every type it names (Union, Optional, list, dict, Input arguments), recursively."""
-    yield annotation
-    for argument in typing.get_args(annotation):
-        yield from _named(argument)
-
-
 def test_triton_deployment_takes_its_own_args_not_the_stack_config_tree():
     """TritonDeploymentArgs (and the dataclasses it holds) name what the component needs, never a section of the
     stack's config tree; its images and the gateway's namespace default to what the stack config defaults to."""
     tree = (PlatformConfig, ServingConfig, GatewayConfig, KedaConfig, FlaggerConfig)
-    todo: list[type] = [TritonDeploymentArgs]
-    seen: set[type] = set()
     offending = []
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
+    seen: set[type] = set()
+    for cls, name, named in field_types([TritonDeploymentArgs]):
         seen.add(cls)
-        module = vars(sys.modules[cls.__module__])
-        for field in dataclasses.fields(cls):
-            # the annotation as the module names it (`from __future__ import annotations` keeps it a string)
-            annotation = eval(field.type, module) if isinstance(field.type, str) else field.type
-            for named in _named(annotation):
-                if isinstance(named, typing.ForwardRef):  # pulumi.Input's own, e.g. 'Awaitable[T]'
-                    assert not any(t.__name__ in named.__forward_arg__ for t in tree), (cls.__name__, field.name)
-                elif isinstance(named, type) and issubclass(named, tree):
-                    offending.append(f"{cls.__name__}.{field.name}: {named.__name__}")
-                elif isinstance(named, type) and dataclasses.is_dataclass(named):
-                    todo.append(named)
+        if isinstance(named, typing.ForwardRef):  # pulumi.Input's own, e.g. 'Awaitable[T]'
+            assert not any(t.__name__ in named.__forward_arg__ for t in tree), (cls.__name__, name)
+        elif isinstance(named, type) and issubclass(named, tree):
+            offending.append(f"{cls.__name__}.{name}: {named.__name__}")
     assert offending == []
     assert ModelRoute in seen
     defaults = {f.name: f.default for f in dataclasses.fields(TritonDeploymentArgs)}

@@ -6,19 +6,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-import sys
 import tomllib
 import typing
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
 
 import mlops_platform
 
+from .args_fields import field_types
 from .conftest import run_tests_against_the_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,13 +72,6 @@ def test_the_public_api_is_what_all_lists():
         _ = mlops_platform.NotAComponent
 
 
-def _named_types(annotation: Any) -> Iterator[Any]:
-    """The annotation and every type it names (Union, Optional, list, dict, Input arguments), recursively."""
-    yield annotation
-    for argument in typing.get_args(annotation):
-        yield from _named_types(argument)
-
-
 def test_no_component_takes_a_provider_but_through_opts():
     """Providers come from ``opts``, as in Pulumi's own components: no args dataclass the package exports (nor a
     dataclass one of them holds) has a field typed as a provider, and every component's constructor takes its name,
@@ -88,24 +79,12 @@ def test_no_component_takes_a_provider_but_through_opts():
     exported = [getattr(mlops_platform, name) for name in mlops_platform.__all__]
     todo = [obj for obj in exported if isinstance(obj, type) and dataclasses.is_dataclass(obj)]
     assert {cls.__name__ for cls in todo} >= {"GpuNodePoolArgs", "TritonDeploymentArgs", "InferenceCaptureArgs", "MlflowServerArgs"}
-    seen: set[type] = set()
     offending = []
-    while todo:
-        cls = todo.pop()
-        if cls in seen:
-            continue
-        seen.add(cls)
-        module = vars(sys.modules[cls.__module__])
-        for field in dataclasses.fields(cls):
-            # the annotation as the module names it (`from __future__ import annotations` keeps it a string)
-            annotation = eval(field.type, module) if isinstance(field.type, str) else field.type
-            for named in _named_types(annotation):
-                if isinstance(named, typing.ForwardRef):
-                    assert "Provider" not in named.__forward_arg__, (cls.__name__, field.name)
-                elif isinstance(named, type) and issubclass(named, pulumi.ProviderResource):
-                    offending.append(f"{cls.__name__}.{field.name}")
-                elif isinstance(named, type) and dataclasses.is_dataclass(named):
-                    todo.append(named)
+    for cls, name, named in field_types(todo):
+        if isinstance(named, typing.ForwardRef):
+            assert "Provider" not in named.__forward_arg__, (cls.__name__, name)
+        elif isinstance(named, type) and issubclass(named, pulumi.ProviderResource):
+            offending.append(f"{cls.__name__}.{name}")
     assert offending == []
     components = [obj for obj in exported if isinstance(obj, type) and issubclass(obj, pulumi.ComponentResource)]
     assert len(components) == len([name for name in mlops_platform.__all__ if name.endswith("Args")])
