@@ -383,11 +383,7 @@ def release_version(version: int) -> Any:
 def release_gate(plane: ControlPlane, namespace: str, version: int) -> tuple[int, list[str]]:
     """What the delivery workflows' release gate (tools/release/release_wait.py) concludes of the model's release."""
     said: list[str] = []
-
-    def kubectl(args: Any) -> dict[str, Any] | None:
-        done = plane.kubectl(*args, "-o", "json", check=False)
-        return json.loads(done.stdout) if done.returncode == 0 else None
-
+    kubectl = release_wait.kubectl_json(str(plane.bin / "kubectl"), f"--kubeconfig={plane.kubeconfig}")
     code = release_wait.wait(kubectl, namespace, [release_wait.Release("fraud-detector", version)], 300, 1, out=said.append)
     return code, said
 
@@ -395,7 +391,7 @@ def release_gate(plane: ControlPlane, namespace: str, version: int) -> tuple[int
 def flagger_owned(plane: ControlPlane, namespace: str) -> dict[str, Any]:
     """What Flagger owns of the released model: the specs of its primary, Services and route, the replica counts, the
     ScaledObject's pause, the Canary's phase and the version the primary serves."""
-    owned: dict[str, Any] = {}
+    objects: dict[str, Any] = {}
     for kind, name in (
         ("deployment", f"{MODEL}-primary"),
         ("service", MODEL),
@@ -404,16 +400,16 @@ def flagger_owned(plane: ControlPlane, namespace: str) -> dict[str, Any]:
         ("httproute", MODEL),
     ):
         done = plane.kubectl("get", "-n", namespace, kind, name, "-o", "json", check=False)
-        owned[f"{kind}/{name}"] = json.loads(done.stdout)["spec"] if done.returncode == 0 else None
-    primary = owned[f"deployment/{MODEL}-primary"] or {}
+        objects[f"{kind}/{name}"] = json.loads(done.stdout) if done.returncode == 0 else None
+    primary = (objects[f"deployment/{MODEL}-primary"] or {}).get("spec", {})
     scaled = json.loads(plane.kubectl("get", "-n", namespace, "scaledobject", MODEL, "-o", "json").stdout)
     return {
-        "specs": owned,
+        "specs": {key: obj and obj["spec"] for key, obj in objects.items()},
         "target_replicas": _replicas(plane, namespace, MODEL),
         "paused": scaled["metadata"].get("annotations", {}).get("autoscaling.keda.sh/paused-replicas"),
         "phase": canary_phase(plane, namespace),
         "primary_version": primary.get("template", {}).get("metadata", {}).get("labels", {}).get("mlops.platform/model-version"),
-        "weights": route_weights(owned[f"httproute/{MODEL}"] and {"spec": owned[f"httproute/{MODEL}"]}, MODEL),
+        "weights": route_weights(objects[f"httproute/{MODEL}"], MODEL),
     }
 
 

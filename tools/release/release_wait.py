@@ -53,10 +53,12 @@ Kubectl = Callable[[Sequence[str]], dict[str, Any] | None]
 """Runs `kubectl <args> -o json`; the parsed object, or None when it does not exist."""
 
 
-def kubectl_json(kubectl: str = "kubectl") -> Kubectl:
+def kubectl_json(kubectl: str = "kubectl", *options: str) -> Kubectl:
+    """``kubectl`` (with ``options`` before every command, e.g. `--kubeconfig=...`) as a ``Kubectl``."""
+
     def run(args: Sequence[str]) -> dict[str, Any] | None:
         try:
-            done = subprocess.run([kubectl, *args, "-o", "json"], capture_output=True, text=True, check=False)
+            done = subprocess.run([kubectl, *options, *args, "-o", "json"], capture_output=True, text=True, check=False)
         except FileNotFoundError:
             raise ReleaseError(f"{kubectl} not found") from None
         if done.returncode != 0:
