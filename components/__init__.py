@@ -6,7 +6,10 @@ Compose them in your own Pulumi program::
     from mlops_platform import GpuNodePool, GpuNodePoolArgs
 
 Every component takes its args and ``pulumi.ResourceOptions`` (providers come from ``opts``); docs/components.md
-lists each one's args, defaults and outputs. ``mlops_platform.testing`` has the mocks to unit-test a program that
+lists each one's args, defaults and outputs. A component with cloud resources takes a ``CloudTarget``
+(``CloudTarget.aws("us-east-1")``); a pool, a model, an MLflow server and a managed endpoint are each described by
+a validated spec (``GpuPoolConfig``, ``ModelConfig``, ``MlflowConfig``, ``ManagedEndpointConfig``), the model a
+stack file's entry is read into. ``mlops_platform.testing`` has the mocks to unit-test a program that
 uses them. Names are imported on first use, so importing the package loads no component (and no cloud SDK) until
 asked: a program on one cloud never imports another cloud's SDK.
 """
@@ -49,6 +52,11 @@ _EXPORTS: dict[str, str] = {
     "WorkloadIdentity": "identity",
     "WorkloadIdentityArgs": "identity",
     "ObjectStoreGrant": "identity",
+    "CloudTarget": "clouds.target",
+    "GpuPoolConfig": "config.gpu",
+    "ModelConfig": "config.serving",
+    "MlflowConfig": "config.mlflow",
+    "ManagedEndpointConfig": "config.endpoints",
     "PlatformConfig": "config.platform",
     "ConfigError": "config.errors",
     "load_platform_config": "config",
@@ -57,6 +65,7 @@ _EXPORTS: dict[str, str] = {
 """Public name to the module (under this package) that defines it."""
 
 __all__ = [
+    "CloudTarget",
     "ClusterAccess",
     "ClusterAccessArgs",
     "ConfigError",
@@ -66,16 +75,20 @@ __all__ = [
     "GpuNodePoolArgs",
     "GpuOperator",
     "GpuOperatorArgs",
+    "GpuPoolConfig",
     "InferenceCapture",
     "InferenceCaptureArgs",
     "Keda",
     "KedaArgs",
     "ManagedEndpoint",
     "ManagedEndpointArgs",
+    "ManagedEndpointConfig",
+    "MlflowConfig",
     "MlflowServer",
     "MlflowServerArgs",
     "MlopsPlatform",
     "MlopsPlatformArgs",
+    "ModelConfig",
     "ModelRoute",
     "MonitoringStack",
     "MonitoringStackArgs",
@@ -109,10 +122,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on first use
+    from .clouds.target import CloudTarget
     from .cluster import ClusterAccess, ClusterAccessArgs
     from .config import load_platform_config, validate_platform
+    from .config.endpoints import ManagedEndpointConfig
     from .config.errors import ConfigError
+    from .config.gpu import GpuPoolConfig
+    from .config.mlflow import MlflowConfig
     from .config.platform import PlatformConfig
+    from .config.serving import ModelConfig
     from .endpoints.endpoint import ManagedEndpoint, ManagedEndpointArgs
     from .gpu.operator import GpuOperator, GpuOperatorArgs
     from .gpu.pool import GpuNodePool, GpuNodePoolArgs

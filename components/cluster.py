@@ -16,7 +16,9 @@ class ClusterAccessArgs:
     """Where the cluster is and how to authenticate to it."""
 
     cloud: CloudConfig
+    """The stack's `cloud` section: the provider it builds (region, account guard, default tags)."""
     cluster: ClusterConfig
+    """The stack's `cluster` section: how the Kubernetes provider reaches the cluster."""
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every cloud resource (applied as provider default tags where the cloud supports it)."""
     kubeconfig_secret: pulumi.Output[str] | None = None

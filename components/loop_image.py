@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from .security import restricted
@@ -24,7 +25,7 @@ def loop_service_container(
     name: str,
     image: str,
     program: str,
-    settings: tuple[str, dict[str, Any]],
+    settings: tuple[str, pulumi.Input[dict[str, Any]]],
     port: int,
     requests: dict[str, str],
     limits: dict[str, str],
@@ -39,7 +40,10 @@ def loop_service_container(
         image=image,
         image_pull_policy="IfNotPresent",
         command=["python", "-m", f"mlops_loop.{program}"],
-        env=[k8s.core.v1.EnvVarArgs(name=variable, value=settings_json(document)), k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp")],
+        env=[
+            k8s.core.v1.EnvVarArgs(name=variable, value=pulumi.Output.from_input(document).apply(settings_json)),
+            k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
+        ],
         ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=port, protocol="TCP")],
         readiness_probe=k8s.core.v1.ProbeArgs(http_get=k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http"), period_seconds=10),
         liveness_probe=k8s.core.v1.ProbeArgs(tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="http"), period_seconds=20),

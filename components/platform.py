@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from .clouds.target import CloudTarget
 from .cluster import ClusterAccess, ClusterAccessArgs
 from .config.platform import PlatformConfig
 from .endpoints import ManagedEndpoint, ManagedEndpointArgs
@@ -33,7 +34,9 @@ class MlopsPlatformArgs:
     """The validated configuration and the secrets it references."""
 
     config: PlatformConfig
+    """The stack's validated configuration (``load_platform_config`` or ``validate_platform``)."""
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """Pulumi secret Outputs by config key: every secret the configuration names (kubeconfig, OIDC client, receivers)."""
 
 
 class MlopsPlatform(pulumi.ComponentResource):
@@ -56,6 +59,8 @@ class MlopsPlatform(pulumi.ComponentResource):
         super().__init__("mlops:platform:MlopsPlatform", name, None, opts)
         cfg = args.config
         self.labels = cfg.common_labels
+        self.cloud = CloudTarget.of(cfg.cloud)
+        """The stack's cloud as the components take it."""
         self.cluster = ClusterAccess(
             f"{name}-cluster",
             ClusterAccessArgs(
@@ -121,7 +126,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 f"{name}-gpu-{pool.name}",
                 GpuNodePoolArgs(
                     pool=pool,
-                    cloud=cfg.cloud,
+                    cloud=self.cloud,
                     cluster_name=cfg.cluster.name or "",
                     cluster_location=cfg.cluster.location,
                     tags=cfg.cloud_tags,
@@ -146,7 +151,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 f"{name}-mlflow",
                 MlflowServerArgs(
                     config=cfg.mlflow,
-                    cloud=cfg.cloud,
+                    cloud=self.cloud,
                     cluster_name=cfg.cluster.name,
                     cluster_location=cfg.cluster.location,
                     namespace=self.namespaces["tracking"],
@@ -175,7 +180,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 f"{name}-endpoint-{endpoint.name}",
                 ManagedEndpointArgs(
                     endpoint=endpoint,
-                    cloud=cfg.cloud,
+                    cloud=self.cloud,
                     environment=cfg.environment,
                     tags=cfg.cloud_tags,
                     protect_stateful=cfg.guardrails.protect_stateful,
@@ -226,7 +231,7 @@ class MlopsPlatform(pulumi.ComponentResource):
                 TritonDeploymentArgs(
                     model=model,
                     namespace=serving_ns,
-                    cloud=cfg.cloud,
+                    cloud=self.cloud,
                     cluster_name=cfg.cluster.name or "",
                     triton_image=cfg.serving.triton_image,
                     sync_image=cfg.serving.sync_image,
@@ -272,9 +277,9 @@ class MlopsPlatform(pulumi.ComponentResource):
                 models=[(m.name, m.version, f"triton-{m.name}") for m in cfg.scored_models],
                 namespace=cfg.namespaces.serving,
                 gateway_namespace=cfg.serving.gateway.controller_namespace,
-                cloud=cfg.cloud,
+                cloud=self.cloud,
                 cluster_name=cfg.cluster.name or "",
-                store_port=store_port(cfg.cloud),
+                store_port=store_port(self.cloud),
                 replicas=max(cfg.guardrails.min_replicas, 1),
                 labels=self.labels,
                 tags=cfg.cloud_tags,

@@ -6,7 +6,7 @@ import dataclasses
 import importlib
 import json
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pulumi
@@ -31,6 +31,7 @@ from mlops_platform import (
     WorkloadIdentityArgs,
 )
 from mlops_platform.clouds import adapter, exec_kubeconfig
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.cluster import ClusterAccess, ClusterAccessArgs
 from mlops_platform.config import validate_platform
 from mlops_platform.config.cloud import CloudConfig, ClusterConfig
@@ -195,60 +196,67 @@ CLOUD_STACKS = {"aws": "prod", "gcp": "prod-gcp", "azure": "prod-azure", "kubern
 """A shipped stack per cloud: its config feeds each component (every component runs there)."""
 
 
-def build_component(kind: str, cfg: PlatformConfig, opts: pulumi.ResourceOptions) -> pulumi.ComponentResource:
+def build_component(
+    kind: str, cfg: PlatformConfig, opts: pulumi.ResourceOptions, name_of: Callable[[str], pulumi.Input[str]] = str
+) -> pulumi.ComponentResource:
     """One component from a stack's validated config, as the platform builds it, with nothing but ``opts`` naming
-    its providers."""
-    cluster = cfg.cluster.name or ""  # provider `kubernetes`: no cluster name (no cloud identity)
+    its providers. ``name_of`` gives each cluster name and namespace the component takes (as it is, or as the Output
+    of another resource)."""
+    cluster = name_of(cfg.cluster.name or "")  # provider `kubernetes`: no cluster name (no cloud identity)
     model = cfg.models[0]
     pools = {p.name: p for p in cfg.gpu_pools}
+    cloud = CloudTarget.of(cfg.cloud)
     if kind == "GpuNodePool":
         return GpuNodePool(
-            "c", GpuNodePoolArgs(pool=cfg.gpu_pools[0], cloud=cfg.cloud, cluster_name=cluster, cluster_location=cfg.cluster.location), opts
+            "c", GpuNodePoolArgs(pool=cfg.gpu_pools[0], cloud=cloud, cluster_name=cluster, cluster_location=cfg.cluster.location), opts
         )
     if kind == "WorkloadIdentity":
         grants = [ObjectStoreGrant(model.repository_uri)]
-        return WorkloadIdentity(
-            "c", WorkloadIdentityArgs(namespace="ml", service_account="reader", cloud=cfg.cloud, cluster_name=cluster, grants=grants), opts
-        )
+        identity = WorkloadIdentityArgs(namespace=name_of("ml"), service_account="reader", cloud=cloud, cluster_name=cluster, grants=grants)
+        return WorkloadIdentity("c", identity, opts)
     if kind == "TritonDeployment":
         pool = wiring(pools[model.gpu_pool], cfg.cloud.provider) if model.gpu_pool else None
         gateway = cfg.serving.gateway
-        route = ModelRoute(gateway.hostname, gateway.controller_namespace) if gateway.enabled and gateway.hostname else None
+        route = ModelRoute(gateway.hostname, name_of(gateway.controller_namespace)) if gateway.enabled and gateway.hostname else None
         args = TritonDeploymentArgs(
             model=model,
-            namespace=cfg.namespaces.serving,
-            cloud=cfg.cloud,
+            namespace=name_of(cfg.namespaces.serving),
+            cloud=cloud,
             cluster_name=cluster,
             triton_image=cfg.serving.triton_image,
             sync_image=cfg.serving.sync_image,
             gateway=route,
             pool=pool,
+            monitoring_namespace=name_of(cfg.namespaces.monitoring),
+            prometheus_url="http://prometheus.monitoring.svc:9090",
+            release_prometheus_url="http://prometheus.monitoring.svc:9090",
+            loadtester_namespace=name_of(cfg.serving.flagger.namespace),
         )
         return TritonDeployment("c", args, opts)
     if kind == "InferenceCapture":
         capture = InferenceCaptureArgs(
             drift=cfg.monitoring.drift,
             models=[(m.name, m.version, f"triton-{m.name}") for m in cfg.scored_models],
-            namespace=cfg.namespaces.serving,
-            gateway_namespace=cfg.serving.gateway.controller_namespace,
-            cloud=cfg.cloud,
+            namespace=name_of(cfg.namespaces.serving),
+            gateway_namespace=name_of(cfg.serving.gateway.controller_namespace),
+            cloud=cloud,
             cluster_name=cluster,
-            store_port=store_port(cfg.cloud),
+            store_port=store_port(cloud),
         )
         return InferenceCapture("c", capture, opts)
     if kind == "MlflowServer":
         secret = pulumi.Output.secret("client-secret") if cfg.mlflow.auth.secret_key else None
         mlflow = MlflowServerArgs(
             config=cfg.mlflow,
-            cloud=cfg.cloud,
-            cluster_name=cfg.cluster.name,
+            cloud=cloud,
+            cluster_name=name_of(cfg.cluster.name or ""),
             cluster_location=cfg.cluster.location,
-            namespace=cfg.namespaces.tracking,
+            namespace=name_of(cfg.namespaces.tracking),
             oidc_client_secret=secret,
         )
         return MlflowServer("c", mlflow, opts)
     assert kind == "ManagedEndpoint"
-    return ManagedEndpoint("c", ManagedEndpointArgs(endpoint=cfg.managed_endpoints[0], cloud=cfg.cloud, environment=cfg.environment), opts)
+    return ManagedEndpoint("c", ManagedEndpointArgs(endpoint=cfg.managed_endpoints[0], cloud=cloud, environment=cfg.environment), opts)
 
 
 CASES = [
@@ -286,6 +294,57 @@ def test_a_component_given_its_providers_in_opts_only_creates_every_child_with_t
         assert provider == providers[token.split(":", 1)[0]], (token, provider)
 
 
+NAMED_CASES = [
+    *((kind, cloud) for cloud in ("aws", "gcp", "azure") for kind in ("GpuNodePool", "WorkloadIdentity", "TritonDeployment")),
+    *((kind, cloud) for cloud in ("aws", "gcp", "azure") for kind in ("InferenceCapture", "MlflowServer")),
+    ("TritonDeployment", "kubernetes"),
+]
+
+
+def _records(declare: Callable[[], None]) -> list[dict[str, Any]]:
+    """The registrations of ``declare`` under fresh mocks."""
+    monitor = RecordingMonitor(PlatformMocks())
+    pulumi.runtime.set_mocks(monitor.mocks, project=PROJECT, stack="unit", monitor=monitor, preview=False)
+    pulumi.runtime.set_all_config({}, [])
+    pulumi.runtime.test(declare)()
+    return monitor.records
+
+
+@pytest.mark.parametrize(("kind", "cloud"), NAMED_CASES, ids=[f"{k}-{c}" for k, c in NAMED_CASES])
+def test_cluster_names_and_namespaces_may_be_outputs_of_other_resources(kind, cloud):
+    """Every cluster name and namespace a component takes may be the Output of a resource of the same program (a
+    cluster, a namespace): the component builds exactly what it builds from the plain names, never writes an
+    Output's text ("Calling __str__ ..."), and each object that names one waits for the resource behind it."""
+    cfg, _ = validate_platform(CLOUD_STACKS[cloud], stack_values(CLOUD_STACKS[cloud]), set(), allow_missing_secrets=True)
+
+    def declare(name_of: Callable[[str], pulumi.Input[str]]) -> None:
+        k8s_provider = k8s.Provider("opts-k8s", kubeconfig="apiVersion: v1")
+        cloud_provider = [importlib.import_module(CLOUD_SDKS[cloud]).Provider("opts-cloud")] if cloud in CLOUD_SDKS else []
+        build_component(kind, cfg, pulumi.ResourceOptions(providers=[*cloud_provider, k8s_provider]), name_of)
+
+    sources: dict[str, k8s.core.v1.ConfigMap] = {}
+
+    def from_resource(name: str) -> pulumi.Output[str]:
+        """``name`` as the Output of a resource made for it (the mocks echo a resource's inputs as its outputs)."""
+        if name not in sources:
+            sources[name] = k8s.core.v1.ConfigMap(f"source-{name or 'none'}", metadata={"name": name})
+        return sources[name].metadata.apply(lambda m: m.name or "")
+
+    plain = _records(lambda: declare(str))
+    given = _records(lambda: declare(from_resource))
+    source_urns = {r["urn"] for r in given if r["name"].startswith("source-")}
+    built = [r for r in given if r["urn"] not in source_urns]
+    assert "Calling __str__" not in json.dumps(given)
+    # compared by URN: an object waiting for an Output registers later; the stack itself registers once per process
+    assert {r["urn"]: r["inputs"] for r in built if r["type"] != "pulumi:pulumi:Stack"} == {
+        r["urn"]: r["inputs"] for r in plain if r["type"] != "pulumi:pulumi:Stack"
+    }
+    assert any(set(r["dependencies"]) & source_urns for r in built), "nothing waits for the cluster or a namespace"
+    for record in built:
+        if record["custom"] and (record["inputs"].get("metadata") or {}).get("namespace"):
+            assert set(record["dependencies"]) & source_urns, f"{record['urn']} does not wait for its namespace"
+
+
 def test_triton_deployment_takes_its_own_args_not_the_stack_config_tree():
     """TritonDeploymentArgs (and the dataclasses it holds) name what the component needs, never a section of the
     stack's config tree; its images and the gateway's namespace default to what the stack config defaults to."""
@@ -321,7 +380,7 @@ def _triton(gateway: ModelRoute | None) -> None:
     args = TritonDeploymentArgs(
         model=model,
         namespace="ml-serving",
-        cloud=CloudConfig(provider="kubernetes", s3_endpoint="https://minio.storage.svc:9000", s3_credentials_secret="store"),
+        cloud=CloudTarget.kubernetes("https://minio.storage.svc:9000", "store"),
         cluster_name="on-premises",
         triton_image=ImageRef(repository="registry.example.com/triton", tag="25.01-py3"),
         gateway=gateway,

@@ -44,6 +44,21 @@ def test_the_component_reference_is_generated_and_fresh():
         assert f"## {component}\n" in text and f"**{args}**" in text
 
 
+def test_every_field_of_every_component_args_says_what_it_is():
+    """The args are the components' contract: each field carries a docstring (the reference's description)."""
+    import importlib
+
+    from tools import component_docs
+
+    undocumented = [
+        f"{args}.{name}"
+        for module, _, args in component_docs.COMPONENTS
+        for name, (_, doc) in component_docs.field_docs(importlib.import_module(module), args).items()
+        if not doc
+    ]
+    assert undocumented == []
+
+
 def test_every_component_of_the_package_is_in_the_reference():
     """A new ComponentResource must be added to the reference's list."""
     import ast

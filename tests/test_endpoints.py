@@ -14,8 +14,8 @@ import pytest
 from mlops_platform.catalog.endpoint_capabilities import CLOUDS, FEATURES
 from mlops_platform.catalog.offers import ENDPOINT_OFFERS, REFERENCE_REGIONS, SERVERLESS_OFFERS, endpoint_offer, serverless_offer
 from mlops_platform.catalog.regional_prices import PRICES, READ_ON
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.config import ConfigError, validate_platform
-from mlops_platform.config.cloud import CloudConfig
 from mlops_platform.config.endpoints import SERVERLESS_MEMORY_MB, ManagedEndpointConfig
 from mlops_platform.endpoints import (
     MATRIX,
@@ -35,9 +35,9 @@ from tools.synthesis import ROOT
 from .conftest import stack_values
 
 CLOUD_CONFIGS = {
-    "aws": CloudConfig(provider="aws", region="us-east-1"),
-    "gcp": CloudConfig(provider="gcp", project="acme-ml", region="us-central1"),
-    "azure": CloudConfig(provider="azure", subscription_id="3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", location="eastus", resource_group="rg"),
+    "aws": CloudTarget(provider="aws", region="us-east-1"),
+    "gcp": CloudTarget(provider="gcp", project="acme-ml", region="us-central1"),
+    "azure": CloudTarget(provider="azure", subscription_id="3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", location="eastus", resource_group="rg"),
 }
 SDKS = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
 DIGEST = "@sha256:" + "5f2a1c0e8b7d4a3f9e6c2b1a0d9e8f7c6b5a4d3c2b1a0f9e8d7c6b5a4f3e2d1c"

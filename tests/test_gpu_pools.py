@@ -15,8 +15,8 @@ import yaml
 from mlops_platform.catalog.offers import InstanceOffer, node_price, offers
 from mlops_platform.catalog.offers import offer_for as _offer_for
 from mlops_platform.catalog.regional_prices import PRICES, UNPRICED
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.config import validate_platform
-from mlops_platform.config.cloud import CloudConfig
 from mlops_platform.config.gpu import GpuOperatorConfig, GpuPoolConfig
 from mlops_platform.gpu import GpuNodePool, GpuNodePoolArgs, GpuOperator, GpuOperatorArgs
 from mlops_platform.gpu.cost import EXISTING_NODES, HOURS_PER_MONTH, pool_cost
@@ -27,9 +27,9 @@ from tools.synthesis import ROOT
 from .conftest import STACKS, stack_values
 
 CLOUDS = {
-    "aws": CloudConfig(provider="aws", region="us-east-1"),
-    "gcp": CloudConfig(provider="gcp", project="acme-ml", region="us-central1"),
-    "azure": CloudConfig(provider="azure", subscription_id="3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", location="eastus", resource_group="rg"),
+    "aws": CloudTarget(provider="aws", region="us-east-1"),
+    "gcp": CloudTarget(provider="gcp", project="acme-ml", region="us-central1"),
+    "azure": CloudTarget(provider="azure", subscription_id="3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", location="eastus", resource_group="rg"),
 }
 NATIVE = {
     "aws": "aws:eks/nodeGroup:NodeGroup",

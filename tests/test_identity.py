@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.identity import ObjectStoreGrant, StoreLocation, WorkloadIdentity, WorkloadIdentityArgs
 from mlops_platform.identity.conditions import azure_prefix_condition, gcs_prefix_expression
 from mlops_platform.identity.names import GCP_ACCOUNT_ID, gcp_account_id
@@ -16,14 +16,14 @@ from tools.synthesis import Synthesis
 from .conftest import stack_values, synth_values
 
 CLOUDS = {
-    "aws": CloudConfig(provider="aws", region="us-east-1"),
-    "gcp": CloudConfig(provider="gcp", project="acme-ml", region="us-central1"),
-    "azure": CloudConfig(provider="azure", subscription_id="3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", location="eastus", resource_group="rg"),
+    "aws": CloudTarget(provider="aws", region="us-east-1"),
+    "gcp": CloudTarget(provider="gcp", project="acme-ml", region="us-central1"),
+    "azure": CloudTarget(provider="azure", subscription_id="3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", location="eastus", resource_group="rg"),
 }
 SDK = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
 
 
-def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant], config: CloudConfig | None = None):
+def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant], config: CloudTarget | None = None):
     import pulumi
     import pulumi_kubernetes as k8s
 
@@ -48,7 +48,7 @@ def declare(monitor, run, cloud: str, grants: list[ObjectStoreGrant], config: Cl
 
 @pytest.mark.parametrize(("region", "partition"), [("us-east-1", "aws"), ("us-gov-west-1", "aws-us-gov"), ("cn-north-1", "aws-cn")])
 def test_irsa_s3_arns_name_the_regions_partition(pulumi_mocks, run_pulumi, region, partition):
-    declare(pulumi_mocks, run_pulumi, "aws", [ObjectStoreGrant("s3://acme-models/triton")], CloudConfig(provider="aws", region=region))
+    declare(pulumi_mocks, run_pulumi, "aws", [ObjectStoreGrant("s3://acme-models/triton")], CloudTarget(provider="aws", region=region))
     policy = json.loads(next(r for r in pulumi_mocks.records if r["type"] == "aws:iam/rolePolicy:RolePolicy")["inputs"]["policy"])
     resources = [arn for statement in policy["Statement"] for arn in statement["Resource"]]
     assert resources == [f"arn:{partition}:s3:::acme-models", f"arn:{partition}:s3:::acme-models/triton/*"]

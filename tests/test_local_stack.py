@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.config import validate_platform
 from mlops_platform.gpu.cost import pool_cost
 from mlops_platform.serving.deployment import store_port
@@ -85,7 +86,7 @@ def test_render_directory_belongs_to_render_only(local):
 
 def test_models_read_the_store_on_its_own_port(local):
     platform, _ = validate_platform("local", local, set(), allow_missing_secrets=True)
-    assert store_port(platform.cloud) == 9000
+    assert store_port(CloudTarget.of(platform.cloud)) == 9000
 
 
 def test_local_synth_renders_credentials_from_the_existing_secret(shipped):

@@ -17,8 +17,8 @@ import pytest
 from pydantic import ValidationError
 
 from mlops_platform.catalog.aws_partitions import rds_ca_bundle_url
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.config import ConfigError
-from mlops_platform.config.cloud import CloudConfig
 from mlops_platform.config.loader import validate_platform
 from mlops_platform.config.mlflow import (
     AZURE_STORAGE_SIZES_GB,
@@ -41,9 +41,9 @@ from .conftest import STACKS, stack_values, synth_values
 
 SUBSCRIPTION = "3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c"
 CLOUDS = {
-    "aws": CloudConfig(provider="aws", region="us-east-1", account_id="123456789012"),
-    "gcp": CloudConfig(provider="gcp", project="acme-ml", region="us-central1"),
-    "azure": CloudConfig(provider="azure", subscription_id=SUBSCRIPTION, location="eastus2", resource_group="rg-ml"),
+    "aws": CloudTarget(provider="aws", region="us-east-1", account_id="123456789012"),
+    "gcp": CloudTarget(provider="gcp", project="acme-ml", region="us-central1"),
+    "azure": CloudTarget(provider="azure", subscription_id=SUBSCRIPTION, location="eastus2", resource_group="rg-ml"),
 }
 SDK = {"aws": "pulumi_aws", "gcp": "pulumi_gcp", "azure": "pulumi_azure_native"}
 AZURE_NETWORK = {
@@ -812,7 +812,7 @@ def test_every_shipped_stack_builds_a_valid_protected_server(pulumi_mocks, run_p
             "mlops-mlflow",
             MlflowServerArgs(
                 config=cfg,
-                cloud=platform.cloud,
+                cloud=CloudTarget.of(platform.cloud),
                 cluster_name=platform.cluster.name or "",
                 cluster_location=platform.cluster.location,
                 namespace=platform.namespaces.tracking,

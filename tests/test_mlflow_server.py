@@ -37,7 +37,7 @@ import pulumi_aws
 import pulumi_kubernetes as k8s
 import pytest
 
-from mlops_platform.config.cloud import CloudConfig
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.config.mlflow import MlflowConfig
 from mlops_platform.mlflow import MlflowServer, MlflowServerArgs
 from mlops_platform.mlflow.command import READINESS_PATH
@@ -81,7 +81,7 @@ def rendered(monitor, run) -> tuple[dict[str, Any], dict[str, Any]]:
                     hostname=HOSTNAME,
                     auth={"mode": "oidc", "issuer_url": "https://login.acme.example/realms/ml", "client_id": "mlflow"},
                 ),
-                cloud=CloudConfig(provider="aws", region="us-east-1", account_id="123456789012"),
+                cloud=CloudTarget(provider="aws", region="us-east-1", account_id="123456789012"),
                 cluster_name="ml-prod",
                 namespace=NAMESPACE,
                 oidc_client_secret=pulumi.Output.secret("unused"),

@@ -92,6 +92,66 @@ def test_no_component_takes_a_provider_but_through_opts():
         assert list(inspect.signature(component.__init__).parameters) == ["self", "name", "args", "opts"], component.__name__
 
 
+SPECS: dict[str, set[str]] = {
+    "GpuNodePoolArgs": {"GpuPoolConfig"},
+    "GpuOperatorArgs": {"GpuOperatorConfig", "GpuPoolConfig"},
+    "TritonDeploymentArgs": {"ModelConfig", "ImageRef"},
+    "ServingGatewayArgs": {"GatewayConfig"},
+    "KedaArgs": {"KedaConfig"},
+    "FlaggerArgs": {"FlaggerConfig", "ImageRef"},
+    "InferenceCaptureArgs": {"DriftMonitorConfig"},
+    "MlflowServerArgs": {"MlflowConfig"},
+    "MonitoringStackArgs": {"MonitoringConfig", "AlertingConfig"},
+    "ManagedEndpointArgs": {"ManagedEndpointConfig"},
+    "WorkloadIdentityArgs": set(),
+    "PlatformNamespaceArgs": set(),
+}
+"""Per component's args, the validated models it may take: the spec of the one thing it builds (a pool, a model, the
+tracking server, an installation) and small values (an image reference); never the stack's tree around it."""
+STACK_ARGS = {"MlopsPlatformArgs", "ClusterAccessArgs"}
+"""The two that take the stack's own sections by design: the whole platform, and how the stack reaches its cluster."""
+
+
+def test_components_take_their_own_spec_never_the_stack_config_tree():
+    """No component but the platform and the stack's cluster access takes the config tree (``PlatformConfig``, its
+    ``cloud`` or ``cluster`` section, ``serving``...): the cloud comes as a ``CloudTarget``, the rest as the spec of what
+    the component builds, each field with its documented default."""
+    import pydantic
+
+    args = sorted(name for name in mlops_platform.__all__ if name.endswith("Args"))
+    assert sorted([*SPECS, *STACK_ARGS]) == args
+    taken = {
+        name: {
+            named.__name__
+            for _, _, named in field_types([getattr(mlops_platform, name)])
+            if isinstance(named, type) and issubclass(named, pydantic.BaseModel)
+        }
+        for name in SPECS
+    }
+    assert {name: models - SPECS[name] for name, models in taken.items() if models - SPECS[name]} == {}
+    clouds = {
+        cls.__name__: named for name in SPECS for cls, field, named in field_types([getattr(mlops_platform, name)]) if field == "cloud"
+    }
+    assert clouds == {
+        **{name: mlops_platform.CloudTarget for name in clouds if name != "GpuOperatorArgs"},
+        "GpuOperatorArgs": str,  # only which cloud: its pools' wiring
+    }
+    assert {"GpuNodePoolArgs", "TritonDeploymentArgs", "MlflowServerArgs", "ManagedEndpointArgs", "WorkloadIdentityArgs"} <= set(clouds)
+
+
+def test_a_cloud_target_has_its_cloud_fields_and_no_other():
+    target = mlops_platform.CloudTarget
+    assert target.aws("eu-west-1").price_region == "eu-west-1"
+    assert target.azure("3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", "rg", "westeurope").price_region == "westeurope"
+    assert target.kubernetes("https://minio.storage.svc:9000", "store").price_region is None
+    with pytest.raises(ValueError, match="provider 'gcp': project is required"):
+        target("gcp", region="us-central1")
+    with pytest.raises(ValueError, match="provider 'aws': project does not apply"):
+        target("aws", region="us-east-1", project="acme-ml")
+    with pytest.raises(ValueError, match="expected one of aws, gcp, azure, kubernetes"):
+        target("openstack")  # type: ignore[arg-type]
+
+
 def readme_example(target: Path) -> list[str]:
     """Write the README's example program and test (its python blocks, each named by its first line) to ``target``."""
     text = (ROOT / "README.md").read_text()

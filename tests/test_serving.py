@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from google.protobuf import text_format
 
+from mlops_platform.clouds.target import CloudTarget
 from mlops_platform.config import ConfigError, validate_platform
 from mlops_platform.identity import GKE_METADATA
 from mlops_platform.serving.deployment import store_port
@@ -193,7 +194,7 @@ def test_network_policies_admit_only_gateway_monitoring_and_the_load_tester(ship
             {"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}
             for cidr, port in (GKE_METADATA if result.config.cloud.provider == "gcp" else ())
         ]
-        assert egress == [{"ports": [{"protocol": "TCP", "port": store_port(result.config.cloud)}]}, *metadata]
+        assert egress == [{"ports": [{"protocol": "TCP", "port": store_port(CloudTarget.of(result.config.cloud))}]}, *metadata]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "canary", "prod"])

@@ -226,10 +226,10 @@ class MlflowConfig(StrictModel):
         return self.image or DEFAULT_IMAGE.format(version=self.version)
 
 
-def mlflow_issues(
-    mlflow: MlflowConfig, provider: str, *, cluster_name: str | None = None, require_image_digest: bool = False
-) -> list[Issue]:
+def mlflow_issues(mlflow: MlflowConfig, provider: str, *, cluster_name: object = None, require_image_digest: bool = False) -> list[Issue]:
     """Problems of the `mlflow` section that depend on the cloud, the cluster or the guardrails.
+
+    ``cluster_name`` only counts as given or not (None): the component passes a ``pulumi.Input[str]`` there.
 
     Paths are absolute (`mlflow.database...`); meant for the cross-section checks, and used by the
     MlflowServer component as a backstop.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from ..catalog.endpoint_capabilities import SERVICES
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 from ..config.endpoint_checks import capability_issues, physical_name
 from ..config.endpoints import ManagedEndpointConfig
 from .cost import EndpointCost, endpoint_cost
@@ -26,7 +26,7 @@ class ManagedEndpointArgs:
 
     endpoint: ManagedEndpointConfig
     """The endpoint itself: model, image, instances, autoscaling, release strategy, candidates, data capture, network."""
-    cloud: CloudConfig
+    cloud: CloudTarget
     """The stack's cloud; selects the adapter and the price table, and its region the prices."""
     environment: str
     """The stack's environment; part of the endpoint's physical name (`<name>-<environment>`)."""
@@ -70,7 +70,7 @@ class ManagedEndpoint(pulumi.ComponentResource):
             lines = "\n".join(f"  - {path}: got {value!r}; expected {what}" for path, value, what in issues)
             raise UnsupportedEndpointError(f"managed endpoint '{args.endpoint.name}' on {SERVICES[cloud]}:\n{lines}")
         super().__init__("mlops:serving:ManagedEndpoint", name, None, opts)
-        self.cost = endpoint_cost(args.endpoint, cloud, args.cloud.region or args.cloud.location)
+        self.cost = endpoint_cost(args.endpoint, cloud, args.cloud.price_region)
         self.physical_name = physical_name(args.endpoint, args.environment)
         adapter = importlib.import_module(f"{__package__}.{_ADAPTERS[cloud]}")
         child = pulumi.ResourceOptions(parent=self)

@@ -57,10 +57,15 @@ class GpuOperatorArgs:
     """What the operator must serve: the pools, and where its chart comes from."""
 
     config: GpuOperatorConfig
+    """The installation: mode, chart and version, namespace."""
     pools: list[GpuPoolConfig]
+    """The GPU pools it serves: their sharing (time slicing, MPS, MIG) becomes the device plugin's configurations."""
     cloud: str
+    """`aws`, `gcp`, `azure` or `kubernetes`: the pools' wiring (node labels, taints) and which sharing the operator configures."""
     kubernetes_version: str
+    """The cluster's minor version (`1.31`): its namespace is labelled for Pod Security at it."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every object. Default: none."""
 
 
 class GpuOperator(pulumi.ComponentResource):

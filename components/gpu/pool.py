@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 from ..config.gpu import GpuPoolConfig
 from ..pool_wiring import PoolWiring, wiring
 from .cost import PoolCost, pool_cost, pool_offer
@@ -21,7 +21,7 @@ class GpuNodePoolArgs:
 
     pool: GpuPoolConfig
     """The pool itself: GPU type and count, scaling, capacity, zones, labels, taints, disk, sharing."""
-    cloud: CloudConfig
+    cloud: CloudTarget
     """The stack's cloud; selects the adapter and the offer table, and its region the prices."""
     cluster_name: pulumi.Input[str]
     """The managed cluster the pool attaches to (unused on provider `kubernetes`)."""
@@ -54,7 +54,7 @@ class GpuNodePool(pulumi.ComponentResource):
         super().__init__("mlops:compute:GpuNodePool", name, None, opts)
         cloud = args.cloud.provider
         self.wiring = wiring(args.pool, cloud)
-        self.cost = pool_cost(args.pool, cloud, args.cloud.region or args.cloud.location)
+        self.cost = pool_cost(args.pool, cloud, args.cloud.price_region)
         self.node_pool = None
         if cloud != "kubernetes":
             offer = pool_offer(args.pool, cloud)

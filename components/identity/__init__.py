@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 
 GKE_METADATA = (("169.254.169.254/32", 80), ("169.254.169.252/32", 988))
 """GKE Workload Identity's metadata server (legacy and Dataplane V2 addresses): pods under a
@@ -51,7 +51,9 @@ class ObjectStoreGrant:
     """Access to one location: read-only unless ``write``."""
 
     uri: str
+    """The location: `s3://bucket/prefix`, `gs://bucket/prefix` or `https://<account>.blob.core.windows.net/<container>/prefix`."""
     write: bool = False
+    """Write as well as read. Default: read-only."""
     resource_id: pulumi.Input[str] | None = None
     """azure only: the container's ARM ID when the storage account is not in the stack's resource group."""
 
@@ -61,12 +63,19 @@ class WorkloadIdentityArgs:
     """Who (namespace and service account) gets what (object-store grants) in which cluster."""
 
     namespace: pulumi.Input[str]
+    """The namespace of the service account (a name, or the Output of the namespace created in the same program)."""
     service_account: str
-    cloud: CloudConfig
+    """The Kubernetes service account the component creates; its pods get the cloud identity."""
+    cloud: CloudTarget
+    """The cloud: IAM role (aws), service account (gcp), managed identity (azure), or none (`kubernetes`: keys in a Secret)."""
     cluster_name: pulumi.Input[str]
+    """The managed cluster whose OIDC issuer the identity trusts (unused on provider `kubernetes`)."""
     grants: list[ObjectStoreGrant] = field(default_factory=list)
+    """What the identity may read or write. Default: nothing."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of the service account. Default: none."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags of the cloud resources. Default: none."""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 from ..config.mlflow import MlflowConfig, mlflow_issues
 from ..identity import WorkloadIdentity, WorkloadIdentityArgs
 from ..security import restricted_pod
@@ -68,9 +68,12 @@ class MlflowServerArgs:
     """One stack's tracking server."""
 
     config: MlflowConfig
-    cloud: CloudConfig
-    cluster_name: str | None
-    """The managed cluster: its OIDC issuer (workload identity) and, on aws and gcp, its network. Required."""
+    """The server: version, replicas, resources, database, artifact bucket, authentication, host name."""
+    cloud: CloudTarget
+    """The cloud: the managed database, the artifact store and the workload identity are its."""
+    cluster_name: pulumi.Input[str] | None
+    """The managed cluster (a name or the Output of a cluster in the same program): its OIDC issuer (workload
+    identity) and, on aws and gcp, its network. Required (None is reported, as the stack's validation does)."""
     namespace: pulumi.Input[str]
     """The tracking namespace (created closed by PlatformNamespace)."""
     cluster_location: str | None = None

@@ -9,7 +9,7 @@ from typing import Literal
 
 import pulumi
 
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 from ..config.mlflow import MlflowConfig
 from ..identity import ObjectStoreGrant
 
@@ -23,7 +23,7 @@ SYSTEM_TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
 """The Debian trust store of the MLflow image (python:*-slim installs ca-certificates)."""
 
 
-def default_bucket_name(cloud: CloudConfig, project: str, stack: str) -> str:
+def default_bucket_name(cloud: CloudTarget, project: str, stack: str) -> str:
     """A bucket (aws, gcp) or storage account (azure) name unique per account, project and stack, and stable."""
     account = {"aws": cloud.account_id or "", "gcp": cloud.project or "", "azure": cloud.subscription_id or ""}[cloud.provider]
     where = cloud.region or cloud.location or ""
@@ -41,8 +41,8 @@ class StoreArgs:
     name: str
     """The component's name; prefixes every child."""
     config: MlflowConfig
-    cloud: CloudConfig
-    cluster_name: str
+    cloud: CloudTarget
+    cluster_name: pulumi.Input[str]
     cluster_location: str | None
     bucket: str
     """Bucket (aws, gcp) or storage account (azure) name."""

@@ -16,7 +16,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 from ..config.monitoring import DriftMonitorConfig
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
 from ..loop_image import NONROOT_UID, loop_service_container
@@ -41,24 +41,33 @@ class CaptureTarget:
 
 @dataclass(frozen=True)
 class InferenceCaptureArgs:
+    """The service the gateway mirrors the models' requests to, which writes a sample of them for the drift monitor."""
+
     drift: DriftMonitorConfig
     """The drift monitor's settings: image, capture prefix, sampling, predictions."""
     models: list[tuple[str, int, str]]
     """(model, stable version, stable Service name) of every Triton model."""
-    namespace: str
+    namespace: pulumi.Input[str]
     """The serving namespace (where the HTTPRoutes and their mirror backend live)."""
-    gateway_namespace: str
+    gateway_namespace: pulumi.Input[str]
     """The gateway controller's namespace: its proxies send the mirrored requests."""
-    cloud: CloudConfig
-    cluster_name: str
+    cloud: CloudTarget
+    """The cloud: the capture's workload identity writes to ``drift.capture_uri``."""
+    cluster_name: pulumi.Input[str]
+    """The managed cluster the capture's workload identity binds to (unused on provider `kubernetes`)."""
     store_port: int = 443
+    """The TCP port the capture store is written on: 443, or an S3-compatible endpoint's own (``store_port(cloud)``)."""
     replicas: int = 2
+    """Replicas of the capture service (the platform runs `guardrails.min_replicas`, at least 1)."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every Kubernetes object. Default: none."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags of the workload identity's cloud resources. Default: none."""
 
 
-def capture_settings(args: InferenceCaptureArgs) -> dict[str, Any]:
-    """The service's settings document (``CAPTURE_CONFIG``). The gateway mirrors every request; the service samples."""
+def capture_settings(args: InferenceCaptureArgs, namespace: str) -> dict[str, Any]:
+    """The service's settings document (``CAPTURE_CONFIG``) in the serving ``namespace``. The gateway mirrors every
+    request; the service samples."""
     drift = args.drift
     return {
         "capture_uri": drift.capture_uri,
@@ -69,7 +78,7 @@ def capture_settings(args: InferenceCaptureArgs) -> dict[str, Any]:
         "models": {
             name: {
                 "version": str(version),
-                "predict_url": f"http://{service}.{args.namespace}.svc:{HTTP}" if drift.capture_predictions else None,
+                "predict_url": f"http://{service}.{namespace}.svc:{HTTP}" if drift.capture_predictions else None,
             }
             for name, version, service in args.models
         },
@@ -112,7 +121,7 @@ class InferenceCapture(pulumi.ComponentResource):
             CAPTURE,
             drift.image,
             "capture",
-            ("CAPTURE_CONFIG", capture_settings(args)),
+            ("CAPTURE_CONFIG", pulumi.Output.from_input(args.namespace).apply(lambda ns: capture_settings(args, ns))),
             CAPTURE_PORT,
             requests={"cpu": "100m", "memory": "256Mi"},
             limits={"cpu": "1", "memory": "1Gi"},

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 from ..config.serving import GATEWAY_CONTROLLER_NAMESPACE, SYNC_IMAGE, TRITON_IMAGE, ImageRef, ModelConfig
 from ..identity import GKE_METADATA, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
 from ..pool_wiring import PoolWiring
@@ -19,7 +19,7 @@ from .gateway import GATEWAY_NAME
 from .metrics import deployment_name, scaling_triggers
 from .model_config import render
 from .pod import GRPC, HTTP, METRICS, pod_spec
-from .release import canary_object, metric_templates
+from .release import canary_object, check_queries, metric_templates, require_route, template_name
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ModelRoute:
 
     hostname: str
     """Host name of the inference API: the Canary's route and the version route answer on it. Required."""
-    gateway_namespace: str = GATEWAY_CONTROLLER_NAMESPACE
+    gateway_namespace: pulumi.Input[str] = GATEWAY_CONTROLLER_NAMESPACE
     """Namespace of the gateway's proxies (Envoy Gateway's); only they may reach Triton's HTTP and gRPC ports."""
 
 
@@ -37,9 +37,14 @@ class TritonDeploymentArgs:
     """One model, where it runs, who may reach it, and how Flagger releases its versions."""
 
     model: ModelConfig
-    namespace: str
-    cloud: CloudConfig
+    """The model: its repository and version, tensors, batching, replicas, autoscaling signal and release plan."""
+    namespace: pulumi.Input[str]
+    """The serving namespace (a name, or the Output of the namespace created in the same program). The gateway's
+    Gateway `inference` lives there too."""
+    cloud: CloudTarget
+    """The cloud: its workload identity reads the model repository; on `kubernetes`, the S3-compatible store."""
     cluster_name: pulumi.Input[str]
+    """The managed cluster the workload identity binds to (unused on provider `kubernetes`)."""
     triton_image: ImageRef = TRITON_IMAGE
     """The Triton server image; the default is the stack config's (`serving.triton_image`)."""
     sync_image: ImageRef = SYNC_IMAGE
@@ -52,8 +57,8 @@ class TritonDeploymentArgs:
     (`blue_green` or `all_at_once`)."""
     pool: PoolWiring | None = None
     """The GPU pool's wiring (node selector, tolerations, GPU resource); None for CPU models."""
-    monitoring_namespace: str | None = None
-    """Namespace allowed to scrape the metrics port."""
+    monitoring_namespace: pulumi.Input[str] | None = None
+    """Namespace allowed to scrape the metrics port. Default: none."""
     spread_required: bool = False
     """Refuse to schedule replicas that would break the zone spread (prod); else best effort."""
     prometheus_url: str | None = None
@@ -66,24 +71,26 @@ class TritonDeploymentArgs:
     """The Prometheus Flagger's checks query; None creates no Canary (validation requires one where models are served)."""
     release_depends_on: list[pulumi.Resource] = field(default_factory=list)
     """What the Canary waits for: the Flagger installation that defines it."""
-    loadtester_namespace: str = "flagger"
+    loadtester_namespace: pulumi.Input[str] = "flagger"
     """Where Flagger's load tester runs: it sends the acceptance test and holds the promotion gate."""
     confirm_promotion: bool = False
     """Hold a candidate that passed every check until someone opens its gate."""
     capture: CaptureTarget | None = None
     """The inference capture the gateway mirrors the model's requests to. Default: none."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every Kubernetes object. Default: none."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags of the workload identity's cloud resources. Default: none."""
 
 
-def _custom_resource(name: str, obj: dict[str, Any], opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
-    """A custom resource from its manifest (`apiVersion`, `kind`, `metadata`, `spec`)."""
-    return k8s.apiextensions.CustomResource(
-        name, api_version=obj["apiVersion"], kind=obj["kind"], metadata=obj["metadata"], spec=obj["spec"], opts=opts
-    )
+def _custom_resource(
+    name: str, kind: str, metadata: dict[str, Any], spec: pulumi.Input[dict[str, Any]], opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    """One of Flagger's custom resources (``kind``) from its metadata and spec."""
+    return k8s.apiextensions.CustomResource(name, api_version="flagger.app/v1beta1", kind=kind, metadata=metadata, spec=spec, opts=opts)
 
 
-def store_port(cloud: CloudConfig) -> int:
+def store_port(cloud: CloudTarget) -> int:
     """The TCP port the model repository is read on: 443, or the S3-compatible endpoint's own port."""
     if cloud.provider == "kubernetes" and cloud.s3_endpoint:
         return urlsplit(cloud.s3_endpoint).port or 443
@@ -115,7 +122,7 @@ class TritonDeployment(pulumi.ComponentResource):
     def __init__(self, name: str, args: TritonDeploymentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:serving:TritonDeployment", name, None, opts)
         model = args.model
-        ns = args.namespace
+        ns = pulumi.Output.from_input(args.namespace)
         object_name = deployment_name(model.name)
         k8s_opts = pulumi.ResourceOptions(parent=self)
         identity = WorkloadIdentity(
@@ -212,29 +219,35 @@ class TritonDeployment(pulumi.ComponentResource):
     ) -> None:
         """The Canary and its MetricTemplates, after the Deployment and ScaledObject it refers to and Flagger's CRDs."""
         model, gateway = args.model, args.gateway
-        assert args.release_prometheus_url is not None
-        templates = [
-            _custom_resource(
-                f"{name}-check-{obj['metadata']['name'].removeprefix(f'triton-{model.name}-')}",
-                obj,
-                pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(args.release_depends_on))),
+        prometheus = args.release_prometheus_url
+        assert prometheus is not None
+        hostname = gateway.hostname if gateway is not None else None
+        require_route(model, hostname)  # before anything is built: in an apply it would surface only at deployment
+        ns = pulumi.Output.from_input(args.namespace)
+        check_specs = ns.apply(lambda n: {t["metadata"]["name"]: t["spec"] for t in metric_templates(model, n, prometheus, labels)})
+        after_flagger = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(args.release_depends_on)))
+        templates = []
+        for check in check_queries(model):
+            template = template_name(model.name, check)
+            metadata = {"name": template, "namespace": ns, "labels": dict(labels)}
+            templates.append(_custom_resource(f"{name}-check-{check}", "MetricTemplate", metadata, check_specs[template], after_flagger))
+        canary = pulumi.Output.all(ns, pulumi.Output.from_input(args.loadtester_namespace)).apply(
+            lambda names: canary_object(
+                model,
+                names[0],
+                hostname=hostname,
+                prometheus_url=args.prometheus_url,
+                loadtester_namespace=names[1],
+                confirm_promotion=args.confirm_promotion,
+                # the monitoring stack finds Triton's Services by these labels (`app.kubernetes.io/name: triton`)
+                service_labels=labels,
+                mirror_to=(args.capture.service, args.capture.port) if args.capture is not None else None,
+                labels=labels,
             )
-            for obj in metric_templates(model, args.namespace, args.release_prometheus_url, labels)
-        ]
-        canary = canary_object(
-            model,
-            args.namespace,
-            hostname=gateway.hostname if gateway is not None else None,
-            prometheus_url=args.prometheus_url,
-            loadtester_namespace=args.loadtester_namespace,
-            confirm_promotion=args.confirm_promotion,
-            # the monitoring stack finds Triton's Services by these labels (`app.kubernetes.io/name: triton`)
-            service_labels=labels,
-            mirror_to=(args.capture.service, args.capture.port) if args.capture is not None else None,
-            labels=labels,
         )
         after_checks = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[*after, *templates]))
-        _custom_resource(f"{name}-canary", canary, after_checks)
+        metadata = {"name": deployment_name(model.name), "namespace": ns, "labels": dict(labels)}
+        _custom_resource(f"{name}-canary", "Canary", metadata, canary["spec"], after_checks)
 
     def _autoscaler(
         self, name: str, args: TritonDeploymentArgs, labels: dict[str, str], opts: pulumi.ResourceOptions, target: pulumi.Resource
@@ -248,7 +261,7 @@ class TritonDeployment(pulumi.ComponentResource):
         """
         model = args.model
         deployment = deployment_name(model.name)
-        triggers = scaling_triggers(model, args.namespace, args.prometheus_url)
+        triggers = pulumi.Output.from_input(args.namespace).apply(lambda ns: scaling_triggers(model, ns, args.prometheus_url))
         return k8s.apiextensions.CustomResource(
             f"{name}-scaler",
             api_version="keda.sh/v1alpha1",
@@ -282,7 +295,7 @@ class TritonDeployment(pulumi.ComponentResource):
         model = args.model
         pods = k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/instance": model.name})
 
-        def from_namespace(namespace: str, ports: list[int]) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
+        def from_namespace(namespace: pulumi.Input[str], ports: list[int]) -> k8s.networking.v1.NetworkPolicyIngressRuleArgs:
             return k8s.networking.v1.NetworkPolicyIngressRuleArgs(
                 from_=[
                     k8s.networking.v1.NetworkPolicyPeerArgs(

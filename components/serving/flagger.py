@@ -33,7 +33,9 @@ def _container_context(user: int) -> dict[str, Any]:
     }
 
 
-def flagger_values(cfg: FlaggerConfig, watch_namespace: str, prometheus_url: str | None, labels: dict[str, str]) -> dict[str, Any]:
+def flagger_values(
+    cfg: FlaggerConfig, watch_namespace: pulumi.Input[str], prometheus_url: str | None, labels: dict[str, str]
+) -> dict[str, Any]:
     """Flagger with the Gateway API provider, watching the serving namespace only, on the stack's Prometheus.
 
     `selectorLabels: app`: the models' Deployments select their pods by `app`, which Flagger rewrites to
@@ -56,11 +58,16 @@ def flagger_values(cfg: FlaggerConfig, watch_namespace: str, prometheus_url: str
     }
 
 
-def loadtester_values(image: ImageRef, serving_namespace: str, labels: dict[str, str]) -> dict[str, Any]:
+def _exactly(name: pulumi.Input[str]) -> pulumi.Input[str]:
+    """A regular expression matching ``name`` only (plain text for a plain name, so the chart's values stay readable)."""
+    return f"^{name}$" if isinstance(name, str) else pulumi.Output.concat("^", name, "$")
+
+
+def loadtester_values(image: ImageRef, serving_namespace: pulumi.Input[str], labels: dict[str, str]) -> dict[str, Any]:
     """The load tester runs commands only for Canaries of the serving namespace."""
     return {
         "image": {"repository": image.repository, "tag": image.tag + (f"@{image.digest}" if image.digest else "")},
-        "cmd": {"timeout": "1h", "namespaceRegexp": f"^{serving_namespace}$"},
+        "cmd": {"timeout": "1h", "namespaceRegexp": _exactly(serving_namespace)},
         "securityContext": {"enabled": True, "context": _container_context(100)},
         "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
         "podLabels": dict(labels),
@@ -68,11 +75,13 @@ def loadtester_values(image: ImageRef, serving_namespace: str, labels: dict[str,
     }
 
 
-def _namespace_peer(namespace: str, pods: dict[str, str]) -> dict[str, Any]:
+def _namespace_peer(namespace: pulumi.Input[str], pods: dict[str, str]) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}, "podSelector": {"matchLabels": pods}}
 
 
-def network_policy_specs(prometheus_url: str | None, monitoring_namespace: str | None, serving_namespace: str) -> dict[str, dict[str, Any]]:
+def network_policy_specs(
+    prometheus_url: str | None, monitoring_namespace: pulumi.Input[str] | None, serving_namespace: pulumi.Input[str]
+) -> dict[str, dict[str, Any]]:
     """Flagger's namespace is default-deny with DNS; these admit exactly what Flagger and its load tester need.
 
     Flagger: out to the API server (its address differs per cluster, so only ports narrow it), to
@@ -121,14 +130,19 @@ class FlaggerArgs:
     """Where Flagger runs, what it watches, and the Prometheus its checks query."""
 
     config: FlaggerConfig
-    serving_namespace: str
+    """The installation: chart and version, Flagger's own namespace, resources."""
+    serving_namespace: pulumi.Input[str]
     """The only namespace Flagger and its load tester act in."""
     loadtester_image: ImageRef
+    """The load tester's image (acceptance tests, load during blue/green checks, the promotion gate)."""
     prometheus_url: str | None
+    """`http(s)://host:port` of the Prometheus the checks query; None points Flagger at `prometheus.invalid` (no check passes)."""
     kubernetes_version: str
-    monitoring_namespace: str | None = None
+    """The cluster's minor version (`1.31`): Flagger's namespace enforces Pod Security *restricted* at it."""
+    monitoring_namespace: pulumi.Input[str] | None = None
     """The platform's monitoring namespace when ``prometheus_url`` is its Prometheus: its ingress is opened for Flagger."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every object and pod. Default: none."""
 
 
 class Flagger(pulumi.ComponentResource):

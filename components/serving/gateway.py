@@ -100,8 +100,11 @@ class ServingGatewayArgs:
     """The gateway's settings and where it lives."""
 
     config: GatewayConfig
-    namespace: str
+    """The gateway: host name, TLS certificate, authentication, rate limits, timeouts and body size."""
+    namespace: pulumi.Input[str]
+    """The serving namespace: the Gateway `inference` and its policies live beside the models' routes."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every object. Default: none."""
 
 
 class ServingGateway(pulumi.ComponentResource):

@@ -69,7 +69,7 @@ def chart_values(cfg: KedaConfig, replicas: int, labels: dict[str, str]) -> dict
     }
 
 
-def network_policy_specs(prometheus_url: str | None, monitoring_namespace: str | None) -> dict[str, dict[str, Any]]:
+def network_policy_specs(prometheus_url: str | None, monitoring_namespace: pulumi.Input[str] | None) -> dict[str, dict[str, Any]]:
     """KEDA's namespace is default-deny with DNS; these admit exactly what KEDA's three parts need.
 
     In: the API server to the metrics server and the webhooks (its address differs per cluster, so only
@@ -143,13 +143,17 @@ class KedaArgs:
     """Where KEDA runs, how many replicas, and the Prometheus the models' triggers query."""
 
     config: KedaConfig
+    """The installation: chart and version, KEDA's own namespace, resources."""
     prometheus_url: str | None
     """`http(s)://host:port` of the Prometheus that scrapes Triton; None when there is none (CPU triggers only)."""
     replicas: int
+    """Replicas of each of KEDA's parts (operator, metrics server, webhooks)."""
     kubernetes_version: str
-    monitoring_namespace: str | None = None
+    """The cluster's minor version (`1.31`): KEDA's namespace enforces Pod Security *restricted* at it."""
+    monitoring_namespace: pulumi.Input[str] | None = None
     """The platform's monitoring namespace when ``prometheus_url`` is its Prometheus: its ingress is opened for KEDA."""
     labels: dict[str, str] = field(default_factory=dict)
+    """Labels of every object and pod. Default: none."""
 
 
 class Keda(pulumi.ComponentResource):

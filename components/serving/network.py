@@ -28,7 +28,7 @@ def controller_namespace(
     kubernetes_version: str,
     labels: dict[str, str],
     specs: dict[str, dict[str, Any]],
-    monitoring_namespace: str | None,
+    monitoring_namespace: pulumi.Input[str] | None,
     prometheus_url: str | None,
     ingress_name: str,
     ingress_spec: Callable[[str, int], dict[str, Any]],

@@ -6,7 +6,7 @@ from typing import Any
 
 import pulumi_kubernetes as k8s
 
-from ..config.cloud import CloudConfig
+from ..clouds.target import CloudTarget
 from ..config.serving import ImageRef, ModelConfig
 from ..identity import StoreLocation
 from ..pool_wiring import PoolWiring
@@ -25,7 +25,7 @@ EPHEMERAL_STORAGE = f"{MODEL_CACHE_GI + SCRATCH_GI + 1}Gi"
 plus 1 GiB for logs; `/dev/shm` is memory and counted in the memory limit."""
 
 
-def rclone_env(cloud: CloudConfig, location: StoreLocation) -> tuple[list[k8s.core.v1.EnvVarArgs], str]:
+def rclone_env(cloud: CloudTarget, location: StoreLocation) -> tuple[list[k8s.core.v1.EnvVarArgs], str]:
     """rclone remote `repo` configured from the environment, and the remote path of the repository.
 
     Credentials come from workload identity (`env_auth`): the pod holds no key. On provider
@@ -62,7 +62,7 @@ def pod_spec(
     version: int,
     triton_image: ImageRef,
     sync_image: ImageRef,
-    cloud: CloudConfig,
+    cloud: CloudTarget,
     service_account: Any,
     config_map: str,
     pool: PoolWiring | None,

@@ -193,6 +193,16 @@ def primary_scaler_queries(model: ModelConfig, namespace: str, prometheus_url: s
     }
 
 
+def require_route(model: ModelConfig, hostname: str | None) -> None:
+    """Refuse a release mode that needs the gateway's route (``hostname``) where there is none: the platform's config
+    checks say this before anything is built; a program composing the component hears it here."""
+    if hostname is None and model.release.mode not in ("blue_green", "all_at_once"):
+        raise ValueError(
+            f"model {model.name}: release.mode {model.release.mode!r} needs the gateway (Flagger splits, matches or mirrors "
+            "the model's route); without one use blue_green or all_at_once"
+        )
+
+
 def canary_object(
     model: ModelConfig,
     namespace: str,
@@ -219,12 +229,7 @@ def canary_object(
     """
     name = deployment_name(model.name)
     release = model.release
-    if hostname is None and release.mode not in ("blue_green", "all_at_once"):
-        # the platform's config checks say this before anything is built; a program composing the component hears it here
-        raise ValueError(
-            f"model {model.name}: release.mode {release.mode!r} needs the gateway (Flagger splits, matches or mirrors the "
-            "model's route); without one use blue_green or all_at_once"
-        )
+    require_route(model, hostname)
     service: dict[str, Any] = {
         "port": HTTP,
         "targetPort": "http",

@@ -6,13 +6,19 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from mlops_platform import GpuNodePool, GpuNodePoolArgs, ObjectStoreGrant, WorkloadIdentity, WorkloadIdentityArgs
-from mlops_platform.config.cloud import CloudConfig
-from mlops_platform.config.gpu import GpuPoolConfig
+from mlops_platform import (
+    CloudTarget,
+    GpuNodePool,
+    GpuNodePoolArgs,
+    GpuPoolConfig,
+    ObjectStoreGrant,
+    WorkloadIdentity,
+    WorkloadIdentityArgs,
+)
 
 config = pulumi.Config()
-cloud = CloudConfig(provider="aws", region="us-east-1", account_id=config.require("accountId"))
-provider = aws.Provider("aws", region=cloud.region)
+cloud = CloudTarget.aws("us-east-1")
+provider = aws.Provider("aws", region=cloud.region, allowed_account_ids=[config.require("accountId")])
 role = aws.iam.Role(
     "cluster",
     assume_role_policy='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},'

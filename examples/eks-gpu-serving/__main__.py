@@ -5,21 +5,21 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from mlops_platform import (
+    CloudTarget,
     GpuNodePool,
     GpuNodePoolArgs,
+    GpuPoolConfig,
+    ModelConfig,
     PlatformNamespace,
     PlatformNamespaceArgs,
     TritonDeployment,
     TritonDeploymentArgs,
 )
-from mlops_platform.config.cloud import CloudConfig
-from mlops_platform.config.gpu import GpuPoolConfig
-from mlops_platform.config.serving import ModelConfig
 
 config = pulumi.Config()
-cloud = CloudConfig(provider="aws", region="us-east-1", account_id=config.require("accountId"))
+cloud = CloudTarget.aws("us-east-1")
 cluster_name = config.require("clusterName")
-aws_provider = aws.Provider("aws", region=cloud.region)
+aws_provider = aws.Provider("aws", region=cloud.region, allowed_account_ids=[config.require("accountId")])
 cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))
 
 pool = GpuNodePool(
@@ -50,7 +50,7 @@ model = TritonDeployment(
             inputs=[{"name": "features", "data_type": "FP32", "dims": [64]}],
             outputs=[{"name": "fraud_probability", "data_type": "FP32", "dims": [1]}],
         ),
-        namespace="ml-serving",
+        namespace=namespace.namespace,  # an Output: every object of the model waits for the namespace
         cloud=cloud,
         cluster_name=cluster_name,
         pool=pool.wiring,
@@ -60,6 +60,6 @@ model = TritonDeployment(
         loadtester_namespace="flagger",
     ),
     # the workload identity's IAM role uses the AWS provider, every Kubernetes object the cluster's
-    opts=pulumi.ResourceOptions(providers=[aws_provider, cluster], depends_on=[namespace]),
+    opts=pulumi.ResourceOptions(providers=[aws_provider, cluster]),
 )
 pulumi.export("gpu_resource", pool.wiring.gpu_resource)

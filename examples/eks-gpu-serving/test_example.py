@@ -45,6 +45,9 @@ def test_the_model_runs_on_the_pool_and_flagger_releases_it():
     (canary,) = [r["inputs"] for r in records if r["type"] == "kubernetes:flagger.app/v1beta1:Canary"]
     assert canary["spec"]["provider"] == "kubernetes" and canary["spec"]["analysis"]["iterations"] == 5
     assert [h["type"] for h in canary["spec"]["analysis"]["webhooks"]] == ["pre-rollout", "rollout"]
+    (namespace,) = [r["urn"] for r in records if r["type"] == "kubernetes:core/v1:Namespace"]
+    (deployment_record,) = [r for r in records if r["type"] == "kubernetes:apps/v1:Deployment"]
+    assert deployment_record["inputs"]["metadata"]["namespace"] == "ml-serving" and namespace in deployment_record["dependencies"]
     for deployment in deployments.values():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["nodeSelector"] == {"mlops.platform/gpu-pool": "l4"}

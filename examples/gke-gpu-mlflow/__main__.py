@@ -4,13 +4,20 @@ import pulumi
 import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 
-from mlops_platform import GpuNodePool, GpuNodePoolArgs, MlflowServer, MlflowServerArgs, PlatformNamespace, PlatformNamespaceArgs
-from mlops_platform.config.cloud import CloudConfig
-from mlops_platform.config.gpu import GpuPoolConfig
-from mlops_platform.config.mlflow import MlflowConfig
+from mlops_platform import (
+    CloudTarget,
+    GpuNodePool,
+    GpuNodePoolArgs,
+    GpuPoolConfig,
+    MlflowConfig,
+    MlflowServer,
+    MlflowServerArgs,
+    PlatformNamespace,
+    PlatformNamespaceArgs,
+)
 
 config = pulumi.Config()
-cloud = CloudConfig(provider="gcp", project=config.require("project"), region="us-central1")
+cloud = CloudTarget.gcp(project=config.require("project"), region="us-central1")
 cluster_name = config.require("clusterName")
 google = gcp.Provider("gcp", project=cloud.project, region=cloud.region)
 cluster = k8s.Provider("cluster", kubeconfig=config.require_secret("kubeconfig"))

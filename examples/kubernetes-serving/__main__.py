@@ -8,13 +8,10 @@ the Prometheus that scrapes Triton.
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlops_platform import PlatformNamespace, PlatformNamespaceArgs, TritonDeployment, TritonDeploymentArgs
-from mlops_platform.config.cloud import CloudConfig
-from mlops_platform.config.serving import ModelConfig
+from mlops_platform import CloudTarget, ModelConfig, PlatformNamespace, PlatformNamespaceArgs, TritonDeployment, TritonDeploymentArgs
 
 config = pulumi.Config()
-cloud = CloudConfig(
-    provider="kubernetes",
+cloud = CloudTarget.kubernetes(
     s3_endpoint=config.get("storeEndpoint") or "https://minio.storage.svc:9000",
     s3_credentials_secret="model-store-credentials",
 )
@@ -42,13 +39,13 @@ model = TritonDeployment(
             inputs=[{"name": "features", "data_type": "FP32", "dims": [32]}],
             outputs=[{"name": "score", "data_type": "FP32", "dims": [1]}],
         ),
-        namespace="ml-serving",
+        namespace=namespace.namespace,  # an Output: every object of the model waits for the namespace
         cloud=cloud,
         cluster_name="on-premises",
         prometheus_url=prometheus,
         release_prometheus_url=prometheus,
         loadtester_namespace="flagger",
     ),
-    opts=pulumi.ResourceOptions(provider=cluster, depends_on=[namespace]),  # no cloud: the Kubernetes provider alone
+    opts=pulumi.ResourceOptions(provider=cluster),  # no cloud: the Kubernetes provider alone
 )
 pulumi.export("namespace", namespace.namespace)
