@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import ipaddress
 import json
 import shutil
@@ -643,3 +644,27 @@ def test_retrain_trigger_is_restricted_reads_its_token_from_a_file_and_receives_
         "name": "retrain-trigger",
         "webhook_configs": [{"url": "http://retrain-trigger.monitoring.svc:8080/alerts", "send_resolved": False}],
     }
+
+
+def test_the_cluster_label_may_be_the_output_of_a_cluster_and_the_chart_waits_for_the_namespace(pulumi_mocks, run_pulumi):
+    """A program that creates the cluster and the namespace passes their Outputs: the `cluster` external label is the
+    cluster's name, and the chart (and every object) depends on the namespace resource."""
+    cfg = platform("prod")
+
+    def build() -> None:
+        outputs = {key: pulumi.Output.secret(value) for key, value in SECRET_VALUES.items()}
+        cluster = k8s.core.v1.ConfigMap("cluster", metadata={"name": "ml-made"})
+        namespace = k8s.core.v1.Namespace("monitoring-ns", metadata={"name": "monitoring"})
+        args = MonitoringStackArgs.for_platform(
+            cfg, outputs, cfg.common_labels, namespace_resource=namespace.metadata.apply(lambda m: m.name or "")
+        )
+        MonitoringStack("mon", dataclasses.replace(args, cluster=cluster.metadata.apply(lambda m: m.name or "")))
+
+    run_pulumi(build)
+    records = pulumi_mocks.records
+    urns = {r["name"]: r["urn"] for r in records if r["name"] in ("cluster", "monitoring-ns")}
+    chart = next(r for r in records if r["type"] == "kubernetes:helm.sh/v4:Chart")
+    assert chart["inputs"]["values"]["prometheus"]["prometheusSpec"]["externalLabels"]["cluster"] == "ml-made"
+    assert {urns["cluster"], urns["monitoring-ns"]} <= set(chart["dependencies"])
+    namespaced = [r for r in records if r["custom"] and (r["inputs"].get("metadata") or {}).get("namespace") == "monitoring"]
+    assert namespaced and all(urns["monitoring-ns"] in r["dependencies"] for r in namespaced)

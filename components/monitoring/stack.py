@@ -66,9 +66,12 @@ class MonitoringStackArgs:
     spec: AlertSpec
     """What rules, routes and dashboards are generated from (models and SLOs, namespaces, GPUs)."""
     namespace: str
-    """The monitoring namespace (it exists: `PlatformNamespace`, privileged, default-deny)."""
-    cluster: str
-    """The cluster's name, attached to every series as the `cluster` external label."""
+    """The monitoring namespace (it exists: `PlatformNamespace`, privileged, default-deny). Text, not an Output: the
+    Helm release, the selector labels and the in-cluster URLs other components take are named after it; pass the
+    namespace's Output as ``namespace_resource`` for every object to wait for it."""
+    cluster: pulumi.Input[str]
+    """The cluster's name (or the Output of a cluster in the same program), attached to every series as the `cluster`
+    external label."""
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     """Pulumi secret outputs by config key; every receiver's `secret_key` must be present."""
     labels: dict[str, str] = field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from ..config.monitoring import ContainerResources, MonitoringConfig
@@ -39,7 +40,9 @@ def _resources(resources: ContainerResources) -> dict[str, Any]:
     return resources.as_kubernetes()
 
 
-def chart_values(cfg: MonitoringConfig, namespace: str, environment: str, cluster: str, labels: dict[str, str]) -> dict[str, Any]:
+def chart_values(
+    cfg: MonitoringConfig, namespace: str, environment: str, cluster: pulumi.Input[str], labels: dict[str, str]
+) -> dict[str, Any]:
     """Values for the pinned kube-prometheus-stack chart; they name secrets and files, never hold secret values."""
     selector = {"matchLabels": selector_labels(namespace)}
     release = release_name(namespace)
