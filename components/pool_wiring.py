@@ -26,10 +26,16 @@ class PoolWiring:
     """The scheduling contract of one pool."""
 
     node_labels: dict[str, str]
+    """The labels every node of the pool carries."""
     node_selector: dict[str, str]
+    """What a pod selects the pool's nodes by."""
     tolerations: list[dict[str, str]]
+    """What a pod tolerates to run there (the pool's GPU taint and its own taints)."""
     gpu_resource: str
+    """The extended resource a pod requests its GPUs as (`nvidia.com/gpu`; MIG slices too, with the `single` strategy)."""
     schedulable_gpus_per_node: int
+    """GPU resources a node advertises once sharing is applied: GPUs times the time-slicing or MPS replicas, or times
+    the MIG slices per GPU."""
 
 
 def sharing_via_operator(pool: GpuPoolConfig, cloud: str) -> bool:

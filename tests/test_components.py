@@ -15,16 +15,22 @@ import pytest
 from pulumi.runtime import settings
 
 from mlops_platform import (
+    Flagger,
+    FlaggerArgs,
     GpuNodePool,
     GpuNodePoolArgs,
     InferenceCapture,
     InferenceCaptureArgs,
+    Keda,
+    KedaArgs,
     ManagedEndpoint,
     ManagedEndpointArgs,
     MlflowServer,
     MlflowServerArgs,
     ModelRoute,
     ObjectStoreGrant,
+    ServingGateway,
+    ServingGatewayArgs,
     TritonDeployment,
     TritonDeploymentArgs,
     WorkloadIdentity,
@@ -255,6 +261,29 @@ def build_component(
             oidc_client_secret=secret,
         )
         return MlflowServer("c", mlflow, opts)
+    prometheus = "http://prometheus.monitoring.svc:9090"
+    if kind == "Flagger":
+        flagger = FlaggerArgs(
+            config=cfg.serving.flagger,
+            serving_namespace=name_of(cfg.namespaces.serving),
+            loadtester_image=cfg.serving.loadtester_image,
+            prometheus_url=prometheus,
+            kubernetes_version=cfg.cluster.kubernetes_version,
+            monitoring_namespace=name_of(cfg.namespaces.monitoring),
+        )
+        return Flagger("c", flagger, opts)
+    if kind == "Keda":
+        keda = KedaArgs(
+            config=cfg.serving.keda,
+            prometheus_url=prometheus,
+            replicas=2,
+            kubernetes_version=cfg.cluster.kubernetes_version,
+            monitoring_namespace=name_of(cfg.namespaces.monitoring),
+        )
+        return Keda("c", keda, opts)
+    if kind == "ServingGateway":
+        gateway_config = GatewayConfig(hostname="api.example.com", auth="none")
+        return ServingGateway("c", ServingGatewayArgs(config=gateway_config, namespace=name_of(cfg.namespaces.serving)), opts)
     assert kind == "ManagedEndpoint"
     return ManagedEndpoint("c", ManagedEndpointArgs(endpoint=cfg.managed_endpoints[0], cloud=cloud, environment=cfg.environment), opts)
 
@@ -297,7 +326,7 @@ def test_a_component_given_its_providers_in_opts_only_creates_every_child_with_t
 NAMED_CASES = [
     *((kind, cloud) for cloud in ("aws", "gcp", "azure") for kind in ("GpuNodePool", "WorkloadIdentity", "TritonDeployment")),
     *((kind, cloud) for cloud in ("aws", "gcp", "azure") for kind in ("InferenceCapture", "MlflowServer")),
-    ("TritonDeployment", "kubernetes"),
+    *((kind, "kubernetes") for kind in ("TritonDeployment", "Flagger", "Keda", "ServingGateway")),
 ]
 
 
@@ -332,17 +361,18 @@ def test_cluster_names_and_namespaces_may_be_outputs_of_other_resources(kind, cl
 
     plain = _records(lambda: declare(str))
     given = _records(lambda: declare(from_resource))
-    source_urns = {r["urn"] for r in given if r["name"].startswith("source-")}
-    built = [r for r in given if r["urn"] not in source_urns]
+    source_urns = {r["name"].removeprefix("source-"): r["urn"] for r in given if r["name"].startswith("source-")}
+    built = [r for r in given if r["urn"] not in source_urns.values()]
     assert "Calling __str__" not in json.dumps(given)
     # compared by URN: an object waiting for an Output registers later; the stack itself registers once per process
     assert {r["urn"]: r["inputs"] for r in built if r["type"] != "pulumi:pulumi:Stack"} == {
         r["urn"]: r["inputs"] for r in plain if r["type"] != "pulumi:pulumi:Stack"
     }
-    assert any(set(r["dependencies"]) & source_urns for r in built), "nothing waits for the cluster or a namespace"
+    assert any(set(r["dependencies"]) & set(source_urns.values()) for r in built), "nothing waits for the cluster or a namespace"
     for record in built:
-        if record["custom"] and (record["inputs"].get("metadata") or {}).get("namespace"):
-            assert set(record["dependencies"]) & source_urns, f"{record['urn']} does not wait for its namespace"
+        namespace = (record["inputs"].get("metadata") or {}).get("namespace")
+        if record["custom"] and namespace in source_urns:  # a namespace given to the component (not its own, e.g. KEDA's)
+            assert source_urns[namespace] in record["dependencies"], f"{record['urn']} does not wait for namespace {namespace}"
 
 
 def test_triton_deployment_takes_its_own_args_not_the_stack_config_tree():

@@ -45,17 +45,24 @@ def test_the_component_reference_is_generated_and_fresh():
 
 
 def test_every_field_of_every_component_args_says_what_it_is():
-    """The args are the components' contract: each field carries a docstring (the reference's description)."""
+    """The args are the components' contract: each field, and each field of a dataclass they hold, carries a docstring
+    (the reference's description)."""
     import importlib
+    import sys
 
     from tools import component_docs
 
-    undocumented = [
-        f"{args}.{name}"
-        for module, _, args in component_docs.COMPONENTS
-        for name, (_, doc) in component_docs.field_docs(importlib.import_module(module), args).items()
+    from .args_fields import field_types
+
+    roots = [getattr(importlib.import_module(module), args) for module, _, args in component_docs.COMPONENTS]
+    held = {cls for cls, _, _ in field_types(roots)}  # the args and every dataclass their fields hold
+    assert {"ModelRoute", "CaptureTarget", "PoolWiring", "ObjectStoreGrant", "ScrapeTarget"} <= {cls.__name__ for cls in held}
+    undocumented = sorted(
+        f"{cls.__name__}.{name}"
+        for cls in held
+        for name, (_, doc) in component_docs.field_docs(sys.modules[cls.__module__], cls.__name__).items()
         if not doc
-    ]
+    )
     assert undocumented == []
 
 

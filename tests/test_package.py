@@ -139,16 +139,27 @@ def test_components_take_their_own_spec_never_the_stack_config_tree():
     assert {"GpuNodePoolArgs", "TritonDeploymentArgs", "MlflowServerArgs", "ManagedEndpointArgs", "WorkloadIdentityArgs"} <= set(clouds)
 
 
-def test_a_cloud_target_has_its_cloud_fields_and_no_other():
+def test_a_cloud_target_is_checked_by_the_stack_cloud_sections_rules():
+    """CloudTarget mirrors the stack's ``cloud`` section field for field and is checked by its model: every problem,
+    each with its field, in one ValueError where the target is written."""
+    from mlops_platform.config.cloud import CloudConfig
+
     target = mlops_platform.CloudTarget
+    assert [f.name for f in dataclasses.fields(target)] == list(CloudConfig.model_fields)
     assert target.aws("eu-west-1").price_region == "eu-west-1"
     assert target.azure("3f1c2a9e-5b7d-4e2f-9a1c-0d8e7f6a5b4c", "rg", "westeurope").price_region == "westeurope"
     assert target.kubernetes("https://minio.storage.svc:9000", "store").price_region is None
-    with pytest.raises(ValueError, match="provider 'gcp': project is required"):
+    section = CloudConfig(provider="aws", region="us-east-1", account_id="123456789012")
+    assert target.of(section) == target.aws("us-east-1", account_id="123456789012")
+    with pytest.raises(ValueError, match="project: missing; expected a value: required when provider is 'gcp'"):
         target("gcp", region="us-central1")
-    with pytest.raises(ValueError, match="provider 'aws': project does not apply"):
+    with pytest.raises(ValueError, match="project: got \"acme-ml\"; expected not set: it does not apply to provider 'aws'"):
         target("aws", region="us-east-1", project="acme-ml")
-    with pytest.raises(ValueError, match="expected one of aws, gcp, azure, kubernetes"):
+    with pytest.raises(ValueError, match='region: got "my-project"; expected a GCP region'):
+        target.gcp("us-central1", "my-project")  # swapped
+    with pytest.raises(ValueError, match='s3_endpoint: got "minio:9000"; expected an https:// URL'):
+        target.kubernetes("minio:9000", "store")
+    with pytest.raises(ValueError, match='provider: got "openstack"'):
         target("openstack")  # type: ignore[arg-type]
 
 

@@ -1,31 +1,26 @@
 """The cloud account a component builds in: the few facts its resources name, in a plain dataclass.
 
 Components take this instead of the stack's ``CloudConfig``, so a program that composes them states its cloud in one
-line (``CloudTarget.aws("us-east-1")``) without the stack's config tree. The stack maps its validated ``cloud``
-section onto it in one place (``CloudTarget.of``).
+line (``CloudTarget.aws("us-east-1")``) without the stack's config tree. The rules are the stack's own: a target is
+checked by the ``cloud`` section's model (which fields each cloud needs, region and project formats, the store's URL),
+so a swapped argument fails where it is written. The stack maps its validated section onto it in one place
+(``CloudTarget.of``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass
+
+from pydantic import ValidationError
 
 from ..config.cloud import CloudConfig, CloudProvider
-
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "aws": ("region",),
-    "gcp": ("region", "project"),
-    "azure": ("subscription_id", "location", "resource_group"),
-    "kubernetes": ("s3_endpoint", "s3_credentials_secret"),
-}
-"""The fields each provider's resources need."""
-_OPTIONAL: dict[str, tuple[str, ...]] = {"aws": ("account_id",)}
-"""Fields a provider may set; every field neither required nor optional for the provider must be unset."""
+from ..config.errors import issues_from_validation
 
 
 @dataclass(frozen=True)
 class CloudTarget:
     """Where a component's cloud resources go. Build it with the constructor of its cloud (``aws``, ``gcp``,
-    ``azure``, ``kubernetes``); only that cloud's fields are set, and all of them are required."""
+    ``azure``, ``kubernetes``): only that cloud's fields are set, every one it requires."""
 
     provider: CloudProvider
     """`aws`, `gcp`, `azure`, or `kubernetes` (Kubernetes objects only, no cloud account)."""
@@ -47,15 +42,11 @@ class CloudTarget:
     """kubernetes: the existing Secret (in each namespace that reads the store) with the store's access keys."""
 
     def __post_init__(self) -> None:
-        if self.provider not in _REQUIRED:
-            raise ValueError(f"CloudTarget.provider is {self.provider!r}; expected one of {', '.join(_REQUIRED)}")
-        own = _REQUIRED[self.provider]
-        missing = [name for name in own if not getattr(self, name)]
-        allowed = (*own, *_OPTIONAL.get(self.provider, ()), "provider")
-        foreign = [f.name for f in fields(self) if f.name not in allowed and getattr(self, f.name) is not None]
-        if missing or foreign:
-            problems = [f"{name} is required" for name in missing] + [f"{name} does not apply" for name in foreign]
-            raise ValueError(f"CloudTarget for provider '{self.provider}': {'; '.join(problems)}")
+        try:
+            CloudConfig.model_validate(asdict(self))
+        except ValidationError as error:
+            problems = "; ".join(str(issue) for issue in sorted(issues_from_validation(CloudConfig, error)))
+            raise ValueError(f"CloudTarget: {problems}") from None
 
     @classmethod
     def aws(cls, region: str, account_id: str | None = None) -> CloudTarget:
@@ -75,9 +66,8 @@ class CloudTarget:
 
     @classmethod
     def of(cls, cloud: CloudConfig) -> CloudTarget:
-        """The stack's validated ``cloud`` section as components take it."""
-        names = ("provider", *_REQUIRED[cloud.provider], *_OPTIONAL.get(cloud.provider, ()))
-        return cls(**{name: getattr(cloud, name) for name in names})
+        """The stack's validated ``cloud`` section as components take it (every field, ``account_id`` included)."""
+        return cls(**cloud.model_dump())
 
     @property
     def price_region(self) -> str | None:

@@ -65,7 +65,7 @@ class GpuOperatorArgs:
     kubernetes_version: str
     """The cluster's minor version (`1.31`): its namespace is labelled for Pod Security at it."""
     labels: dict[str, str] = field(default_factory=dict)
-    """Labels of every object. Default: none."""
+    """Labels of its namespace and the device plugin's ConfigMap (the chart labels its own objects). Default: none."""
 
 
 class GpuOperator(pulumi.ComponentResource):

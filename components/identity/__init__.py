@@ -51,7 +51,7 @@ class ObjectStoreGrant:
     """Access to one location: read-only unless ``write``."""
 
     uri: str
-    """The location: `s3://bucket/prefix`, `gs://bucket/prefix` or `https://<account>.blob.core.windows.net/<container>/prefix`."""
+    """The location: `s3://<bucket>/<prefix>`, `gs://<bucket>/<prefix>` or `as://<account>/<container>/<prefix>`."""
     write: bool = False
     """Write as well as read. Default: read-only."""
     resource_id: pulumi.Input[str] | None = None
@@ -75,7 +75,8 @@ class WorkloadIdentityArgs:
     labels: dict[str, str] = field(default_factory=dict)
     """Labels of the service account. Default: none."""
     tags: dict[str, str] = field(default_factory=dict)
-    """Tags of the cloud resources. Default: none."""
+    """Tags of the Azure managed identity (azure-native has no provider default tags; on aws and gcp the provider's
+    default tags apply). Default: none."""
 
 
 @dataclass(frozen=True)

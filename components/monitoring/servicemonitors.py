@@ -30,10 +30,13 @@ class ScrapeTarget:
     job: str
     """The `job` label of every scraped series."""
     path: str = "/metrics"
+    """The HTTP path of the metrics."""
     interval: str = "30s"
+    """How often Prometheus scrapes it."""
     honor_labels: bool = False
     """Keep the scraped series' own `job`/`instance` labels (the Pushgateway's pushed groups)."""
     extra_relabelings: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    """Relabelings applied after the one that sets `job` (none where ``honor_labels``). Default: none."""
     admit: tuple[dict[str, str], int] | None = None
     """Pod labels and container port Prometheus must be admitted to by the monitoring stack itself: the target's
     namespace is default-deny and its component does not know the monitoring namespace. None: nothing to open."""

@@ -36,13 +36,21 @@ class ModelSpec:
     """One served model: its configured version, SLOs and drift thresholds."""
 
     name: str
+    """The model's name (Triton's `model` label)."""
     version: int
+    """The configured version: the rules select its series."""
     availability: float
+    """The availability SLO, a fraction (0.999): its error budget drives the burn-rate alerts."""
     p99_latency_ms: int
+    """The p99 latency SLO in milliseconds."""
     drift_score: float = 0.3
+    """The drift score above which the drift alert fires (and retraining is triggered)."""
     min_quality: float = 0.8
+    """The model quality on labelled traffic below which the quality alert fires."""
     max_null_share: float = 0.05
+    """The share of null values above which the data-quality alert fires."""
     max_out_of_range_share: float = 0.05
+    """The share of out-of-range values above which the data-quality alert fires."""
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,11 @@ class AlertSpec:
     """Everything the rules, routes and dashboards of one stack depend on."""
 
     environment: str
+    """The stack's environment (`dev`, `staging`, `canary`, `prod`): the `environment` label of every alert and route."""
     serving_namespace: str
+    """The namespace of the Triton deployments, which the rules' and dashboards' queries select."""
     models: tuple[ModelSpec, ...] = ()
+    """The served models: one set of SLO, drift and quality rules each. Default: none."""
     tracking_namespace: str | None = None
     """The MLflow namespace; None when MLflow is disabled."""
     gpus: bool = False
@@ -59,9 +70,12 @@ class AlertSpec:
     drift: bool = False
     """Whether the drift monitor runs (drift, quality and staleness rules)."""
     drift_stale_after_minutes: int = 120
+    """How long without a fresh drift score before the staleness alert fires."""
     drift_models: tuple[str, ...] | None = None
     """The models the drift monitor scores. Default: every model."""
     alerting: AlertingConfig = field(default_factory=AlertingConfig)
+    """The stack's `monitoring.alerting`: saturation thresholds, drift and quality thresholds, severity overrides.
+    Default: its defaults."""
 
     def severity(self, alert: AlertName) -> Severity:
         """The severity of an alert in this stack."""

@@ -33,10 +33,13 @@ class CaptureTarget:
     """Where a model's mirror filter points (``TritonDeployment`` adds it to the model's HTTPRoute rules)."""
 
     service: str
+    """The capture Service the gateway mirrors requests to."""
     port: int
+    """Its port."""
     pod_labels: dict[str, str]
     """The capture pods' labels: Triton admits them on its HTTP port when they ask for predictions."""
     predictions: bool
+    """Whether the capture asks Triton for predictions (Triton then admits the capture pods)."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,8 @@ class InferenceCaptureArgs:
     labels: dict[str, str] = field(default_factory=dict)
     """Labels of every Kubernetes object. Default: none."""
     tags: dict[str, str] = field(default_factory=dict)
-    """Tags of the workload identity's cloud resources. Default: none."""
+    """Tags of the workload identity's Azure resources (azure-native has no provider default tags; on aws and gcp the
+    provider's default tags apply). Default: none."""
 
 
 def capture_settings(args: InferenceCaptureArgs, namespace: str) -> dict[str, Any]:

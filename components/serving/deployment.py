@@ -80,7 +80,8 @@ class TritonDeploymentArgs:
     labels: dict[str, str] = field(default_factory=dict)
     """Labels of every Kubernetes object. Default: none."""
     tags: dict[str, str] = field(default_factory=dict)
-    """Tags of the workload identity's cloud resources. Default: none."""
+    """Tags of the workload identity's Azure resources (azure-native has no provider default tags; on aws and gcp the
+    provider's default tags apply). Default: none."""
 
 
 def _custom_resource(
@@ -308,7 +309,7 @@ class TritonDeployment(pulumi.ComponentResource):
         ingress = []
         if args.gateway is not None:
             ingress.append(from_namespace(args.gateway.gateway_namespace, [HTTP, GRPC]))
-        if args.monitoring_namespace:
+        if args.monitoring_namespace is not None:
             ingress.append(from_namespace(args.monitoring_namespace, [METRICS]))
         if args.release_prometheus_url is not None and args.model.release.acceptance_test:
             # Flagger's load tester sends the acceptance test to the candidate

@@ -142,7 +142,7 @@ class FlaggerArgs:
     monitoring_namespace: pulumi.Input[str] | None = None
     """The platform's monitoring namespace when ``prometheus_url`` is its Prometheus: its ingress is opened for Flagger."""
     labels: dict[str, str] = field(default_factory=dict)
-    """Labels of every object and pod. Default: none."""
+    """Labels of its namespace, its NetworkPolicies and the pods of Flagger and the load tester. Default: none."""
 
 
 class Flagger(pulumi.ComponentResource):

@@ -153,7 +153,8 @@ class KedaArgs:
     monitoring_namespace: pulumi.Input[str] | None = None
     """The platform's monitoring namespace when ``prometheus_url`` is its Prometheus: its ingress is opened for KEDA."""
     labels: dict[str, str] = field(default_factory=dict)
-    """Labels of every object and pod. Default: none."""
+    """Labels of its namespace and NetworkPolicies, and (the chart's `additionalLabels`) of every object the chart
+    makes. Default: none."""
 
 
 class Keda(pulumi.ComponentResource):
